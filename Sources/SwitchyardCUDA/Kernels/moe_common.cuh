@@ -1,1 +1,95 @@
-// placeholder
+// moe_common.cuh — shared device helpers for Switchyard's kernels.
+//
+// Self-contained on purpose: no CUDA toolkit headers are included, so NVRTC needs no -I path and the kernels
+// compile the same on a CPU-only CI machine (from the NVRTC wheel) and on the GPU machine.
+// bf16 values travel as raw 16-bit patterns (`bf16_t`); conversions use the PTX cvt instructions.
+// Everything here targets sm_90a (wgmma, fence.proxy.async); cp.async needs sm_80+.
+#pragma once
+
+typedef unsigned short bf16_t;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+
+#define SY_DEVICE __device__ __forceinline__
+
+// ---- numbers ---------------------------------------------------------------------------------------------
+
+SY_DEVICE float bf16_to_float(bf16_t h) { return __uint_as_float(((u32)h) << 16); }
+
+SY_DEVICE bf16_t float_to_bf16(float f) {
+  bf16_t h;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+
+// Two floats to a packed bf16x2 (lo in the low half, i.e. at the lower address).
+SY_DEVICE u32 pack_bf16x2(float lo, float hi) {
+  u32 r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+SY_DEVICE float round_bf16(float f) { return bf16_to_float(float_to_bf16(f)); }
+
+SY_DEVICE float sigmoidf_(float x) { return 1.0f / (1.0f + __expf(-x)); }
+
+// ---- shared memory and async copies ----------------------------------------------------------------------
+
+SY_DEVICE u32 smem_addr(const void *p) { return (u32)__cvta_generic_to_shared(p); }
+
+// 16-byte global→shared copy; src_bytes = 0 writes 16 zero bytes (used for rows past an expert's end).
+SY_DEVICE void cp_async_16(u32 dst, const void *src, u32 src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
+}
+SY_DEVICE void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> SY_DEVICE void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+
+// Makes generic-proxy writes to shared memory (cp.async, st.shared) visible to the async proxy (wgmma, TMA).
+SY_DEVICE void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+// Byte offset of 16-byte chunk `chunk` (0..7) of row `row` in a tile of 128-byte rows with the 128B swizzle:
+// the chunk index is XORed with the row's position in its 8-row group (what wgmma's SWIZZLE_128B expects).
+SY_DEVICE u32 swizzle128(u32 row, u32 chunk) { return row * 128u + ((chunk ^ (row & 7u)) << 4); }
+
+// ---- wgmma -----------------------------------------------------------------------------------------------
+
+// Shared-memory matrix descriptor for a K-major bf16 tile of 128-byte rows, 128B swizzle, 8-row groups 1024 B
+// apart (SBO = 1024). The tile base must be 1024-byte aligned; advancing the start address by 32 B selects the
+// next 16-wide K slice.
+SY_DEVICE u64 wgmma_desc_k_major_sw128(u32 smem_byte_address) {
+  u64 desc = 0;
+  desc |= (u64)((smem_byte_address & 0x3FFFF) >> 4);
+  desc |= (u64)(16 >> 4) << 16;    // leading byte offset (unused for swizzled K-major)
+  desc |= (u64)(1024 >> 4) << 32;  // stride byte offset: next 8-row group
+  desc |= (u64)1 << 62;            // swizzle mode 1 = 128B
+  return desc;
+}
+
+SY_DEVICE void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+SY_DEVICE void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N> SY_DEVICE void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+
+// Keeps the compiler from moving accumulator reads/writes across wgmma issue/wait points.
+SY_DEVICE void fence_operand(float &r) { asm volatile("" : "+f"(r)::"memory"); }
+
+// D(64x128, fp32) += A(64x16, bf16, smem desc) * B(16x128, bf16, smem desc), both K-major.
+// scale_d == 0 overwrites D instead of accumulating (first k step of a tile).
+__device__ __forceinline__ void wgmma_m64n128k16_bf16(float (&d)[64], u64 desc_a, u64 desc_b, int scale_d) {
+  asm volatile(
+      "{\n"
+      ".reg .pred p;\n"
+      "setp.ne.b32 p, %66, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+      "%64, %65, p, 1, 1, 0, 0;\n"
+      "}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+      "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+      "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+      "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+      "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+      "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+      "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+      "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+      : "l"(desc_a), "l"(desc_b), "r"(scale_d));
+}

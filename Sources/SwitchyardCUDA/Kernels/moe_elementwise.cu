@@ -1,1 +1,78 @@
-// placeholder
+// moe_elementwise.cu — the combine, weight packing and format conversion kernels.
+//
+// sy_combine: O[t, :] = Σ_k s[t,k] · Y[position(t,k), :] in fp32, in ascending k (deterministic, no atomics);
+//   dropped assignments (position −1) add nothing. grid = T, block 128; d % 8 == 0; 16-byte aligned rows.
+// sy_pack_rows: out[g, p, :] = in[g, :, source_column(p)] — a batched transpose into K-major layout.
+//   interleave = 0: source_column(p) = p (Wrᵀ, W2ᵀ).
+//   interleave = 1: p in blocks of 128: 64 gate columns then the matching 64 up columns (W1 for the SwiGLU epilogue),
+//   i.e. block b, w < 64 → column 64b + w; w ≥ 64 → n + 64b + (w − 64), with n = columns / 2.
+//   in: [groups, rows, columns], out: [groups, columns, rows]. grid (ceil(columns/32), ceil(rows/32), groups),
+//   block (32, 8).
+// sy_f32_to_bf16 / sy_bf16_to_f32: conversions, grid-stride.
+#include "moe_common.cuh"
+
+extern "C" __global__ void __launch_bounds__(128)
+    sy_combine(const bf16_t *__restrict__ y, const int *__restrict__ position_of_assignment,
+               const float *__restrict__ scores, int K, int d, bf16_t *__restrict__ out) {
+  const int t = blockIdx.x;
+  for (int c = threadIdx.x * 8; c < d; c += 128 * 8) {
+    float acc[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) acc[i] = 0.0f;
+    for (int k = 0; k < K; ++k) {
+      const int p = position_of_assignment[(long long)t * K + k];
+      if (p < 0) continue;
+      const float s = scores[(long long)t * K + k];
+      const uint4 v = *(const uint4 *)(y + (long long)p * d + c);
+      const u32 w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        acc[2 * i] += s * bf16_to_float((bf16_t)(w[i] & 0xffffu));
+        acc[2 * i + 1] += s * bf16_to_float((bf16_t)(w[i] >> 16));
+      }
+    }
+    uint4 o;
+    o.x = pack_bf16x2(acc[0], acc[1]);
+    o.y = pack_bf16x2(acc[2], acc[3]);
+    o.z = pack_bf16x2(acc[4], acc[5]);
+    o.w = pack_bf16x2(acc[6], acc[7]);
+    *(uint4 *)(out + (long long)t * d + c) = o;
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+    sy_pack_rows(const bf16_t *__restrict__ in, int rows, int columns, int interleave, bf16_t *__restrict__ out) {
+  __shared__ bf16_t tile[32][33];
+  const long long g = blockIdx.z;
+  const int p0 = blockIdx.x * 32;  // output rows (= packed columns of `in`)
+  const int r0 = blockIdx.y * 32;  // output columns (= rows of `in`)
+  const int half = columns / 2;
+  for (int i = threadIdx.y; i < 32; i += 8) {
+    const int r = r0 + i;
+    const int p = p0 + threadIdx.x;
+    if (r < rows && p < columns) {
+      int src = p;
+      if (interleave) {
+        const int block = p / 128, w = p % 128;
+        src = w < 64 ? 64 * block + w : half + 64 * block + (w - 64);
+      }
+      tile[i][threadIdx.x] = in[(g * rows + r) * columns + src];
+    }
+  }
+  __syncthreads();
+  for (int i = threadIdx.y; i < 32; i += 8) {
+    const int p = p0 + i;
+    const int r = r0 + threadIdx.x;
+    if (p < columns && r < rows) out[(g * columns + p) * rows + r] = tile[threadIdx.x][i];
+  }
+}
+
+extern "C" __global__ void sy_f32_to_bf16(const float *__restrict__ in, long long count, bf16_t *__restrict__ out) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
+    out[i] = float_to_bf16(in[i]);
+}
+
+extern "C" __global__ void sy_bf16_to_f32(const bf16_t *__restrict__ in, long long count, float *__restrict__ out) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
+    out[i] = bf16_to_float(in[i]);
+}

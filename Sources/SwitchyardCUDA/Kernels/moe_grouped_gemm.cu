@@ -1,1 +1,224 @@
-// placeholder
+// moe_grouped_gemm.cu — persistent grouped GEMM on Hopper (wgmma, sm_90a) with a fused row gather.
+//
+// C[rows, N] = A[rows, K] · B[g]ᵀ for each group g (an expert), where the rows of group g are
+// offsets[g] ..< offsets[g+1] and B[g] is stored K-major: [N, K] row-major (Switchyard packs weights so).
+// Row r of A is read from `a + gather[r] * lda` when `gather` is non-null (the token gather of the
+// up-projection: no gathered copy of X exists), else from `a + r * lda`.
+//
+// Launch contract (all kernels here):
+//   block 256 threads (two consumer warpgroups, 64 rows each), 1 block per SM, grid = number of SMs (persistent);
+//   dynamic shared memory = SY_GEMM_SMEM bytes (set the function's max dynamic shared memory first);
+//   K % 64 == 0; N % 64 == 0 (N % 128 == 0 for the SwiGLU kernel); lda, K in elements, 16-byte aligned rows;
+//   tile_offsets[g] = Σ_{h<g} ceil(count_h / 128): the M tiles of each group, tile_offsets[groups] = total.
+//   Sizes are run-time arguments: a new token count never needs a new compile, and the host never reads counts.
+// Tiles: 128 (rows) × 128 (N) × 64 (K), 5-stage cp.async pipeline, one wgmma group kept in flight.
+// What is written: only rows < offsets[g+1] and columns < N of each tile; nothing else.
+#include "moe_common.cuh"
+
+#define SY_BM 128
+#define SY_BN 128
+#define SY_BK 64
+#define SY_STAGES 5
+#define SY_TILE_BYTES (SY_BM * SY_BK * 2)
+#define SY_STAGE_BYTES (2 * SY_TILE_BYTES)
+#define SY_GEMM_SMEM (SY_STAGES * SY_STAGE_BYTES + 1024)
+
+enum Epilogue { EPI_SWIGLU = 0, EPI_BF16 = 1, EPI_F32 = 2 };
+
+struct TileCoord {
+  int group, row_begin, row_end, n0;
+};
+
+// Finds the group that owns M tile `mt` (binary search over tile_offsets) and the tile's row range.
+SY_DEVICE TileCoord locate_tile(int tile, int num_n_tiles, const int *__restrict__ offsets,
+                                const int *__restrict__ tile_offsets, int groups) {
+  int mt = tile / num_n_tiles;
+  int nt = tile - mt * num_n_tiles;
+  int lo = 0, hi = groups - 1;
+  while (lo < hi) {  // largest g with tile_offsets[g] <= mt
+    int mid = (lo + hi + 1) >> 1;
+    if (tile_offsets[mid] <= mt) lo = mid; else hi = mid - 1;
+  }
+  TileCoord c;
+  c.group = lo;
+  c.row_begin = offsets[lo] + (mt - tile_offsets[lo]) * SY_BM;
+  c.row_end = offsets[lo + 1];
+  c.n0 = nt * SY_BN;
+  return c;
+}
+
+template <int EPI>
+SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather,
+                            const bf16_t *__restrict__ b, int N, int K, const int *__restrict__ offsets,
+                            const int *__restrict__ tile_offsets, int groups, void *__restrict__ out0,
+                            void *__restrict__ out1, const float *__restrict__ row_scale, int ld_out) {
+  extern __shared__ unsigned char smem_raw[];
+  // wgmma's 128B swizzle needs 1024-byte aligned tiles.
+  unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw + 1023) & ~1023ull);
+  const u32 smem_base = smem_addr(smem);
+
+  const int tid = threadIdx.x;
+  const int warpgroup = tid >> 7;
+  const int lane = tid & 31;
+  const int warp_in_group = (tid >> 5) & 3;
+  const int num_n_tiles = (N + SY_BN - 1) / SY_BN;
+  const int total_tiles = tile_offsets[groups] * num_n_tiles;
+  const int num_k = K / SY_BK;
+
+  // Each thread copies chunk `chunk` (16 B) of rows load_row + 32 i, i = 0..3, for both A and B.
+  const int chunk = tid & 7;
+  const int load_row = tid >> 3;
+
+  for (int tile = blockIdx.x; tile < total_tiles; tile += gridDim.x) {
+    const TileCoord tc = locate_tile(tile, num_n_tiles, offsets, tile_offsets, groups);
+
+    const bf16_t *a_src[4];
+    const bf16_t *b_src[4];
+    u32 a_bytes[4], b_bytes[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      int r = tc.row_begin + load_row + 32 * i;
+      bool valid = r < tc.row_end;
+      long long src_row = valid ? (gather ? (long long)gather[r] : (long long)r) : 0;
+      a_src[i] = a + src_row * lda + chunk * 8;
+      a_bytes[i] = valid ? 16u : 0u;
+      int n = tc.n0 + load_row + 32 * i;
+      bool n_valid = n < N;
+      b_src[i] = b + ((long long)tc.group * N + (n_valid ? n : 0)) * K + chunk * 8;
+      b_bytes[i] = n_valid ? 16u : 0u;
+    }
+
+    // All warps must be done with the previous tile's shared memory before it is refilled.
+    __syncthreads();
+
+    auto load_stage = [&](int kb) {
+      const u32 stage = smem_base + (kb % SY_STAGES) * SY_STAGE_BYTES;
+      const int k0 = kb * SY_BK;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const u32 off = swizzle128(load_row + 32 * i, chunk);
+        cp_async_16(stage + off, a_src[i] + k0, a_bytes[i]);
+        cp_async_16(stage + SY_TILE_BYTES + off, b_src[i] + k0, b_bytes[i]);
+      }
+    };
+
+#pragma unroll
+    for (int s = 0; s < SY_STAGES - 2; ++s) {
+      if (s < num_k) load_stage(s);
+      cp_async_commit();
+    }
+
+    float acc[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+
+    for (int kb = 0; kb < num_k; ++kb) {
+      cp_async_wait<SY_STAGES - 3>();
+      fence_proxy_async();
+      __syncthreads();
+      if (kb + SY_STAGES - 2 < num_k) load_stage(kb + SY_STAGES - 2);
+      cp_async_commit();
+
+      const u32 stage = smem_base + (kb % SY_STAGES) * SY_STAGE_BYTES;
+      const u32 a_tile = stage + warpgroup * (64 * 128);
+      const u32 b_tile = stage + SY_TILE_BYTES;
+#pragma unroll
+      for (int i = 0; i < 64; ++i) fence_operand(acc[i]);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < SY_BK / 16; ++kk) {
+        wgmma_m64n128k16_bf16(acc, wgmma_desc_k_major_sw128(a_tile + kk * 32),
+                              wgmma_desc_k_major_sw128(b_tile + kk * 32), (kb > 0 || kk > 0) ? 1 : 0);
+      }
+      wgmma_commit();
+      wgmma_wait<1>();
+#pragma unroll
+      for (int i = 0; i < 64; ++i) fence_operand(acc[i]);
+    }
+    wgmma_wait<0>();
+#pragma unroll
+    for (int i = 0; i < 64; ++i) fence_operand(acc[i]);
+
+    // Accumulator layout of wgmma m64nNk16: register 4j+q holds row 16·warp + lane/4 + 8·(q ≥ 2),
+    // column 8j + 2·(lane % 4) + (q & 1) of the warpgroup's 64-row slice.
+    const int row_lo = tc.row_begin + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
+    const int col_in = 2 * (lane & 3);
+    if (EPI == EPI_SWIGLU) {
+      // Packed B rows: 64 gate columns then 64 up columns of the same intermediate slice n0/2 ..< n0/2 + 64.
+      // out0 = H [rows, 2n] (gate 0..n-1, up n..2n-1), out1 = A [rows, n]; ld_out = n.
+      bf16_t *h = (bf16_t *)out0;
+      bf16_t *act = (bf16_t *)out1;
+      const int n_inter = ld_out;
+      const int c0 = tc.n0 / 2;
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int row = row_lo + 8 * half;
+          if (row < tc.row_end) {
+            const int col = c0 + 8 * j + col_in;
+            float g0 = round_bf16(acc[4 * j + 2 * half]), g1 = round_bf16(acc[4 * j + 2 * half + 1]);
+            float u0 = round_bf16(acc[4 * (j + 8) + 2 * half]), u1 = round_bf16(acc[4 * (j + 8) + 2 * half + 1]);
+            float a0 = g0 * sigmoidf_(g0) * u0, a1 = g1 * sigmoidf_(g1) * u1;
+            bf16_t *h_row = h + (long long)row * (2 * n_inter);
+            *(u32 *)(h_row + col) = pack_bf16x2(g0, g1);
+            *(u32 *)(h_row + n_inter + col) = pack_bf16x2(u0, u1);
+            *(u32 *)(act + (long long)row * n_inter + col) = pack_bf16x2(a0, a1);
+          }
+        }
+      }
+    } else {
+#pragma unroll
+      for (int j = 0; j < 16; ++j) {
+        const int col = tc.n0 + 8 * j + col_in;
+        if (col < N) {
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const int row = row_lo + 8 * half;
+            if (row < tc.row_end) {
+              float v0 = acc[4 * j + 2 * half], v1 = acc[4 * j + 2 * half + 1];
+              if (row_scale) {
+                const float s = row_scale[row];
+                v0 *= s;
+                v1 *= s;
+              }
+              if (EPI == EPI_BF16) {
+                *(u32 *)((bf16_t *)out0 + (long long)row * ld_out + col) = pack_bf16x2(v0, v1);
+              } else {
+                float2 v;
+                v.x = v0;
+                v.y = v1;
+                *(float2 *)((float *)out0 + (long long)row * ld_out + col) = v;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Up-projection: H = X[gather] · W1p[e]ᵀ with SwiGLU fused; writes H [rows, 2n] and A [rows, n] (bf16).
+// w1_packed: [E, 2n, d], rows interleaved in blocks of 64 gate / 64 up (see pack kernels). N = 2n, K = d.
+extern "C" __global__ void __launch_bounds__(256, 1)
+    sy_gemm_up_swiglu(const bf16_t *__restrict__ x, const int *__restrict__ gather, const bf16_t *__restrict__ w1_packed,
+                      int N, int K, const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
+                      bf16_t *__restrict__ h, bf16_t *__restrict__ act) {
+  grouped_gemm<EPI_SWIGLU>(x, K, gather, w1_packed, N, K, offsets, tile_offsets, groups, h, act, nullptr, N / 2);
+}
+
+// C [rows, N] (bf16) = A [rows, K] · B[g]ᵀ, optional per-row scale; optional gather of A rows.
+extern "C" __global__ void __launch_bounds__(256, 1)
+    sy_gemm_bf16(const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
+                 const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
+                 bf16_t *__restrict__ c, const float *__restrict__ row_scale) {
+  grouped_gemm<EPI_BF16>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, row_scale, N);
+}
+
+// C [rows, N] (fp32) = A [rows, K] · B[g]ᵀ; used for the router logits (one group, N = E).
+extern "C" __global__ void __launch_bounds__(256, 1)
+    sy_gemm_f32(const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
+                const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
+                float *__restrict__ c) {
+  grouped_gemm<EPI_F32>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, nullptr, N);
+}

@@ -1,1 +1,281 @@
-// placeholder
+// moe_router.cu — top-K routing and the dispatch metadata, with no host synchronization.
+//
+// sy_router_topk: one warp per token over fp32 logits [T, E] (E ≤ 32·SY_MAX_E_PER_LANE).
+//   mode 0: softmax over E, top-K, scores = probabilities;       mode 1: same, renormalized over the K;
+//   mode 2: Mixtral, top-K logits, softmax over the K chosen;     mode 3: DeepSeek-V3 sigmoid + bias,
+//   group-limited (groups, topk_groups), scores = σ[idx] / Σ σ[idx] × scaling.
+//   Ties: the larger value wins, and on equal values the lower expert index. Slot k holds the k-th best.
+//   Writes expert_index [T, K] (int32) and scores [T, K] (fp32).
+//
+// Dispatch metadata over the A = T·K assignments (a = t·K + k), in chunks of 256 assignments:
+//   sy_route_count    grid = chunks, block 256: per-chunk expert histogram (chunk_counts[e·chunks + c]) and each
+//                     assignment's rank among earlier assignments of its chunk with the same expert.
+//   sy_route_scan     grid = E, block 256: exclusive scan of chunk_counts[e, :] in place; counts[e] = total.
+//   sy_route_offsets  grid = 1, block 32: offsets[E+1] and tile_offsets[E+1] (M tiles of `tile_m` rows).
+//   sy_route_scatter  grid = chunks, block 256: position of each assignment = offsets[e] + chunk base + rank;
+//                     writes gather_index, assignment_of_position, score_of_position, position_of_assignment.
+// The order is stable (by assignment index within each expert), so the result is the same bytes on every run.
+// Experts < 0 in expert_index mean "dropped" and are skipped.
+#include "moe_common.cuh"
+
+#define SY_MAX_E_PER_LANE 16
+#define SY_CHUNK 256
+
+struct Best {
+  float value;
+  int index;
+};
+
+SY_DEVICE bool better(float v, int i, float w, int j) { return v > w || (v == w && i < j); }
+
+SY_DEVICE Best warp_best(Best b) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) {
+    float v = __shfl_xor_sync(0xffffffffu, b.value, off);
+    int i = __shfl_xor_sync(0xffffffffu, b.index, off);
+    if (better(v, i, b.value, b.index)) {
+      b.value = v;
+      b.index = i;
+    }
+  }
+  return b;
+}
+
+SY_DEVICE float warp_sum(float v) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+  return v;
+}
+
+SY_DEVICE float warp_max(float v) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, off));
+  return v;
+}
+
+// Block of 256 threads = 8 tokens. Lane l holds experts l, l + 32, l + 64, ...
+extern "C" __global__ void __launch_bounds__(256, 1)
+    sy_router_topk(const float *__restrict__ logits, const float *__restrict__ bias, int T, int E, int K, int mode,
+                   int groups, int topk_groups, float scaling, int *__restrict__ expert_index,
+                   float *__restrict__ scores) {
+  __shared__ float group_sel[8][SY_MAX_E_PER_LANE * 32];
+  const int warp = threadIdx.x >> 5;
+  const int lane = threadIdx.x & 31;
+  const int t = blockIdx.x * 8 + warp;
+  if (t >= T) return;
+  const float NEG = -__int_as_float(0x7f800000);  // -inf
+
+  float z[SY_MAX_E_PER_LANE];    // logits
+  float sel[SY_MAX_E_PER_LANE];  // selection values
+  float base[SY_MAX_E_PER_LANE]; // score basis: probability (softmax), logit (mixtral), sigmoid (mode 3)
+#pragma unroll
+  for (int i = 0; i < SY_MAX_E_PER_LANE; ++i) {
+    int e = lane + 32 * i;
+    z[i] = e < E ? logits[(long long)t * E + e] : NEG;
+  }
+  if (mode <= 1) {
+    float m = NEG;
+#pragma unroll
+    for (int i = 0; i < SY_MAX_E_PER_LANE; ++i) m = fmaxf(m, z[i]);
+    m = warp_max(m);
+    float s = 0.0f;
+#pragma unroll
+    for (int i = 0; i < SY_MAX_E_PER_LANE; ++i) {
+      base[i] = (lane + 32 * i < E) ? __expf(z[i] - m) : 0.0f;
+      s += base[i];
+    }
+    s = warp_sum(s);
+    const float inv = 1.0f / s;
+#pragma unroll
+    for (int i = 0; i < SY_MAX_E_PER_LANE; ++i) {
+      base[i] *= inv;
+      sel[i] = (lane + 32 * i < E) ? base[i] : NEG;
+    }
+  } else if (mode == 2) {
+#pragma unroll
+    for (int i = 0; i < SY_MAX_E_PER_LANE; ++i) {
+      base[i] = z[i];
+      sel[i] = z[i];
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < SY_MAX_E_PER_LANE; ++i) {
+      int e = lane + 32 * i;
+      base[i] = e < E ? sigmoidf_(z[i]) : 0.0f;
+      sel[i] = e < E ? base[i] + bias[e] : NEG;
+    }
+    if (groups > 1) {
+      // Group score = sum of the group's top-2 selection values; keep the best topk_groups groups.
+      const int per_group = E / groups;
+#pragma unroll
+      for (int i = 0; i < SY_MAX_E_PER_LANE; ++i)
+        if (lane + 32 * i < E) group_sel[warp][lane + 32 * i] = sel[i];
+      __syncwarp();
+      float my_score = NEG;
+      if (lane < groups) {
+        float b1 = NEG, b2 = NEG;
+        for (int j = 0; j < per_group; ++j) {
+          float v = group_sel[warp][lane * per_group + j];
+          if (v > b1) {
+            b2 = b1;
+            b1 = v;
+          } else if (v > b2) {
+            b2 = v;
+          }
+        }
+        my_score = per_group >= 2 ? b1 + b2 : b1;
+      }
+      bool keep = false;
+      for (int r = 0; r < topk_groups; ++r) {
+        Best b;
+        b.value = my_score;
+        b.index = lane < groups ? lane : 0x7fffffff;
+        b = warp_best(b);
+        if (lane == b.index) {
+          keep = true;
+          my_score = NEG;
+        }
+      }
+      // Broadcast which groups were kept: bit g of the ballot.
+      const unsigned kept = __ballot_sync(0xffffffffu, keep);
+#pragma unroll
+      for (int i = 0; i < SY_MAX_E_PER_LANE; ++i) {
+        int e = lane + 32 * i;
+        if (e < E && !((kept >> (e / per_group)) & 1u)) sel[i] = NEG;
+      }
+      __syncwarp();
+    }
+  }
+
+  float chosen_base = 0.0f;  // lane k < K keeps the k-th choice's score basis
+  int chosen_index = -1;
+  for (int k = 0; k < K; ++k) {
+    Best mine;
+    mine.value = NEG;
+    mine.index = 0x7fffffff;
+#pragma unroll
+    for (int i = 0; i < SY_MAX_E_PER_LANE; ++i) {
+      int e = lane + 32 * i;
+      if (e < E && better(sel[i], e, mine.value, mine.index)) {
+        mine.value = sel[i];
+        mine.index = e;
+      }
+    }
+    Best win = warp_best(mine);
+    float win_base = 0.0f;
+#pragma unroll
+    for (int i = 0; i < SY_MAX_E_PER_LANE; ++i) {
+      if (lane + 32 * i == win.index) {
+        win_base = base[i];
+        sel[i] = NEG;
+      }
+    }
+    win_base = __shfl_sync(0xffffffffu, win_base, win.index & 31);
+    if (lane == k) {
+      chosen_base = win_base;
+      chosen_index = win.index;
+    }
+  }
+
+  // Scores from the chosen bases (lanes ≥ K contribute nothing).
+  float score = 0.0f;
+  if (mode == 0) {
+    score = chosen_base;
+  } else if (mode == 1) {
+    float s = warp_sum(lane < K ? chosen_base : 0.0f);
+    score = chosen_base / s;
+  } else if (mode == 2) {
+    float m = warp_max(lane < K ? chosen_base : NEG);
+    float e = lane < K ? __expf(chosen_base - m) : 0.0f;
+    float s = warp_sum(e);
+    score = e / s;
+  } else {
+    float s = warp_sum(lane < K ? chosen_base : 0.0f);
+    score = chosen_base / s * scaling;
+  }
+  if (lane < K) {
+    expert_index[(long long)t * K + lane] = chosen_index;
+    scores[(long long)t * K + lane] = score;
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(SY_CHUNK)
+    sy_route_count(const int *__restrict__ expert_index, int assignments, int E, int chunks,
+                   int *__restrict__ chunk_counts, int *__restrict__ local_rank) {
+  __shared__ int experts[SY_CHUNK];
+  extern __shared__ int histogram[];  // E ints
+  const int a = blockIdx.x * SY_CHUNK + threadIdx.x;
+  const int e = a < assignments ? expert_index[a] : -1;
+  experts[threadIdx.x] = e;
+  for (int i = threadIdx.x; i < E; i += SY_CHUNK) histogram[i] = 0;
+  __syncthreads();
+  if (e >= 0) {
+    int rank = 0;
+    for (int j = 0; j < (int)threadIdx.x; ++j) rank += experts[j] == e;
+    local_rank[a] = rank;
+    atomicAdd(&histogram[e], 1);  // integer counts: the same result in any order
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < E; i += SY_CHUNK) chunk_counts[(long long)i * chunks + blockIdx.x] = histogram[i];
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+    sy_route_scan(int *__restrict__ chunk_counts, int chunks, int *__restrict__ counts) {
+  __shared__ int partial[256];
+  int *row = chunk_counts + (long long)blockIdx.x * chunks;
+  const int per_thread = (chunks + 255) / 256;
+  const int begin = threadIdx.x * per_thread;
+  const int end = min(begin + per_thread, chunks);
+  int sum = 0;
+  for (int i = begin; i < end; ++i) sum += row[i];
+  partial[threadIdx.x] = sum;
+  __syncthreads();
+  // Inclusive Hillis–Steele scan of the 256 partial sums.
+  for (int off = 1; off < 256; off <<= 1) {
+    int v = threadIdx.x >= off ? partial[threadIdx.x - off] : 0;
+    __syncthreads();
+    partial[threadIdx.x] += v;
+    __syncthreads();
+  }
+  int running = threadIdx.x > 0 ? partial[threadIdx.x - 1] : 0;
+  for (int i = begin; i < end; ++i) {
+    int c = row[i];
+    row[i] = running;
+    running += c;
+  }
+  if (threadIdx.x == 255) counts[blockIdx.x] = partial[255];
+}
+
+extern "C" __global__ void sy_route_offsets(const int *__restrict__ counts, int E, int tile_m, int *__restrict__ offsets,
+                                            int *__restrict__ tile_offsets) {
+  if (threadIdx.x != 0) return;
+  int rows = 0, tiles = 0;
+  for (int e = 0; e < E; ++e) {
+    offsets[e] = rows;
+    tile_offsets[e] = tiles;
+    rows += counts[e];
+    tiles += (counts[e] + tile_m - 1) / tile_m;
+  }
+  offsets[E] = rows;
+  tile_offsets[E] = tiles;
+}
+
+extern "C" __global__ void __launch_bounds__(SY_CHUNK)
+    sy_route_scatter(const int *__restrict__ expert_index, const float *__restrict__ scores, int assignments, int K,
+                     int chunks, const int *__restrict__ chunk_base, const int *__restrict__ local_rank,
+                     const int *__restrict__ offsets, int *__restrict__ gather_index,
+                     int *__restrict__ assignment_of_position, float *__restrict__ score_of_position,
+                     int *__restrict__ position_of_assignment) {
+  const int a = blockIdx.x * SY_CHUNK + threadIdx.x;
+  if (a >= assignments) return;
+  const int e = expert_index[a];
+  if (e < 0) {
+    position_of_assignment[a] = -1;
+    return;
+  }
+  const int p = offsets[e] + chunk_base[(long long)e * chunks + blockIdx.x] + local_rank[a];
+  gather_index[p] = a / K;
+  assignment_of_position[p] = a;
+  score_of_position[p] = scores[a];
+  position_of_assignment[a] = p;
+}
