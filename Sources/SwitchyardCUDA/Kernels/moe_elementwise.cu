@@ -76,3 +76,20 @@ extern "C" __global__ void sy_bf16_to_f32(const bf16_t *__restrict__ in, long lo
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
     out[i] = bf16_to_float(in[i]);
 }
+
+// Fills `count` bf16 values with approximately normal(0, scale²) numbers from a counter-based hash of (seed, i):
+// the same seed gives the same tensor, with no host traffic (benchmarks build large layers on the device).
+extern "C" __global__ void sy_fill_random_bf16(bf16_t *__restrict__ out, long long count, unsigned long long seed,
+                                               float scale) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x) {
+    u64 z = seed + 0x9E3779B97F4A7C15ull * (u64)(i + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    // Sum of four uniforms, centred and scaled to unit variance (Irwin–Hall): close enough to normal here.
+    float s = 0.0f;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) s += (float)((z >> (16 * j)) & 0xffffull) * (1.0f / 65536.0f);
+    out[i] = float_to_bf16((s - 2.0f) * 1.7320508f * scale);
+  }
+}

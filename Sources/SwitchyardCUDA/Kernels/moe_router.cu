@@ -279,3 +279,12 @@ extern "C" __global__ void __launch_bounds__(SY_CHUNK)
   score_of_position[p] = scores[a];
   position_of_assignment[a] = p;
 }
+
+// One group of `rows` rows: the offsets a plain (non-grouped) GEMM needs, set on the device so that a new token
+// count never needs a host→device copy. grid = 1, block 1.
+extern "C" __global__ void sy_single_group(int rows, int tile_m, int *__restrict__ offsets, int *__restrict__ tile_offsets) {
+  offsets[0] = 0;
+  offsets[1] = rows;
+  tile_offsets[0] = 0;
+  tile_offsets[1] = (rows + tile_m - 1) / tile_m;
+}
