@@ -1,0 +1,38 @@
+import CSwitchyardCUDA
+
+/// A CUDA stream: work issued to it runs in order. It synchronizes with the default stream, as the synchronous
+/// copies of ``DeviceBuffer`` use that one.
+///
+/// ```swift
+/// let stream = try CUDAStream(context: context)
+/// try function.launch(grid: (132, 1, 1), block: (128, 1, 1), stream: stream, arguments: arguments)
+/// try stream.synchronize()
+/// ```
+public final class CUDAStream: @unchecked Sendable {
+    public let context: CUDAContext
+    /// The `CUstream`, for handing to other CUDA libraries (NCCL, cuBLASLt).
+    public let handle: OpaquePointer
+
+    public init(context: CUDAContext) throws {
+        try context.makeCurrent()
+        var stream: sy_CUstream?
+        try check(sy_cuStreamCreate(&stream, 0), "cuStreamCreate")
+        guard let stream else {
+            throw CUDAError(rawValue: 0, name: "CUDA_ERROR_INVALID_HANDLE", message: "the driver returned no stream",
+                            call: "cuStreamCreate")
+        }
+        self.context = context
+        self.handle = stream
+    }
+
+    deinit {
+        _ = sy_cuCtxSetCurrent(context.handle)
+        _ = sy_cuStreamDestroy(handle)
+    }
+
+    /// Waits until all work issued to this stream has finished.
+    public func synchronize() throws {
+        try context.makeCurrent()
+        try check(sy_cuStreamSynchronize(handle), "cuStreamSynchronize")
+    }
+}
