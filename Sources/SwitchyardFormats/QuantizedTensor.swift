@@ -5,7 +5,7 @@
 /// they are powers of two that E8M0 holds exactly, and ``scaleBitPatterns`` gives their E8M0 codes.
 ///
 /// ```swift
-/// let x = QuantizedTensor.quantize(values, shape: [tokens, hidden], layout: .tokenwise1x128)
+/// let x = try QuantizedTensor.quantize(values, shape: [tokens, hidden], layout: .tokenwise1x128)
 /// let approx = x.dequantized()
 /// ```
 public struct QuantizedTensor: Sendable, Equatable {
