@@ -4,9 +4,9 @@ import SwitchyardFormats
 /// Conversions between a safetensors buffer (little-endian elements) and Swift numbers.
 enum ElementCoding {
     /// Every element of `raw` as a Float (integers convert exactly up to 2²⁴, then round).
-    static func floats(_ raw: [UInt8], dtype: SafetensorsDType) throws -> [Float] {
+    static func floats(_ raw: [UInt8], dtype: SafetensorsDType) -> [Float] {
         let count = raw.count / dtype.byteSize
-        return try raw.withUnsafeBytes { bytes in
+        return raw.withUnsafeBytes { bytes in
             func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T {
                 T(littleEndian: bytes.loadUnaligned(fromByteOffset: i &* MemoryLayout<T>.size, as: T.self))
             }
@@ -15,9 +15,9 @@ enum ElementCoding {
             case .float64: return (0..<count).map { Float(Double(bitPattern: load(UInt64.self, $0))) }
             case .bfloat16: return (0..<count).map { BFloat16(bitPattern: load(UInt16.self, $0)).floatValue }
             case .float16: return (0..<count).map { halfToFloat(load(UInt16.self, $0)) }
-            case .float8E4M3, .float8E5M2, .float8E8M0:
-                throw SwitchyardError(
-                    .unsupported, "\(dtype.rawValue) tensors cannot be converted to Float yet (FP8 decoding pending)")
+            case .float8E4M3: return (0..<count).map { Float8E4M3FN(bitPattern: bytes[$0]).floatValue }
+            case .float8E5M2: return (0..<count).map { Float8E5M2(bitPattern: bytes[$0]).floatValue }
+            case .float8E8M0: return (0..<count).map { Float8E8M0(bitPattern: bytes[$0]).floatValue }
             case .bool, .uint8: return (0..<count).map { Float(bytes[$0]) }
             case .int8: return (0..<count).map { Float(Int8(bitPattern: bytes[$0])) }
             case .int16: return (0..<count).map { Float(load(Int16.self, $0)) }

@@ -83,7 +83,7 @@ public struct SafetensorsFile: Sendable {
 
     /// The elements of `name` converted to Float, whatever the stored dtype.
     public func floats(_ name: String) throws -> [Float] {
-        try ElementCoding.floats(rawBytes(name), dtype: info(name).dtype)
+        ElementCoding.floats(try rawBytes(name), dtype: try info(name).dtype)
     }
 
     /// The tensor `name` as a `Tensor<Float>` with its stored shape.
