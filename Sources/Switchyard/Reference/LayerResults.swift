@@ -23,10 +23,17 @@ public struct LayerForward<Scalar: BinaryFloatingPoint & Sendable>: Sendable {
     /// weight them in the total loss and in the gradients.
     public var auxLoss: Double
     public var zLoss: Double
+    /// [T·K]: the router's own picks (or the override) before capacity and token rounding, in slot order.
+    /// Backward needs them where picks were dropped: they normalize the scores and count in the aux loss.
+    /// Empty means "the same as `plan.expertIndex`" (valid only when no slot was dropped or added).
+    public var selectedExperts: [Int32]
+    /// [T]: each token's selection margin (``RouterDecision/margin``); empty when the producer did not compute it.
+    public var selectionMargin: [Double]
 
     public init(
         output: Tensor<Scalar>, plan: RoutingPlan, logits: Tensor<Scalar>, scores: Tensor<Scalar>,
-        hidden: Tensor<Scalar>, sharedHidden: Tensor<Scalar>, auxLoss: Double, zLoss: Double
+        hidden: Tensor<Scalar>, sharedHidden: Tensor<Scalar>, auxLoss: Double, zLoss: Double,
+        selectedExperts: [Int32] = [], selectionMargin: [Double] = []
     ) {
         self.output = output
         self.plan = plan
@@ -36,6 +43,8 @@ public struct LayerForward<Scalar: BinaryFloatingPoint & Sendable>: Sendable {
         self.sharedHidden = sharedHidden
         self.auxLoss = auxLoss
         self.zLoss = zLoss
+        self.selectedExperts = selectedExperts
+        self.selectionMargin = selectionMargin
     }
 }
 
