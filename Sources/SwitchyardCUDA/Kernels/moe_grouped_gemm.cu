@@ -8,7 +8,8 @@
 // Launch contract (all kernels here):
 //   block 256 threads (two consumer warpgroups, 64 rows each), 1 block per SM, grid = number of SMs (persistent);
 //   dynamic shared memory = SY_GEMM_SMEM bytes (set the function's max dynamic shared memory first);
-//   K % 64 == 0; N % 64 == 0 (N % 128 == 0 for the SwiGLU kernel); lda, K in elements, 16-byte aligned rows;
+//   K % 64 == 0; N % 128 == 0 for the SwiGLU kernel, N even for the bf16 kernel, any N for fp32;
+//   lda and K in elements, rows 16-byte aligned;
 //   tile_offsets[g] = Σ_{h<g} ceil(count_h / 128): the M tiles of each group, tile_offsets[groups] = total.
 //   Sizes are run-time arguments: a new token count never needs a new compile, and the host never reads counts.
 // Tiles: 128 (rows) × 128 (N) × 64 (K), 5-stage cp.async pipeline, one wgmma group kept in flight.
@@ -185,10 +186,10 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
               if (EPI == EPI_BF16) {
                 *(u32 *)((bf16_t *)out0 + (long long)row * ld_out + col) = pack_bf16x2(v0, v1);
               } else {
-                float2 v;
-                v.x = v0;
-                v.y = v1;
-                *(float2 *)((float *)out0 + (long long)row * ld_out + col) = v;
+                // fp32 rows of odd width (N = E may be odd) are not 8-byte aligned: store each value alone.
+                float *dst = (float *)out0 + (long long)row * ld_out + col;
+                dst[0] = v0;
+                if (col + 1 < N) dst[1] = v1;
               }
             }
           }
