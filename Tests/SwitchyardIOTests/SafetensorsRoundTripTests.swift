@@ -1,5 +1,4 @@
 import Switchyard
-import SwitchyardFormats
 import SwitchyardIO
 import Testing
 
