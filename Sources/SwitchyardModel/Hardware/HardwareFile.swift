@@ -1,0 +1,163 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Switchyard
+
+/// The JSON file of measured ceilings and calibration factors (bench/hardware/*.json).
+///
+/// Every field is optional; the ones present replace the built-in values.
+/// ```json
+/// { "hardware": "h100",
+///   "ceilings": { "bf16GEMMFLOPS": 7.5e14, "copyBandwidth": 3.0e12 },
+///   "memoryBandwidth": 3.35e12,
+///   "calibration": { "gemmEfficiency": 0.8 } }
+/// ```
+public struct HardwareFile: Sendable, Codable {
+    public struct CeilingOverrides: Sendable, Codable {
+        public var bf16GEMMFLOPS: Double?
+        public var fp8GEMMFLOPS: Double?
+        public var copyBandwidth: Double?
+    }
+
+    public struct CalibrationOverrides: Sendable, Codable {
+        public var gemmEfficiency: Double?
+        public var largeTileGEMMEfficiency: Double?
+        public var smallTileGEMMEfficiency: Double?
+        public var tileOverheadKSteps: Double?
+        public var memoryEfficiency: Double?
+        public var computeMemoryOverlap: Double?
+        public var launchOverhead: Double?
+        public var mxfp8EmulationEfficiency: Double?
+        public var nvlinkEfficiency: Double?
+        public var infinibandEfficiency: Double?
+    }
+
+    /// The built-in part this file refines (``Hardware/named(_:)``); optional.
+    public var hardware: String?
+    public var ceilings: CeilingOverrides?
+    public var bf16FLOPS: Double?
+    public var fp8FLOPS: Double?
+    public var memoryBandwidth: Double?
+    public var smCount: Int?
+    public var nvlinkBandwidth: Double?
+    public var nvlinkLatency: Double?
+    public var infinibandBandwidth: Double?
+    public var infinibandLatency: Double?
+    public var calibration: CalibrationOverrides?
+
+    /// Reads and decodes a file; throws ``SwitchyardError`` (`.io` or `.malformedFile`) naming the path.
+    public static func load(_ path: String) throws -> HardwareFile {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw SwitchyardError(.io, "cannot read hardware file \(path): \(error)")
+        }
+        let file: HardwareFile
+        do {
+            file = try JSONDecoder().decode(HardwareFile.self, from: data)
+        } catch {
+            throw SwitchyardError(.malformedFile, "hardware file \(path) is not valid: \(error)")
+        }
+        try file.validate(path)
+        return file
+    }
+
+    private func validate(_ path: String) throws {
+        let rates: [(String, Double?)] = [
+            ("ceilings.bf16GEMMFLOPS", ceilings?.bf16GEMMFLOPS), ("ceilings.fp8GEMMFLOPS", ceilings?.fp8GEMMFLOPS),
+            ("ceilings.copyBandwidth", ceilings?.copyBandwidth), ("bf16FLOPS", bf16FLOPS), ("fp8FLOPS", fp8FLOPS),
+            ("memoryBandwidth", memoryBandwidth), ("nvlinkBandwidth", nvlinkBandwidth),
+            ("infinibandBandwidth", infinibandBandwidth),
+        ]
+        for case (let field, let value?) in rates where !(value > 0 && value.isFinite) {
+            throw SwitchyardError(.malformedFile, "\(path): \(field) must be a positive number, got \(value)")
+        }
+        if let sms = smCount, sms <= 0 {
+            throw SwitchyardError(.malformedFile, "\(path): smCount must be positive, got \(sms)")
+        }
+        let fractions: [(String, Double?)] = [
+            ("gemmEfficiency", calibration?.gemmEfficiency),
+            ("largeTileGEMMEfficiency", calibration?.largeTileGEMMEfficiency),
+            ("smallTileGEMMEfficiency", calibration?.smallTileGEMMEfficiency),
+            ("memoryEfficiency", calibration?.memoryEfficiency),
+            ("computeMemoryOverlap", calibration?.computeMemoryOverlap),
+            ("mxfp8EmulationEfficiency", calibration?.mxfp8EmulationEfficiency),
+            ("nvlinkEfficiency", calibration?.nvlinkEfficiency),
+            ("infinibandEfficiency", calibration?.infinibandEfficiency),
+        ]
+        for case (let field, let value?) in fractions where !(value >= 0 && value <= 1) {
+            throw SwitchyardError(.malformedFile, "\(path): calibration.\(field) must be in 0...1, got \(value)")
+        }
+    }
+
+    /// `base` with every field this file sets replaced; `source` names the file in ``Ceilings/source``.
+    public func apply(to base: Hardware, source: String) -> Hardware {
+        var result = base
+        if let value = bf16FLOPS { result.bf16FLOPS = value }
+        if let value = fp8FLOPS { result.fp8FLOPS = value }
+        if let value = memoryBandwidth { result.memoryBandwidth = value }
+        if let value = smCount { result.smCount = value }
+        if let value = nvlinkBandwidth { result.nvlink.bandwidth = value }
+        if let value = nvlinkLatency { result.nvlink.latency = value }
+        if let value = infinibandBandwidth { result.infiniband.bandwidth = value }
+        if let value = infinibandLatency { result.infiniband.latency = value }
+        if let ceilings {
+            if let value = ceilings.bf16GEMMFLOPS { result.ceilings.bf16GEMMFLOPS = value }
+            if let value = ceilings.fp8GEMMFLOPS { result.ceilings.fp8GEMMFLOPS = value }
+            if let value = ceilings.copyBandwidth { result.ceilings.copyBandwidth = value }
+            result.ceilings.source = source
+        }
+        return result
+    }
+
+    /// `base` with every calibration factor this file sets replaced.
+    public func apply(to base: Calibration) -> Calibration {
+        guard let c = calibration else { return base }
+        var result = base
+        result.gemmEfficiency = c.gemmEfficiency ?? result.gemmEfficiency
+        result.largeTileGEMMEfficiency = c.largeTileGEMMEfficiency ?? result.largeTileGEMMEfficiency
+        result.smallTileGEMMEfficiency = c.smallTileGEMMEfficiency ?? result.smallTileGEMMEfficiency
+        result.tileOverheadKSteps = c.tileOverheadKSteps ?? result.tileOverheadKSteps
+        result.memoryEfficiency = c.memoryEfficiency ?? result.memoryEfficiency
+        result.computeMemoryOverlap = c.computeMemoryOverlap ?? result.computeMemoryOverlap
+        result.launchOverhead = c.launchOverhead ?? result.launchOverhead
+        result.mxfp8EmulationEfficiency = c.mxfp8EmulationEfficiency ?? result.mxfp8EmulationEfficiency
+        result.nvlinkEfficiency = c.nvlinkEfficiency ?? result.nvlinkEfficiency
+        result.infinibandEfficiency = c.infinibandEfficiency ?? result.infinibandEfficiency
+        return result
+    }
+}
+
+extension Hardware {
+    /// This part with the ceilings and rates a JSON file sets (``HardwareFile``).
+    public func overridden(byJSONFile path: String) throws -> Hardware {
+        try HardwareFile.load(path).apply(to: self, source: path)
+    }
+}
+
+extension Calibration {
+    /// These factors with the `calibration` object of a JSON file (``HardwareFile``) applied.
+    public func overridden(byJSONFile path: String) throws -> Calibration {
+        try HardwareFile.load(path).apply(to: self)
+    }
+}
+
+extension Hardware {
+    /// A built-in part by name, refined by an optional JSON file of ceilings and calibration.
+    ///
+    /// ```swift
+    /// let (hardware, calibration) = try Hardware.resolve(name: "h100", jsonFile: "bench/hardware/h100-sxm.json")
+    /// ```
+    public static func resolve(name: String, jsonFile: String?) throws -> (Hardware, Calibration) {
+        guard let base = named(name) else {
+            let known = all.map(\.name).joined(separator: ", ")
+            throw SwitchyardError(.invalidConfiguration, "unknown hardware '\(name)'; known: \(known) (h100, h200, b200, gb200)")
+        }
+        guard let jsonFile else { return (base, .default) }
+        let file = try HardwareFile.load(jsonFile)
+        return (file.apply(to: base, source: jsonFile), file.apply(to: .default))
+    }
+}
