@@ -147,6 +147,15 @@ public struct NamedShape: Sendable, Hashable {
     public var experts: Int
     public var topK: Int
 
+    public init(name: String, tokens: Int, hidden: Int, intermediate: Int, experts: Int, topK: Int) {
+        self.name = name
+        self.tokens = tokens
+        self.hidden = hidden
+        self.intermediate = intermediate
+        self.experts = experts
+        self.topK = topK
+    }
+
     public static let all: [NamedShape] = [
         .init(name: "1.4B-n256", tokens: 40960, hidden: 768, intermediate: 256, experts: 128, topK: 8),
         .init(name: "1.4B-n512", tokens: 40960, hidden: 768, intermediate: 512, experts: 64, topK: 4),

@@ -1,6 +1,166 @@
 import ArgumentParser
+import Switchyard
+import SwitchyardCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "(not built yet)")
-    func run() async throws { throw ValidationError("'bench' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the layer on the chosen device: ms, TFLOP/s (as MOE.md counts them) and activation memory.",
+        discussion: """
+            Runs the named configurations of MOE.md (all of them by default on a GPU), or one shape given by \
+            --tokens/--hidden/--intermediate/--experts/--top-k. GPU timing: CUDA events around each forward pass \
+            after warm-up, median of --iterations runs; weights and inputs are random (seeded) bf16 made on the device. \
+            TFLOP/s counts expert FLOPs only (forward 6·T·K·n·d); the router is timed but not counted. \
+            On the CPU, shapes default to T = 4096.
+            """)
+
+    @OptionGroup var devices: DeviceOptions
+    @Option(name: .customLong("shape"), help: "A named configuration (repeatable), e.g. 7B-n256. Default: all of MOE.md's sweep.")
+    var shapes: [String] = []
+    @Option(help: "Tokens T (overrides the named shape's T).") var tokens: Int?
+    @Option(help: "Hidden size d (with --intermediate, --experts, --top-k: a custom shape).") var hidden: Int?
+    @Option(help: "Expert intermediate size n.") var intermediate: Int?
+    @Option(help: "Experts E.") var experts: Int?
+    @Option(name: .customLong("top-k"), help: "Experts per token K.") var topK: Int?
+    @Option(help: "Warm-up runs before timing.") var warmup: Int = 5
+    @Option(help: "Timed runs; the median is reported.") var iterations: Int = 20
+    @Option(help: "Write the results as JSON to this file ('-' for stdout).") var json: String?
+
+    struct Row: Codable {
+        var config: String
+        var device: String
+        var tokens, hidden, intermediate, experts, topK: Int
+        var forwardMs: Double
+        var forwardMinMs: Double
+        var forwardTFLOPS: Double
+        var activationGiB: Double
+    }
+
+    func selectedShapes(defaultTokens: Int?) throws -> [NamedShape] {
+        if let d = hidden, let n = intermediate, let e = experts, let k = topK {
+            let t = tokens ?? 4096
+            return [NamedShape(name: "custom", tokens: t, hidden: d, intermediate: n, experts: e, topK: k)]
+        }
+        if hidden != nil || intermediate != nil || experts != nil || topK != nil {
+            throw ValidationError("a custom shape needs all of --hidden, --intermediate, --experts and --top-k")
+        }
+        let names = shapes.isEmpty ? NamedShape.all.prefix(12).map(\.name) : shapes
+        return try names.map { name in
+            guard var shape = NamedShape.named(name) else {
+                throw ValidationError("unknown shape '\(name)'; known: \(NamedShape.all.map(\.name).joined(separator: ", "))")
+            }
+            if let t = tokens ?? defaultTokens { shape.tokens = t }
+            return shape
+        }
+    }
+
+    func run() async throws {
+        guard warmup >= 0, iterations > 0 else { throw ValidationError("--warmup must be ≥ 0 and --iterations > 0") }
+        let backend = try makeBackend(devices.device)
+        var rows: [Row] = []
+        if let gpu = backend as? GPUBackend {
+            let list = try selectedShapes(defaultTokens: nil)
+            print("bench on \(gpu.description), median of \(iterations) after \(warmup) warm-up")
+            print(pad("config", 12) + pad("T", 7) + pad("fwd ms", 10) + pad("TFLOP/s", 9) + pad("act GiB", 9))
+            for (i, shape) in list.enumerated() {
+                note("[\(i + 1)/\(list.count)] \(shape.name): building the layer on the device")
+                let row = try benchGPU(gpu, shape)
+                rows.append(row)
+                print(pad(row.config, 12) + pad("\(row.tokens)", 7) + pad(fixed(row.forwardMs, 3), 10)
+                      + pad(fixed(row.forwardTFLOPS, 1), 9) + pad(fixed(row.activationGiB, 2), 9))
+            }
+        } else {
+            let list = try selectedShapes(defaultTokens: 4096)
+            print("bench on \(backend.description)")
+            for shape in list {
+                let row = try benchCPU(backend, shape)
+                rows.append(row)
+                print("\(row.config) T=\(row.tokens): forward \(fixed(row.forwardMs, 1)) ms, \(fixed(row.forwardTFLOPS * 1000, 1)) GFLOP/s")
+            }
+        }
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try encoder.encode(rows)
+            if json == "-" { print(String(decoding: data, as: UTF8.self)) } else { try data.write(to: URL(fileURLWithPath: json)) }
+        }
+    }
+
+    private func benchGPU(_ gpu: GPUBackend, _ shape: NamedShape) throws -> Row {
+        let config = try shape.config()
+        let kernels = gpu.kernels
+        let context = kernels.context
+        let T = shape.tokens, d = shape.hidden, n = shape.intermediate, E = shape.experts
+        // Weights and X in the canonical layout, made on the device (seeded), then packed.
+        let router = try context.allocate(bytes: d * E * 2)
+        let w1 = try context.allocate(bytes: E * d * 2 * n * 2)
+        let w2 = try context.allocate(bytes: E * n * d * 2)
+        let x = try context.allocate(bytes: T * d * 2)
+        try kernels.fillRandomBF16(address: router.address, count: d * E, seed: 1, scale: Float(1 / Double(d).squareRoot()))
+        try kernels.fillRandomBF16(address: w1.address, count: E * d * 2 * n, seed: 2, scale: Float(1 / Double(d).squareRoot()))
+        try kernels.fillRandomBF16(address: w2.address, count: E * n * d, seed: 3, scale: Float(1 / Double(n).squareRoot()))
+        try kernels.fillRandomBF16(address: x.address, count: T * d, seed: 4, scale: 1)
+        let layer = try GPUMoELayer(kernels: kernels, config: config, router: router.address,
+                                    routerBias: [Float](repeating: 0, count: E), w1: w1.address, w2: w2.address)
+        let before = try context.memoryInfo().free
+        let workspace = try GPUWorkspace(layer: layer, capacity: T)
+        let after = try context.memoryInfo().free
+        let stream = try CUDAStream(context: context)
+        let start = try CUDAEvent(context: context), stop = try CUDAEvent(context: context)
+        for _ in 0..<warmup { try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream) }
+        try stream.synchronize()
+        var times: [Double] = []
+        for _ in 0..<iterations {
+            try start.record(on: stream)
+            try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream)
+            try stop.record(on: stream)
+            try stop.synchronize()
+            times.append(Double(try stop.elapsedMilliseconds(since: start)))
+        }
+        times.sort()
+        let median = times[times.count / 2]
+        return Row(config: shape.name, device: gpu.description, tokens: T, hidden: d, intermediate: n, experts: E,
+                   topK: shape.topK, forwardMs: median, forwardMinMs: times[0],
+                   forwardTFLOPS: shape.forwardFLOPs / (median * 1e-3) / 1e12,
+                   activationGiB: Double(before - after) / Double(1 << 30))
+    }
+
+    private func benchCPU(_ backend: any Backend, _ shape: NamedShape) throws -> Row {
+        let config = try shape.config()
+        let weights = MoEWeights<Float>.random(config: config, seed: 1)
+        var g = SeededGenerator(seed: 2)
+        let x = HostTensor.randomNormal(shape: [shape.tokens, shape.hidden], generator: &g)
+        for _ in 0..<min(warmup, 1) { _ = try backend.forward(x, weights: weights) }
+        var times: [Double] = []
+        for _ in 0..<min(iterations, 3) {
+            let clock = ContinuousClock()
+            let elapsed = try clock.measure { _ = try backend.forward(x, weights: weights) }
+            times.append(Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15)
+        }
+        times.sort()
+        let median = times[times.count / 2]
+        return Row(config: shape.name, device: backend.description, tokens: shape.tokens, hidden: shape.hidden,
+                   intermediate: shape.intermediate, experts: shape.experts, topK: shape.topK, forwardMs: median,
+                   forwardMinMs: times[0], forwardTFLOPS: shape.forwardFLOPs / (median * 1e-3) / 1e12, activationGiB: 0)
+    }
+}
+
+func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
+
+func fixed(_ value: Double, _ digits: Int) -> String {
+    guard value.isFinite else { return "\(value)" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let r = (value * scale).rounded() / scale
+    var s = "\(r)"
+    if let dot = s.firstIndex(of: ".") {
+        let decimals = s.distance(from: dot, to: s.endIndex) - 1
+        if decimals < digits { s += String(repeating: "0", count: digits - decimals) }
+    } else if digits > 0 { s += "." + String(repeating: "0", count: digits) }
+    return s
 }

@@ -1,0 +1,76 @@
+import Switchyard
+import SwitchyardFormats
+
+/// The CUDA backend: runs the layer with Switchyard's Hopper kernels, taking and returning host tensors.
+///
+/// Inputs are rounded to bf16 on upload (the kernels store bf16 and accumulate in fp32). For device-resident use
+/// (no copies), drive ``GPUMoELayer`` and ``GPUWorkspace`` directly.
+public final class GPUBackend: Backend, @unchecked Sendable {
+    public let kernels: GPUKernels
+    public var device: DeviceKind { .cuda }
+    public var description: String { "cuda: \(kernels.context.deviceName) (\(kernels.context.architecture))" }
+    private var layerCache: (weights: MoEWeights<Float>, layer: GPUMoELayer)?
+
+    public init(context: CUDAContext, cache: KernelCache) throws {
+        kernels = try GPUKernels(context: context, cache: cache)
+    }
+
+    /// Uploads the layer once per distinct weights.
+    public func layer(for weights: MoEWeights<Float>) throws -> GPUMoELayer {
+        if let cached = layerCache, cached.weights == weights { return cached.layer }
+        let layer = try GPUMoELayer(kernels: kernels, weights: weights)
+        layerCache = (weights, layer)
+        return layer
+    }
+
+    public func forward(_ input: HostTensor, weights: MoEWeights<Float>) throws -> LayerForward<Float> {
+        try forward(input, weights: weights, poison: true)
+    }
+
+    /// Runs forward and reads everything back. With `poison`, every output buffer is first filled with NaN bytes.
+    public func forward(_ input: HostTensor, weights: MoEWeights<Float>, poison: Bool) throws -> LayerForward<Float> {
+        let c = weights.config
+        let tokens = input.shape.first ?? 0
+        try input.requireShape([tokens, c.hidden], "input X")
+        try input.requireFinite("input X")
+        let layer = try layer(for: weights)
+        let context = kernels.context
+        let workspace = try GPUWorkspace(layer: layer, capacity: tokens)
+        if poison { try workspace.poison() }
+        let x = try context.allocate(bytes: max(input.count, 1) * 2)
+        try x.upload(input.scalars.map { BFloat16($0).bitPattern })
+        try layer.forward(input: x.address, tokens: tokens, workspace: workspace, stream: nil)
+        try context.synchronize()
+        return try readBack(workspace: workspace, tokens: tokens, config: c)
+    }
+
+    public func backward(
+        _ outputGradient: HostTensor, input: HostTensor, weights: MoEWeights<Float>, forward: LayerForward<Float>
+    ) throws -> LayerGradients<Float> {
+        throw SwitchyardError(.unsupported, "the GPU backward pass is not built yet; use --device cpu for gradients")
+    }
+
+    private func readBack(workspace w: GPUWorkspace, tokens: Int, config c: MoEConfig) throws -> LayerForward<Float> {
+        let assignments = tokens * c.topK
+        let expertIndex = try w.expertIndex.download(Int32.self, count: assignments)
+        let counts = try w.counts.download(Int32.self, count: c.experts)
+        let offsets = try w.offsets.download(Int32.self, count: c.experts + 1)
+        let rows = Int(offsets[c.experts])
+        let plan = RoutingPlan(
+            tokens: tokens, experts: c.experts, topK: c.topK, expertIndex: expertIndex, counts: counts, offsets: offsets,
+            gatherIndex: try w.gatherIndex.download(Int32.self, count: rows),
+            assignmentOfPosition: try w.assignmentOfPosition.download(Int32.self, count: rows),
+            positionOfAssignment: try w.positionOfAssignment.download(Int32.self, count: assignments))
+        func bf16(_ buffer: DeviceBuffer, _ shape: [Int]) throws -> HostTensor {
+            let count = shape.reduce(1, *)
+            let bits = try buffer.download(UInt16.self, count: count)
+            return try Tensor(shape: shape, scalars: bits.map { BFloat16(bitPattern: $0).floatValue })
+        }
+        return LayerForward(
+            output: try bf16(w.output, [tokens, c.hidden]), plan: plan,
+            logits: try Tensor(shape: [tokens, c.experts], scalars: w.logits.download(Float.self, count: tokens * c.experts)),
+            scores: try Tensor(shape: [tokens, c.topK], scalars: w.scores.download(Float.self, count: assignments)),
+            hidden: try bf16(w.hidden, [rows, c.upColumns]),
+            sharedHidden: Tensor(zeros: [0, tokens, 0]), auxLoss: 0, zLoss: 0)
+    }
+}

@@ -1,0 +1,81 @@
+/// The MoE kernels of one CUDA context, compiled by NVRTC (through the on-disk cache) and loaded.
+///
+/// Compilation happens once per source/options/architecture/NVRTC version; every size is a run-time argument,
+/// so no token count, expert count or width ever triggers a new compile.
+public final class GPUKernels: @unchecked Sendable {
+    public let context: CUDAContext
+    let gemmUpSwiGLU: CUDAFunction
+    let gemmBF16: CUDAFunction
+    let gemmF32: CUDAFunction
+    let routerTopK: CUDAFunction
+    let routeCount: CUDAFunction
+    let routeScan: CUDAFunction
+    let routeOffsets: CUDAFunction
+    let routeScatter: CUDAFunction
+    let singleGroup: CUDAFunction
+    let combine: CUDAFunction
+    let packRows: CUDAFunction
+    let floatToBF16: CUDAFunction
+    let bf16ToFloat: CUDAFunction
+    let fillRandomBF16: CUDAFunction
+    private let modules: [CUDAModule]
+
+    /// Must match SY_GEMM_SMEM in moe_grouped_gemm.cu: 5 stages × (A + B tiles of 128×64 bf16) + 1 KiB alignment slack.
+    static let gemmSharedMemoryBytes = 5 * 2 * 128 * 64 * 2 + 1024
+    static let gemmThreads = 256
+    static let tileRows = 128
+    static let tileColumns = 128
+    /// Assignments per block of the metadata kernels (SY_CHUNK).
+    static let routeChunk = 256
+    /// Largest E the top-K kernel holds in registers (32 lanes × SY_MAX_E_PER_LANE).
+    public static let maxExperts = 512
+
+    public init(context: CUDAContext, cache: KernelCache) throws {
+        self.context = context
+        var modules: [String: CUDAModule] = [:]
+        for (name, source) in KernelSources.all where name.hasSuffix(".cu") {
+            let compiled = try cache.compiled(
+                source: source, name: name, headers: KernelSources.headers, options: KernelSources.compileOptions,
+                architecture: context.architecture)
+            modules[name] = try CUDAModule(context: context, cubin: compiled.cubin)
+        }
+        func function(_ file: String, _ name: String) throws -> CUDAFunction {
+            guard let module = modules[file] else {
+                throw CUDAError(rawValue: -1, name: "SWITCHYARD_KERNEL_MISSING", message: "no kernel source \(file)",
+                                call: "GPUKernels.init")
+            }
+            return try module.function(named: name)
+        }
+        gemmUpSwiGLU = try function("moe_grouped_gemm.cu", "sy_gemm_up_swiglu")
+        gemmBF16 = try function("moe_grouped_gemm.cu", "sy_gemm_bf16")
+        gemmF32 = try function("moe_grouped_gemm.cu", "sy_gemm_f32")
+        routerTopK = try function("moe_router.cu", "sy_router_topk")
+        routeCount = try function("moe_router.cu", "sy_route_count")
+        routeScan = try function("moe_router.cu", "sy_route_scan")
+        routeOffsets = try function("moe_router.cu", "sy_route_offsets")
+        routeScatter = try function("moe_router.cu", "sy_route_scatter")
+        singleGroup = try function("moe_router.cu", "sy_single_group")
+        combine = try function("moe_elementwise.cu", "sy_combine")
+        packRows = try function("moe_elementwise.cu", "sy_pack_rows")
+        floatToBF16 = try function("moe_elementwise.cu", "sy_f32_to_bf16")
+        bf16ToFloat = try function("moe_elementwise.cu", "sy_bf16_to_f32")
+        fillRandomBF16 = try function("moe_elementwise.cu", "sy_fill_random_bf16")
+        for gemm in [gemmUpSwiGLU, gemmBF16, gemmF32] {
+            try gemm.setMaxDynamicSharedMemory(GPUKernels.gemmSharedMemoryBytes)
+        }
+        self.modules = Array(modules.values)
+    }
+
+    /// Fills `count` bf16 values at `address` with seeded pseudo-normal numbers of standard deviation `scale`.
+    public func fillRandomBF16(address: UInt64, count: Int, seed: UInt64, scale: Float, stream: CUDAStream? = nil) throws {
+        guard count > 0 else { return }
+        var args = KernelArguments()
+        args.append(address)
+        args.append(UInt64(count))
+        args.append(seed)
+        args.append(scale)
+        let blocks = min((count + 255) / 256, context.multiprocessorCount * 16)
+        try fillRandomBF16.launch(grid: (blocks, 1, 1), block: (256, 1, 1), stream: stream, arguments: args)
+    }
+
+}

@@ -1,0 +1,220 @@
+import Switchyard
+import SwitchyardFormats
+
+/// One MoE layer resident on a GPU: bf16 weights packed K-major for the wgmma kernels.
+///
+/// Packing (done once, on the device): Wr → [E, d]; W1 → [E, 2n, d] with rows in blocks of 64 gate then the
+/// matching 64 up columns (so each 128-wide output tile holds both halves for the SwiGLU epilogue); W2 → [E, d, n].
+///
+/// ```swift
+/// let layer = try GPUMoELayer(kernels: kernels, weights: weights)
+/// let workspace = try GPUWorkspace(layer: layer, capacity: 4096)
+/// try layer.forward(input: x.address, tokens: 4096, workspace: workspace, stream: stream)
+/// ```
+public final class GPUMoELayer: @unchecked Sendable {
+    public let config: MoEConfig
+    public let kernels: GPUKernels
+    let router: DeviceBuffer     // [E, d] bf16
+    let routerBias: DeviceBuffer // [E] fp32
+    let w1: DeviceBuffer         // [E, 2n, d] bf16, interleaved blocks
+    let w2: DeviceBuffer         // [E, d, n] bf16
+
+    /// Throws ``SwitchyardError`` for layers the GPU kernels do not cover (the message says what is supported).
+    public static func requireSupported(_ config: MoEConfig) throws {
+        func unsupported(_ message: String) -> SwitchyardError { SwitchyardError(.unsupported, message) }
+        guard config.activation == .swiglu else {
+            throw unsupported("the GPU kernels implement SwiGLU experts; \(config.activation.rawValue) runs on the CPU")
+        }
+        guard config.hidden % 64 == 0, config.intermediate % 64 == 0 else {
+            throw unsupported("the GPU kernels need hidden (d = \(config.hidden)) and intermediate (n = \(config.intermediate)) to be multiples of 64")
+        }
+        guard config.experts <= GPUKernels.maxExperts else {
+            throw unsupported("the GPU router supports up to \(GPUKernels.maxExperts) experts, got \(config.experts)")
+        }
+        guard config.topK <= 32 else { throw unsupported("the GPU router supports top-K ≤ 32, got \(config.topK)") }
+        guard config.router.capacityFactor == nil, config.router.tokenRounding == nil else {
+            throw unsupported("capacity dropping and token rounding run on the CPU path only")
+        }
+        guard config.sharedExperts == 0 else { throw unsupported("shared experts run on the CPU path only") }
+        if case .sigmoidBias(let groups, _, _) = config.router.kind, groups > 32 {
+            throw unsupported("the GPU router supports up to 32 expert groups, got \(groups)")
+        }
+    }
+
+    /// Uploads host weights (rounded to bf16) and packs them on the device.
+    public convenience init(kernels: GPUKernels, weights: MoEWeights<Float>) throws {
+        let c = weights.config
+        try GPUMoELayer.requireSupported(c)
+        let context = kernels.context
+        func upload(_ tensor: Tensor<Float>) throws -> DeviceBuffer {
+            let buffer = try context.allocate(bytes: max(tensor.count, 1) * 2)
+            try buffer.upload(tensor.scalars.map { BFloat16($0).bitPattern })
+            return buffer
+        }
+        let router = try upload(weights.router), w1 = try upload(weights.w1), w2 = try upload(weights.w2)
+        try self.init(kernels: kernels, config: c, router: router.address, routerBias: weights.routerBias.scalars,
+                      w1: w1.address, w2: w2.address)
+        try context.synchronize()
+    }
+
+    /// Packs caller-owned device weights in Switchyard's canonical layout (bf16 Wr [d, E], W1 [E, d, 2n],
+    /// W2 [E, n, d]) into the kernels' layout; the caller's buffers are only read, during this call. The score-correction
+    /// bias (E values, zeros for routers without one) comes from the host.
+    public init(kernels: GPUKernels, config c: MoEConfig, router: UInt64, routerBias: [Float], w1: UInt64, w2: UInt64) throws {
+        guard routerBias.count == c.experts else {
+            throw SwitchyardError(.shapeMismatch, "router bias must hold E = \(c.experts) values, got \(routerBias.count)")
+        }
+        try GPUMoELayer.requireSupported(c)
+        self.config = c
+        self.kernels = kernels
+        let context = kernels.context
+        self.router = try GPUMoELayer.packed(kernels, router, groups: 1, rows: c.hidden, columns: c.experts, interleave: false)
+        self.w1 = try GPUMoELayer.packed(kernels, w1, groups: c.experts, rows: c.hidden, columns: 2 * c.intermediate, interleave: true)
+        self.w2 = try GPUMoELayer.packed(kernels, w2, groups: c.experts, rows: c.intermediate, columns: c.hidden, interleave: false)
+        self.routerBias = try context.allocate(bytes: c.experts * 4)
+        try self.routerBias.upload(routerBias)
+        try context.synchronize()
+    }
+
+    /// Transposes bf16 [groups, rows, columns] at `source` on the device into a new [groups, columns, rows] buffer.
+    private static func packed(
+        _ kernels: GPUKernels, _ source: UInt64, groups: Int, rows: Int, columns: Int, interleave: Bool
+    ) throws -> DeviceBuffer {
+        let out = try kernels.context.allocate(bytes: max(groups * rows * columns, 1) * 2)
+        var args = KernelArguments()
+        args.append(source)
+        args.append(Int32(rows))
+        args.append(Int32(columns))
+        args.append(Int32(interleave ? 1 : 0))
+        args.append(out)
+        try kernels.packRows.launch(
+            grid: ((columns + 31) / 32, (rows + 31) / 32, groups), block: (32, 8, 1), arguments: args)
+        return out
+    }
+
+    /// Router kernel mode and its parameters (see moe_router.cu).
+    var routerMode: (mode: Int32, groups: Int32, topKGroups: Int32, scaling: Float) {
+        switch config.router.kind {
+        case .softmaxTopK(let renormalize): (renormalize ? 1 : 0, 1, 1, 1)
+        case .mixtral: (2, 1, 1, 1)
+        case .sigmoidBias(let groups, let topKGroups, let scaling): (3, Int32(groups), Int32(topKGroups), Float(scaling))
+        }
+    }
+
+    /// Enqueues the whole forward pass on `stream`: router GEMM, top-K, dispatch metadata, up-projection with
+    /// gather and SwiGLU, down-projection, combine. `input` is the device address of X, [tokens, d] bf16.
+    /// Nothing here waits for the GPU or reads device memory on the host.
+    public func forward(input: UInt64, tokens: Int, workspace w: GPUWorkspace, stream: CUDAStream?) throws {
+        guard tokens <= w.capacity else {
+            throw SwitchyardError(.shapeMismatch, "workspace holds \(w.capacity) tokens, asked for \(tokens)")
+        }
+        guard tokens > 0 else { return }
+        let c = config
+        let E = c.experts, K = c.topK, d = c.hidden, n = c.intermediate
+        let sms = kernels.context.multiprocessorCount
+        let gemmGrid = (sms, 1, 1)
+        let gemmBlock = (GPUKernels.gemmThreads, 1, 1)
+        let smem = GPUKernels.gemmSharedMemoryBytes
+
+        var a = KernelArguments()
+        a.append(Int32(tokens)); a.append(Int32(GPUKernels.tileRows)); a.append(w.singleOffsets); a.append(w.singleTileOffsets)
+        try kernels.singleGroup.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
+
+        a = KernelArguments()
+        a.append(input); a.append(UInt64(0)); a.append(router); a.append(Int32(E)); a.append(Int32(d))
+        a.append(w.singleOffsets); a.append(w.singleTileOffsets); a.append(Int32(1)); a.append(w.logits)
+        try kernels.gemmF32.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream, arguments: a)
+
+        let mode = routerMode
+        a = KernelArguments()
+        a.append(w.logits); a.append(routerBias); a.append(Int32(tokens)); a.append(Int32(E)); a.append(Int32(K))
+        a.append(mode.mode); a.append(mode.groups); a.append(mode.topKGroups); a.append(mode.scaling)
+        a.append(w.expertIndex); a.append(w.scores)
+        try kernels.routerTopK.launch(grid: ((tokens + 7) / 8, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
+
+        try enqueueDispatch(tokens: tokens, workspace: w, stream: stream)
+
+        a = KernelArguments()
+        a.append(input); a.append(w.gatherIndex); a.append(w1); a.append(Int32(2 * n)); a.append(Int32(d))
+        a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.activation)
+        try kernels.gemmUpSwiGLU.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream, arguments: a)
+
+        a = KernelArguments()
+        a.append(w.activation); a.append(UInt64(0)); a.append(w2); a.append(Int32(d)); a.append(Int32(n))
+        a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput); a.append(UInt64(0))
+        try kernels.gemmBF16.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream, arguments: a)
+
+        a = KernelArguments()
+        a.append(w.expertOutput); a.append(w.positionOfAssignment); a.append(w.scores); a.append(Int32(K)); a.append(Int32(d))
+        a.append(w.output)
+        try kernels.combine.launch(grid: (tokens, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
+    }
+
+    /// Counts, offsets, tile offsets and the stable gather order, all on the device.
+    func enqueueDispatch(tokens: Int, workspace w: GPUWorkspace, stream: CUDAStream?) throws {
+        let E = config.experts, K = config.topK
+        let assignments = tokens * K
+        let chunks = (assignments + GPUKernels.routeChunk - 1) / GPUKernels.routeChunk
+        var a = KernelArguments()
+        a.append(w.expertIndex); a.append(Int32(assignments)); a.append(Int32(E)); a.append(Int32(chunks))
+        a.append(w.chunkCounts); a.append(w.localRank)
+        try kernels.routeCount.launch(grid: (chunks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), sharedMemoryBytes: E * 4,
+                                      stream: stream, arguments: a)
+        a = KernelArguments()
+        a.append(w.chunkCounts); a.append(Int32(chunks)); a.append(w.counts)
+        try kernels.routeScan.launch(grid: (E, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
+        a = KernelArguments()
+        a.append(w.counts); a.append(Int32(E)); a.append(Int32(GPUKernels.tileRows)); a.append(w.offsets); a.append(w.tileOffsets)
+        try kernels.routeOffsets.launch(grid: (1, 1, 1), block: (32, 1, 1), stream: stream, arguments: a)
+        a = KernelArguments()
+        a.append(w.expertIndex); a.append(w.scores); a.append(Int32(assignments)); a.append(Int32(K)); a.append(Int32(chunks))
+        a.append(w.chunkCounts); a.append(w.localRank); a.append(w.offsets); a.append(w.gatherIndex)
+        a.append(w.assignmentOfPosition); a.append(w.scoreOfPosition); a.append(w.positionOfAssignment)
+        try kernels.routeScatter.launch(grid: (chunks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), stream: stream, arguments: a)
+    }
+}
+
+/// Device buffers for a forward pass of up to `capacity` tokens. Allocate once and reuse: the forward pass itself
+/// allocates nothing.
+public final class GPUWorkspace: @unchecked Sendable {
+    public let capacity: Int
+    let logits, expertIndex, scores, chunkCounts, localRank, counts, offsets, tileOffsets: DeviceBuffer
+    let gatherIndex, assignmentOfPosition, scoreOfPosition, positionOfAssignment: DeviceBuffer
+    let singleOffsets, singleTileOffsets: DeviceBuffer
+    /// H [rows, 2n] (kept for backward), A [rows, n], Y [rows, d] (transient), O [T, d]; all bf16.
+    public let hidden, activation, expertOutput, output: DeviceBuffer
+
+    public init(layer: GPUMoELayer, capacity: Int) throws {
+        let c = layer.config
+        let ctx = layer.kernels.context
+        let rows = max(capacity * c.topK, 1)
+        let chunks = (rows + GPUKernels.routeChunk - 1) / GPUKernels.routeChunk
+        self.capacity = capacity
+        logits = try ctx.allocate(bytes: max(capacity, 1) * c.experts * 4)
+        expertIndex = try ctx.allocate(bytes: rows * 4)
+        scores = try ctx.allocate(bytes: rows * 4)
+        chunkCounts = try ctx.allocate(bytes: chunks * c.experts * 4)
+        localRank = try ctx.allocate(bytes: rows * 4)
+        counts = try ctx.allocate(bytes: c.experts * 4)
+        offsets = try ctx.allocate(bytes: (c.experts + 1) * 4)
+        tileOffsets = try ctx.allocate(bytes: (c.experts + 1) * 4)
+        gatherIndex = try ctx.allocate(bytes: rows * 4)
+        assignmentOfPosition = try ctx.allocate(bytes: rows * 4)
+        scoreOfPosition = try ctx.allocate(bytes: rows * 4)
+        positionOfAssignment = try ctx.allocate(bytes: rows * 4)
+        singleOffsets = try ctx.allocate(bytes: 8)
+        singleTileOffsets = try ctx.allocate(bytes: 8)
+        hidden = try ctx.allocate(bytes: rows * 2 * c.intermediate * 2)
+        activation = try ctx.allocate(bytes: rows * c.intermediate * 2)
+        expertOutput = try ctx.allocate(bytes: rows * c.hidden * 2)
+        output = try ctx.allocate(bytes: max(capacity, 1) * c.hidden * 2)
+    }
+
+    /// Every output buffer filled with 0xFF bytes (NaN in bf16 and fp32, −1 in int32), so an unwritten element shows.
+    public func poison() throws {
+        for buffer in [logits, expertIndex, scores, gatherIndex, assignmentOfPosition, scoreOfPosition,
+                       positionOfAssignment, hidden, activation, expertOutput, output] {
+            try buffer.fill(byte: 0xFF)
+        }
+    }
+}
