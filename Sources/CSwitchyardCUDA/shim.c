@@ -157,6 +157,10 @@ int sy_nvrtc_load(const char *path, char *err, size_t errlen) {
 int sy_cuda_is_loaded(void) { return sy_cuda.loaded; }
 int sy_nvrtc_is_loaded(void) { return sy_nvrtc.loaded; }
 
+int sy_library_preload(const char *path, char *err, size_t errlen) {
+    return sy_open(path, err, errlen) == NULL ? -1 : 0;
+}
+
 int sy_library_probe(const char *path, char *err, size_t errlen) {
     void *handle = sy_open(path, err, errlen);
     if (handle == NULL) {

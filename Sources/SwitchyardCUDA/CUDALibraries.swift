@@ -128,6 +128,17 @@ public enum CUDALibraries {
         return CUDALibraryLocation(library: library, path: library.soname, source: "dynamic loader search path")
     }
 
+    /// NVRTC's builtins library (`libnvrtc-builtins.so.13.x`) in the folder of a found NVRTC, nil when NVRTC is
+    /// left to the loader or the folder has none.
+    public static func nvrtcBuiltins(besides nvrtc: CUDALibraryLocation) -> String? {
+        guard !nvrtc.isLoaderSearch else { return nil }
+        let folder = FileSystem.parent(of: nvrtc.path)
+        let major = nvrtc.library.soname.split(separator: ".").last.map(String.init) ?? ""
+        return FileSystem.contents(of: folder)
+            .first { $0.hasPrefix("libnvrtc-builtins.so.\(major).") }
+            .map { FileSystem.join(folder, $0) }
+    }
+
     /// The `-I` folders NVRTC needs: the first root's include folder that holds `cuda_bf16.h`, and its CCCL
     /// folder (`include/cccl`) where there is one. Empty when no CUDA headers were found.
     public static func includeDirectories(in context: SearchContext = .current) -> [String] {

@@ -23,5 +23,9 @@ public enum KernelSources {
         "moe_common.cuh": text(PackageResources.moe_common_cuh),
     ]
 
+    /// The NVRTC options every kernel is compiled with, by the GPU backend and by the compile check in CI alike
+    /// (``NVRTCCompiler`` adds the target, `-Xptxas=-v` and the include folders).
+    public static let compileOptions = ["--std=c++17", "-default-device"]
+
     private static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 }

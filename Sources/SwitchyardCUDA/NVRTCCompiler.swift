@@ -98,6 +98,13 @@ public struct NVRTCCompiler: Sendable {
     private static func load() -> Result<CUDALibraryLocation, CUDAError> {
         let location = CUDALibraries.locate(.nvrtc)
         var message = [CChar](repeating: 0, count: 1024)
+        // NVRTC opens its builtins library by soname at compile time; the loader finds it only on the loader path,
+        // so one beside libnvrtc (a wheels folder, a toolkit off that path) is opened first.
+        if let builtins = CUDALibraries.nvrtcBuiltins(besides: location),
+           sy_library_preload(builtins, &message, message.count) != 0 {
+            return .failure(CUDAError(rawValue: CUDAError.notLoaded, name: "SWITCHYARD_NVRTC_NOT_FOUND",
+                                      message: String(cString: message), call: "dlopen(\(builtins))"))
+        }
         guard sy_nvrtc_load(location.path, &message, message.count) == 0 else {
             return .failure(CUDAError(
                 rawValue: CUDAError.notLoaded, name: "SWITCHYARD_NVRTC_NOT_FOUND",

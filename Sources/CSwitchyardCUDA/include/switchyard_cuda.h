@@ -62,6 +62,10 @@ int sy_cuda_load(const char *path, char *err, size_t errlen);
 /// 1 when the driver table is loaded.
 int sy_cuda_is_loaded(void);
 
+/// Opens the library at `path` and keeps it loaded, so that a later dlopen of its soname (as NVRTC does for
+/// libnvrtc-builtins) finds it. Returns 0 on success, else a message in `err`.
+int sy_library_preload(const char *path, char *err, size_t errlen);
+
 /// Checks that the library at `path` can be opened (then closes it). Returns 0 on success, else a message in `err`.
 int sy_library_probe(const char *path, char *err, size_t errlen);
 

@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+import SwitchyardCUDA
+
+@Suite("Switchyard's kernels")
+struct KernelSourcesTests {
+    /// `Sources/SwitchyardCUDA/Kernels`, found from this file's path.
+    static let kernelsFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Sources/SwitchyardCUDA/Kernels")
+
+    @Test("KernelSources lists every .cu and .cuh file of the Kernels folder, with its current text")
+    func listsEveryFile() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.kernelsFolder.path)
+        let units = Set(files.filter { $0.hasSuffix(".cu") })
+        let headers = Set(files.filter { $0.hasSuffix(".cuh") })
+        #expect(Set(KernelSources.all.map(\.name)) == units)
+        #expect(Set(KernelSources.headers.keys) == headers)
+        for (name, source) in KernelSources.all {
+            let onDisk = try String(contentsOf: Self.kernelsFolder.appendingPathComponent(name), encoding: .utf8)
+            #expect(source == onDisk, "\(name) is embedded as in the file")
+        }
+    }
+
+    @Test("every kernel compiles for sm_90a with the backend's options, without spilling",
+          .enabled(if: TestEnvironment.nvrtcEnabled, TestEnvironment.nvrtcSkipReason),
+          arguments: KernelSources.all.map(\.name))
+    func compilesWithoutSpills(name: String) throws {
+        let source = try #require(KernelSources.all.first { $0.name == name }?.source)
+        let kernels = try NVRTCCompiler().compile(source: source, name: name, headers: KernelSources.headers,
+                                                  options: KernelSources.compileOptions, architecture: "sm_90a")
+        #expect(!kernels.cubin.isEmpty)
+        #expect(!kernels.resources.isEmpty, "\(name): ptxas reported no function: \(kernels.log)")
+        for (function, resources) in kernels.resources.sorted(by: { $0.key < $1.key }) {
+            #expect(resources.spillStoreBytes == 0 && resources.spillLoadBytes == 0,
+                    "\(name): \(function) spills \(resources.spillStoreBytes) bytes stored, \(resources.spillLoadBytes) loaded")
+        }
+    }
+}
