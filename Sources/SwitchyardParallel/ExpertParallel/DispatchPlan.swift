@@ -29,7 +29,11 @@ public struct DispatchPlan: Sendable, Equatable {
     public var rows: Int { sendTokens.count }
 
     /// Plans dispatch for `tokens` tokens whose K choices are `expertIndex` ([T·K], −1 = dropped).
-    public init(expertIndex: [Int32], tokens: Int, topK: Int, placement: ExpertPlacement, sourceRank: Int) throws {
+    /// `firstToken` is the index of the first of them among the rank's tokens (when the batch is sent in chunks),
+    /// so that the choice between replicas does not depend on the chunking.
+    public init(
+        expertIndex: [Int32], tokens: Int, topK: Int, placement: ExpertPlacement, sourceRank: Int, firstToken: Int = 0
+    ) throws {
         guard expertIndex.count == tokens * topK else {
             throw SwitchyardError(.shapeMismatch, "expertIndex must hold T·K = \(tokens * topK) entries, got \(expertIndex.count)")
         }
@@ -46,7 +50,8 @@ public struct DispatchPlan: Sendable, Equatable {
         for t in 0..<tokens {
             var seen = [Bool](repeating: false, count: ranks)
             for k in 0..<topK where expertIndex[t * topK + k] >= 0 {
-                let replica = placement.replica(of: Int(expertIndex[t * topK + k]), sourceRank: sourceRank, token: t)
+                let replica = placement.replica(
+                    of: Int(expertIndex[t * topK + k]), sourceRank: sourceRank, token: firstToken + t)
                 replicaOf[t * topK + k] = replica
                 if !seen[replica.rank] {
                     seen[replica.rank] = true
