@@ -124,6 +124,16 @@ public struct CommunicationModel: Sendable {
             link(traffic.infinibandBytes, hardware.infiniband, calibration.infinibandEfficiency))
     }
 
+    /// Seconds of a ring all-reduce (reduce-scatter + all-gather) of `bytes` over `participants` GPUs:
+    /// α + 2·(p − 1)/p · bytes / (β·eff), over InfiniBand when the ring leaves the node, else NVLink.
+    public func allReduceSeconds(bytes: Double, participants: Int, crossesNodes: Bool) -> Double {
+        guard participants > 1, bytes > 0 else { return 0 }
+        let link = crossesNodes ? hardware.infiniband : hardware.nvlink
+        let efficiency = crossesNodes ? calibration.infinibandEfficiency : calibration.nvlinkEfficiency
+        let p = Double(participants)
+        return link.latency + 2 * (p - 1) / p * bytes / (link.bandwidth * efficiency)
+    }
+
     /// Percent of the bottleneck link's vendor bandwidth the all-to-all reaches.
     public func percentOfPeak(_ traffic: LinkTraffic, seconds: Double) -> Double {
         guard seconds > 0 else { return 0 }

@@ -5,27 +5,42 @@
 /// (weight-gradient GEMMs) it also shows the tail a hot expert leaves.
 func persistentMakespan(runs: [(count: Int, cost: Double)], workers: Int) -> Double {
     precondition(workers > 0, "a scheduler needs at least one worker")
-    var heap = MinHeap(count: workers)
+    // Consecutive runs of equal cost are one run: the same tiles in the same order.
+    var merged: [(count: Int, cost: Double)] = []
     for run in runs where run.count > 0 {
-        var left = run.count
-        // Whole waves of equal tiles keep the SMs' order, so they can be added in one step.
-        let wholeWaves = left / workers
-        if wholeWaves > 0 {
-            heap.addToAll(Double(wholeWaves) * run.cost)
-            left -= wholeWaves * workers
+        if let last = merged.last, last.cost == run.cost {
+            merged[merged.count - 1].count += run.count
+        } else {
+            merged.append(run)
         }
-        for _ in 0..<left { heap.addToMin(run.cost) }
     }
-    return heap.max
+    var loads = SMLoads(count: workers)
+    for run in merged {
+        var left = run.count
+        while left > 0 {
+            // When all SMs are within one tile of each other, the next `workers` equal tiles go one to each SM:
+            // whole waves can be added at once.
+            if left >= workers, loads.spread <= run.cost {
+                let waves = left / workers
+                loads.addToAll(Double(waves) * run.cost)
+                left -= waves * workers
+            } else {
+                for _ in 0..<min(left, workers) { loads.addToMin(run.cost) }
+                left -= min(left, workers)
+            }
+        }
+    }
+    return loads.max
 }
 
 /// SM busy times as a binary min-heap.
-private struct MinHeap {
+private struct SMLoads {
     private var items: [Double]
 
     init(count: Int) { items = Array(repeating: 0, count: count) }
 
     var max: Double { items.max() ?? 0 }
+    var spread: Double { max - items[0] }
 
     mutating func addToAll(_ value: Double) {
         for i in items.indices { items[i] += value }
