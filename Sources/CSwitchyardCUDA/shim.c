@@ -90,7 +90,7 @@ static void *sy_open(const char *path, char *err, size_t errlen) {
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (handle == NULL) {
         const char *reason = dlerror();
-        sy_message(err, errlen, "cannot open %s: %s", path, reason != NULL ? reason : "unknown dlopen error");
+        sy_message(err, errlen, "%s%s", reason != NULL ? reason : "cannot open ", reason != NULL ? "" : path);
     }
     return handle;
 }

@@ -41,6 +41,12 @@ public final class CUDAContext: @unchecked Sendable {
         return try CUDAContext(ordinal: ordinal)
     }
 
+    /// The number of CUDA GPUs; 0 when the driver loads but sees none. Throws when there is no driver.
+    public static func deviceCount() throws -> Int { try CUDADriver.deviceCount() }
+
+    /// The CUDA version the driver supports, e.g. (13, 0). Throws when there is no driver.
+    public static func driverVersion() throws -> (major: Int, minor: Int) { try CUDADriver.version() }
+
     private init(ordinal: Int) throws {
         var device: Int32 = 0
         try check(sy_cuDeviceGet(&device, Int32(ordinal)), "cuDeviceGet(\(ordinal))")

@@ -62,12 +62,19 @@ public enum CUDALibraries {
         public var environment: [String: String]
         public var currentDirectory: String?
         public var executableDirectory: String?
+        /// The machine-wide CUDA folders of step 3.
+        public var systemRoots: [String]
+        /// The prefixes whose `lib/python3*/site-packages` step 5 searches after the environment's own.
+        public var pythonPrefixes: [String]
 
         public init(environment: [String: String], currentDirectory: String? = nil,
-                    executableDirectory: String? = nil) {
+                    executableDirectory: String? = nil, systemRoots: [String] = ["/usr/local/cuda"],
+                    pythonPrefixes: [String] = ["/usr/local", "/usr"]) {
             self.environment = environment
             self.currentDirectory = currentDirectory
             self.executableDirectory = executableDirectory
+            self.systemRoots = systemRoots
+            self.pythonPrefixes = pythonPrefixes
         }
 
         /// The environment variables the search reads.
@@ -102,7 +109,7 @@ public enum CUDALibraries {
         for name in ["SWITCHYARD_CUDA_HOME", "CUDA_HOME", "CUDA_PATH"] {
             if let path = context.environment[name], !path.isEmpty { roots.append(Root(path: path, source: name)) }
         }
-        roots.append(Root(path: "/usr/local/cuda", source: "/usr/local/cuda"))
+        roots += context.systemRoots.map { Root(path: $0, source: $0) }
         if let directory = context.currentDirectory {
             roots.append(Root(path: FileSystem.join(directory, wheelsFolder), source: wheelsFolder))
         }
@@ -188,7 +195,7 @@ public enum CUDALibraries {
             if let prefix = context.environment[name] { prefixes.append(prefix) }
         }
         if let home = context.environment["HOME"] { prefixes.append(FileSystem.join(home, ".local")) }
-        prefixes += ["/usr/local", "/usr"]
+        prefixes += context.pythonPrefixes
         for prefix in prefixes {
             let lib = FileSystem.join(prefix, "lib")
             for python in FileSystem.contents(of: lib) where python.hasPrefix("python3") {

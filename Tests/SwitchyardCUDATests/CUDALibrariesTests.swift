@@ -43,17 +43,20 @@ struct CUDALibrariesTests {
         try TestEnvironment.touch(library)
         try TestEnvironment.touch(project.appendingPathComponent(".deps/cuda/nvidia/cu13/include/cuda_bf16.h"))
 
+        // Without the machine-wide folders, which may hold CUDA too (they come first).
         let fromDirectory = CUDALibraries.locate(
-            .nvrtc, in: .init(environment: [:], currentDirectory: project.path))
+            .nvrtc, in: .init(environment: [:], currentDirectory: project.path, systemRoots: []))
         #expect(fromDirectory.path == library.path)
         #expect(fromDirectory.source == ".deps/cuda")
 
         let executable = project.appendingPathComponent(".build/x86_64-unknown-linux-gnu/release").path
         let fromExecutable = CUDALibraries.locate(
-            .nvrtc, in: .init(environment: [:], currentDirectory: "/nonexistent", executableDirectory: executable))
+            .nvrtc, in: .init(environment: [:], currentDirectory: "/nonexistent", executableDirectory: executable,
+                              systemRoots: []))
         #expect(fromExecutable.path == library.path)
         #expect(fromExecutable.source == ".deps/cuda (executable)")
-        #expect(CUDALibraries.includeDirectories(in: .init(environment: [:], currentDirectory: project.path))
+        #expect(CUDALibraries.includeDirectories(in: .init(environment: [:], currentDirectory: project.path,
+                                                           systemRoots: []))
             == [project.path + "/.deps/cuda/nvidia/cu13/include"])
     }
 
@@ -62,7 +65,8 @@ struct CUDALibrariesTests {
         let packages = try TestEnvironment.temporaryDirectory("site")
         defer { try? FileManager.default.removeItem(at: packages) }
         try TestEnvironment.touch(packages.appendingPathComponent("nvidia/nccl/lib/libnccl.so.2"))
-        let context = CUDALibraries.SearchContext(environment: ["PYTHONPATH": "/nonexistent:\(packages.path)"])
+        let context = CUDALibraries.SearchContext(environment: ["PYTHONPATH": "/nonexistent:\(packages.path)"],
+                                                  systemRoots: [])
         let location = CUDALibraries.locate(.nccl, in: context)
         #expect(location.path == packages.path + "/nvidia/nccl/lib/libnccl.so.2")
         #expect(location.source == "python site-packages")

@@ -1,6 +1,55 @@
 import ArgumentParser
+import SwitchyardCUDA
 
+/// `switchyard devices`: where the CUDA libraries were found, the driver and NVRTC versions, and each GPU.
 struct DevicesCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "devices", abstract: "(not built yet)")
-    func run() async throws { throw ValidationError("'devices' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "devices",
+        abstract: "Show the CUDA libraries found, the driver and NVRTC versions, and each GPU.",
+        discussion: "Exits 0 on a machine with no GPU, saying so in one line."
+    )
+
+    func run() async throws {
+        print("CUDA libraries:")
+        for line in CUDALibraries.report().split(separator: "\n") { print("  \(line)") }
+        do {
+            let compiler = try NVRTCCompiler()
+            print("NVRTC:  \(compiler.version.major).\(compiler.version.minor) from \(compiler.location.path)")
+        } catch {
+            print("NVRTC:  unavailable: \(error)")
+        }
+        let count: Int
+        do {
+            let version = try CUDAContext.driverVersion()
+            print("Driver: CUDA \(version.major).\(version.minor)")
+            count = try CUDAContext.deviceCount()
+        } catch {
+            print("No CUDA GPU usable: \(error)")
+            return
+        }
+        guard count > 0 else {
+            print("No CUDA GPU: the driver loaded but found no device.")
+            return
+        }
+        for ordinal in 0..<count {
+            do {
+                print(Self.describe(try CUDAContext.open(ordinal: ordinal)))
+            } catch {
+                print("GPU \(ordinal): cannot open: \(error)")
+            }
+        }
+    }
+
+    static func describe(_ context: CUDAContext) -> String {
+        let capability = context.computeCapability
+        return """
+            GPU \(context.ordinal): \(context.deviceName)
+              compute capability \(capability.major).\(capability.minor) (\(context.architecture)), \
+            \(context.multiprocessorCount) SMs
+              memory \(mebibytes(context.totalMemory)) MiB, L2 \(mebibytes(context.l2CacheBytes)) MiB, \
+            shared memory per block (opt-in) \(context.maxSharedMemoryPerBlockOptin / 1024) KiB
+            """
+    }
+
+    private static func mebibytes(_ bytes: Int) -> Int { bytes / (1 << 20) }
 }
