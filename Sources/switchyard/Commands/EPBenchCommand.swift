@@ -1,6 +1,184 @@
 import ArgumentParser
+import Switchyard
+import SwitchyardCUDA
+import SwitchyardModel
+import SwitchyardParallel
 
+/// `switchyard ep-bench`: NCCL dispatch and combine bandwidth over real token layouts, one process driving every
+/// GPU of this node, with the performance model's prediction beside each measurement.
 struct EPBenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ep-bench", abstract: "(not built yet)")
-    func run() async throws { throw ValidationError("'ep-bench' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "ep-bench",
+        abstract: "Measure expert-parallel dispatch and combine bandwidth (GB/s per rank) over NCCL.",
+        discussion: """
+            Tokens are routed top-K uniformly at random (seeded) and planned as the EP layer plans them: each token \
+            goes once to every rank that holds one of its experts. Bytes are the deduplicated cross-rank token bytes. \
+            Needs at least 2 GPUs. Compare with bench/ep_torch_baseline.py run in the same session.
+            """
+    )
+
+    @Option(help: "Shapes: deepseek-v3 (4096 tokens a rank, d 7168, E 256, top-8), 30B-n512, or all.")
+    var shape: String = "all"
+    @Option(help: "GPUs to use (default: every visible GPU).")
+    var gpus: Int?
+    @Option(help: "Dispatch format: bf16 or fp8 (E4M3 + one fp32 scale per 128 values). Combine is always bf16.")
+    var dispatch: String = "bf16"
+    @Option(help: "Timed iterations (the median is reported).")
+    var iterations: Int = 20
+
+    struct Shape: Sendable {
+        var name: String
+        /// Tokens on each rank: a fixed count, or the shape's whole batch split over the ranks.
+        var fixedTokensPerRank: Int?
+        var totalTokens: Int
+        var hidden: Int
+        var experts: Int
+        var topK: Int
+    }
+
+    static let shapes = [
+        Shape(name: "deepseek-v3", fixedTokensPerRank: 4096, totalTokens: 0, hidden: 7168, experts: 256, topK: 8),
+        Shape(name: "30B-n512", fixedTokensPerRank: nil, totalTokens: 32768, hidden: 4096, experts: 128, topK: 8),
+    ]
+
+    func run() async throws {
+        let visible = (try? CUDAContext.deviceCount()) ?? 0
+        guard visible >= 2 else {
+            throw ValidationError("ep-bench needs at least 2 GPUs; this machine has \(visible) usable")
+        }
+        let ranks = gpus ?? visible
+        guard (2...visible).contains(ranks) else { throw ValidationError("--gpus must be in 2...\(visible)") }
+        guard ["bf16", "fp8"].contains(dispatch) else { throw ValidationError("--dispatch must be bf16 or fp8") }
+        guard iterations >= 1 else { throw ValidationError("--iterations must be ≥ 1") }
+        let chosen = shape == "all" ? Self.shapes : Self.shapes.filter { $0.name.lowercased() == shape.lowercased() }
+        guard !chosen.isEmpty else { throw ValidationError("unknown shape \(shape); use deepseek-v3, 30B-n512 or all") }
+
+        try NCCLLibrary.load()
+        let contexts = try (0..<ranks).map { try CUDAContext.open(ordinal: $0) }
+        let communicators = try NCCLCommunicator.initAll(contexts: contexts)
+        print("NCCL \(try NCCLLibrary.version()), \(ranks) × \(contexts[0].deviceName), NCCL_NVLS_ENABLE=0")
+        for shape in chosen {
+            try EPBenchRun(shape: shape, ranks: ranks, fp8: dispatch == "fp8", iterations: iterations)
+                .measure(communicators: communicators)
+        }
+        print("EP layer end to end: not measured (no GPU expert backend is wired into the EP layer yet).")
+    }
+}
+
+/// One ep-bench shape: plans every rank's dispatch from seeded routing, then times NCCL dispatch and combine.
+struct EPBenchRun {
+    var shape: EPBenchCommand.Shape
+    var ranks: Int
+    var fp8: Bool
+    var iterations: Int
+
+    /// Bytes of one dispatched row: bf16, or FP8 codes plus one fp32 scale per 128 values.
+    var dispatchRowBytes: Int { fp8 ? shape.hidden + 4 * ((shape.hidden + 127) / 128) : 2 * shape.hidden }
+    var combineRowBytes: Int { 2 * shape.hidden }
+
+    func measure(communicators: [NCCLCommunicator]) throws {
+        let tokens = shape.fixedTokensPerRank ?? shape.totalTokens / ranks
+        let placement = try SwitchyardParallel.ExpertPlacement.contiguous(experts: shape.experts, ranks: ranks)
+        let plans = try (0..<ranks).map { rank in
+            try DispatchPlan(
+                expertIndex: Self.uniformRouting(tokens: tokens, experts: shape.experts, topK: shape.topK, seed: UInt64(rank)),
+                tokens: tokens, topK: shape.topK, placement: placement, sourceRank: rank)
+        }
+        // counts[source][destination], in rows.
+        let counts = plans.map(\.sendCounts)
+        let dispatch = try time(communicators, counts: counts, rowBytes: dispatchRowBytes)
+        let combine = try time(communicators, counts: transpose(counts), rowBytes: combineRowBytes)
+
+        let remoteRows = (0..<ranks).map { r in plans[r].remoteRows(sourceRank: r) }
+        let meanRemote = Double(remoteRows.reduce(0, +)) / Double(ranks)
+        let hits = (0..<ranks).map { j in Double((0..<ranks).reduce(0) { $0 + counts[$1][j] }) / Double(ranks * tokens) }
+        func predicted(_ rowBytes: Int) -> Double {
+            let model = CommunicationModel(hardware: .h100SXM)
+            return model.seconds(
+                CommunicationModel.traffic(
+                    tokens: tokens, bytesPerCopy: Double(rowBytes), rankHits: hits, nodeHits: [1],
+                    topology: ClusterTopology(gpusPerNode: ranks, nodes: 1), algorithm: .flat))
+        }
+        print("\(shape.name): \(tokens) tokens a rank, d \(shape.hidden), E \(shape.experts), top-\(shape.topK), EP\(ranks), "
+            + "\(Self.format(meanRemote / Double(tokens), decimals: 2)) remote copies a token")
+        for (name, seconds, rowBytes) in [("dispatch", dispatch, dispatchRowBytes), ("combine", combine, combineRowBytes)] {
+            let bytes = meanRemote * Double(rowBytes)
+            let model = predicted(rowBytes)
+            print("  \(name) \(fp8 && name == "dispatch" ? "fp8" : "bf16"): \(Self.format(seconds * 1e6)) µs, "
+                + "\(Self.format(bytes / seconds / 1e9)) GB/s per rank (\(Self.format(bytes / 1e6)) MB sent a rank); "
+                + "model \(Self.format(model * 1e6)) µs, \(Self.format(bytes / model / 1e9)) GB/s")
+        }
+    }
+
+    /// Median seconds of one all-to-all-v with `counts[source][destination]` rows of `rowBytes`, all ranks issued
+    /// from this thread in one NCCL group; a rank's time runs from its start event to its end event, the
+    /// all-to-all's time is the slowest rank's.
+    private func time(_ communicators: [NCCLCommunicator], counts: [[Int]], rowBytes: Int) throws -> Double {
+        let buffers = try communicators.map { comm -> (send: DeviceBuffer, receive: DeviceBuffer) in
+            let sent = counts[comm.rank].reduce(0, +) * rowBytes
+            let received = counts.reduce(0) { $0 + $1[comm.rank] } * rowBytes
+            let send = try comm.context.allocate(bytes: max(sent, 1))
+            try send.fill(byte: 0x3C)
+            return (send, try comm.context.allocate(bytes: max(received, 1)))
+        }
+        let events = try communicators.map { (try CUDAEvent(context: $0.context), try CUDAEvent(context: $0.context)) }
+        var samples: [Double] = []
+        for iteration in 0..<(iterations + 3) {
+            for (r, comm) in communicators.enumerated() { try events[r].0.record(on: comm.stream) }
+            try NCCLLibrary.group {
+                for comm in communicators {
+                    let r = comm.rank
+                    let sendCounts = counts[r].map { $0 * rowBytes }
+                    let receiveCounts = counts.map { $0[r] * rowBytes }
+                    try comm.allToAllV(
+                        send: TensorView(address: UInt(buffers[r].send.address), shape: [max(sendCounts.reduce(0, +), 1)],
+                                         dtype: .uint8, device: .cuda),
+                        sendCounts: sendCounts,
+                        receive: TensorView(address: UInt(buffers[r].receive.address),
+                                            shape: [max(receiveCounts.reduce(0, +), 1)], dtype: .uint8, device: .cuda),
+                        receiveCounts: receiveCounts)
+                }
+            }
+            for (r, comm) in communicators.enumerated() { try events[r].1.record(on: comm.stream) }
+            var slowest = 0.0
+            for (start, end) in events {
+                try end.synchronize()
+                slowest = max(slowest, Double(try end.elapsedMilliseconds(since: start)) / 1e3)
+            }
+            if iteration >= 3 { samples.append(slowest) }
+        }
+        return samples.sorted()[samples.count / 2]
+    }
+
+    private func transpose(_ counts: [[Int]]) -> [[Int]] {
+        counts.indices.map { r in counts.map { $0[r] } }
+    }
+
+    /// K distinct experts a token, uniformly at random, from a seeded generator.
+    static func uniformRouting(tokens: Int, experts: Int, topK: Int, seed: UInt64) -> [Int32] {
+        var generator = SeededGenerator(seed: 0x5EED &+ seed)
+        var index = [Int32](repeating: 0, count: tokens * topK)
+        var taken = [Bool](repeating: false, count: experts)
+        for t in 0..<tokens {
+            var k = 0
+            while k < topK {
+                let e = Int(generator.next() % UInt64(experts))
+                if taken[e] { continue }
+                taken[e] = true
+                index[t * topK + k] = Int32(e)
+                k += 1
+            }
+            for k in 0..<topK { taken[Int(index[t * topK + k])] = false }
+        }
+        return index
+    }
+
+    /// `value` with `decimals` decimals (none from 100 up), without Foundation.
+    static func format(_ value: Double, decimals: Int = 1) -> String {
+        let places = value >= 100 ? 0 : decimals
+        var scale = 1.0
+        for _ in 0..<places { scale *= 10 }
+        let rounded = (value * scale).rounded() / scale
+        return places == 0 ? String(Int(rounded)) : String(rounded)
+    }
 }
