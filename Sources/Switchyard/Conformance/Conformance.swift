@@ -48,6 +48,17 @@ public struct ConformanceResult: Sendable {
             failures.append("\(name) shape \(got.shape) vs reference \(want.shape)")
             return
         }
+        // A reference that is zero up to float64 rounding (e.g. dWr when every score is a constant, as with K = 1 and
+        // renormalized sigmoid scores) has no scale to be relative to: then the result's RMS must itself be at
+        // rounding level for the precision (the same bound, read as an absolute RMS of O(1)-scaled data).
+        let count = Double(max(want.count, 1))
+        let referenceRMS = (want.scalars.reduce(0.0) { $0 + Double($1) * Double($1) } / count).squareRoot()
+        if referenceRMS < 1e-12 {
+            let rms = (got.scalars.reduce(0.0) { $0 + Double($1) * Double($1) } / count).squareRoot()
+            errors.append(Measured(name: name + "(abs)", value: rms))
+            if !(rms <= bound) { failures.append("\(name) is zero in the reference but has RMS \(rms) > \(bound)") }
+            return
+        }
         let error = relativeError(got.scalars, want.scalars)
         errors.append(Measured(name: name, value: error))
         if !(error <= bound) { failures.append("\(name) relative error \(error) > \(bound)") }
