@@ -1,0 +1,72 @@
+import Switchyard
+import Testing
+@testable import SwitchyardModel
+
+/// FLOP and byte counts of the kernel plan against hand-computed values for a small shape:
+/// T = 256, d = 128, n = 64, E = 4, K = 2, SwiGLU, bf16 → R = 512 rows, 128 per expert, u = 128.
+@Suite struct KernelCountTests {
+    let workload = LayerWorkload(tokens: 256, hidden: 128, intermediate: 64, experts: 4, topK: 2)
+
+    func kernel(_ name: String, _ list: [KernelSpec]) throws -> KernelSpec {
+        try #require(list.first { $0.name == name }, "no kernel named \(name)")
+    }
+
+    @Test func forwardGEMMCounts() throws {
+        let list = KernelPlan.kernels(for: workload, smCount: 132)
+        let up = try kernel("up-proj + act", list)
+        #expect(up.flops == 2 * 512 * 128 * 128)
+        // X rows gathered 512·128·2 + W1 4·128·128·2 + H 512·128·2 + A 512·64·2
+        #expect(up.bytes == 131_072 + 131_072 + 131_072 + 65_536)
+        let down = try kernel("down-proj", list)
+        #expect(down.flops == 2 * 512 * 64 * 128)
+        // A 512·64·2 + W2 4·64·128·2 + Y 512·128·2
+        #expect(down.bytes == 65_536 + 65_536 + 131_072)
+        let combine = try kernel("combine", list)
+        // Y 131072 + scores and positions 512·8 + O 256·128·2
+        #expect(combine.bytes == 131_072 + 4_096 + 65_536)
+        #expect(up.flops + down.flops == 6 * 256 * 2 * 64 * 128)
+        #expect(workload.forwardFLOPs == 6 * 256 * 2 * 64 * 128)
+    }
+
+    @Test func backwardExpertFLOPsAreTwiceForward() throws {
+        let list = KernelPlan.kernels(for: workload, smCount: 132)
+        let names = ["dH = dO·W2ᵀ + act'", "dW2 = A′ᵀ·dO", "dW1 = Xᵀ·dH", "dX partial = dH·W1ᵀ"]
+        let flops = try names.map { try kernel($0, list).flops }
+        // dA′ 2, dW2 2, dW1 4, dX 4 in units of T·K·n·d
+        let unit = 256.0 * 2 * 64 * 128
+        #expect(flops == [2 * unit, 2 * unit, 4 * unit, 4 * unit])
+        #expect(flops.reduce(0, +) == workload.backwardFLOPs)
+    }
+
+    @Test func fp8ShrinksOperandBytesAndAddsQuantization() throws {
+        var fp8 = workload
+        fp8.precision = .fp8
+        let list = KernelPlan.kernels(for: fp8, smCount: 132)
+        let up = try kernel("up-proj + act", list)
+        let s = 1 + 4.0 / 128, w = 1 + 4.0 / (128 * 128)
+        // gathered X in FP8, W1 in FP8, H in bf16, A written in FP8 for the down-projection
+        #expect(up.bytes == 512 * 128 * s + 4 * 128 * 128 * w + 512 * 128 * 2 + 512 * 64 * s)
+        let quantize = try kernel("quantize X", list)
+        #expect(quantize.bytes == 256 * 128 * 2 + 256 * 128 * s)
+        #expect(list.contains { $0.name == "quantize dO" })
+        #expect(!KernelPlan.kernels(for: workload, smCount: 132).contains { $0.name.hasPrefix("quantize") })
+    }
+
+    @Test func cachedActivationsAreHAndRoutingMetadata() {
+        // H 512·128·2 + Z 256·4·4 + idx, scores, inverse 512·12 + gather index 512·4 + counts, offsets 4·8
+        let expected = 131_072.0 + 4_096 + 6_144 + 2_048 + 32
+        #expect(KernelPlan.cachedBytes(workload) == expected)
+        let estimate = PerformanceModel(hardware: .h100SXM).estimate(workload)
+        #expect(estimate.cachedActivationBytes == expected)
+        #expect(estimate.peakActivationBytes > expected)
+    }
+
+    @Test func ungatedActivationHasNColumns() throws {
+        var relu = workload
+        relu.gated = false
+        #expect(relu.upColumns == 64)
+        #expect(relu.forwardFLOPs == 4 * 256 * 2 * 64 * 128)
+        let up = try kernel("up-proj + act", KernelPlan.kernels(for: relu, smCount: 132))
+        #expect(up.flops == 2 * 512 * 128 * 64)
+    }
+}
