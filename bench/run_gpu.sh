@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One GPU call: conformance, sanitizers on a small run, the forward benchmark and the PyTorch baseline side by side.
+# usage: bench/run_gpu.sh SWITCHYARD_BINARY TORCH_BASELINE_SCRIPT OUT_DIR
+set -uo pipefail
+bin=$1; baseline=$2; out=$3
+mkdir -p "$out"
+export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+"$bin" devices | tee "$out/devices.txt"
+"$bin" check --device cuda --cases "${CHECK_CASES:-30}" --seed "${CHECK_SEED:-$RANDOM}" 2>&1 | tee "$out/check.txt"
+if command -v compute-sanitizer >/dev/null; then
+  for tool in memcheck racecheck; do
+    compute-sanitizer --tool $tool --error-exitcode 3 "$bin" check --device cuda --cases 3 --max-tokens 300 \
+      > "$out/sanitizer-$tool.txt" 2>&1
+    echo "compute-sanitizer $tool: exit $? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-$tool.txt" | tail -1))"
+  done
+fi
+"$bin" bench --device cuda --json "$out/switchyard.json" 2>&1 | tee "$out/bench.txt"
+python3 "$baseline" "$out/torch.json" 2>&1 | tee "$out/torch.txt"
+python3 "$(dirname "$0")/compare.py" "$out/switchyard.json" "$out/torch.json" "$out/compare.md"
