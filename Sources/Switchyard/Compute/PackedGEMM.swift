@@ -8,7 +8,7 @@ import Synchronization
 @usableFromInline
 enum PackedGEMM {
     @usableFromInline static let mr = 6
-    @usableFromInline static let nr = 16
+    @usableFromInline static let nr = 8
     @usableFromInline static let kc = 256
     @usableFromInline static let mc = 96
     @usableFromInline static let nc = 512
@@ -138,59 +138,50 @@ enum PackedGEMM {
         }
     }
 
-    /// C[rows×columns] (+)= Apanel·Bpanel over kb, in a 6×16 register tile.
+    /// C[rows×columns] (+)= Apanel·Bpanel over kb, in a 6×8 register tile (12 SSE or 6 AVX registers of
+    /// accumulators, so the baseline x86-64 build does not spill).
     @inline(__always)
     private static func microKernel<T: BinaryFloatingPoint & SIMDScalar>(
         _ kb: Int, a: UnsafePointer<T>, b: UnsafePointer<T>, c: UnsafeMutablePointer<T>, ldc: Int, rows: Int,
         columns: Int, accumulate: Bool
     ) {
         typealias V = SIMD8<T>
-        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
-        var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+        var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
         let braw = UnsafeRawPointer(b)
         let stride = MemoryLayout<V>.stride
         var ap = a
         for p in 0..<kb {
-            let b0 = braw.load(fromByteOffset: 2 &* p &* stride, as: V.self)
-            let b1 = braw.load(fromByteOffset: (2 &* p &+ 1) &* stride, as: V.self)
-            var s = V(repeating: ap[0])
-            c00 += s * b0
-            c01 += s * b1
-            s = V(repeating: ap[1])
-            c10 += s * b0
-            c11 += s * b1
-            s = V(repeating: ap[2])
-            c20 += s * b0
-            c21 += s * b1
-            s = V(repeating: ap[3])
-            c30 += s * b0
-            c31 += s * b1
-            s = V(repeating: ap[4])
-            c40 += s * b0
-            c41 += s * b1
-            s = V(repeating: ap[5])
-            c50 += s * b0
-            c51 += s * b1
+            let bv = braw.load(fromByteOffset: p &* stride, as: V.self)
+            c0 += V(repeating: ap[0]) * bv
+            c1 += V(repeating: ap[1]) * bv
+            c2 += V(repeating: ap[2]) * bv
+            c3 += V(repeating: ap[3]) * bv
+            c4 += V(repeating: ap[4]) * bv
+            c5 += V(repeating: ap[5]) * bv
             ap += 6
         }
-        let tile = [(c00, c01), (c10, c11), (c20, c21), (c30, c31), (c40, c41), (c50, c51)]
-        for r in 0..<rows {
-            let row = UnsafeMutableRawPointer(c + r * ldc)
-            var (low, high) = tile[r]
-            if columns == nr {
-                if accumulate {
-                    low += row.loadUnaligned(as: V.self)
-                    high += row.loadUnaligned(fromByteOffset: stride, as: V.self)
-                }
-                row.storeBytes(of: low, as: V.self)
-                row.storeBytes(of: high, toByteOffset: stride, as: V.self)
-            } else {
-                let out = c + r * ldc
-                for j in 0..<columns {
-                    let value = j < 8 ? low[j] : high[j - 8]
-                    out[j] = accumulate ? out[j] + value : value
-                }
-            }
+        let full = rows == mr && columns == nr
+        store(c0, to: c, full: full, row: 0, rows: rows, columns: columns, accumulate: accumulate)
+        store(c1, to: c + ldc, full: full, row: 1, rows: rows, columns: columns, accumulate: accumulate)
+        store(c2, to: c + 2 * ldc, full: full, row: 2, rows: rows, columns: columns, accumulate: accumulate)
+        store(c3, to: c + 3 * ldc, full: full, row: 3, rows: rows, columns: columns, accumulate: accumulate)
+        store(c4, to: c + 4 * ldc, full: full, row: 4, rows: rows, columns: columns, accumulate: accumulate)
+        store(c5, to: c + 5 * ldc, full: full, row: 5, rows: rows, columns: columns, accumulate: accumulate)
+    }
+
+    /// Writes (or adds) one row of the register tile, clipped to the valid rows and columns.
+    @inline(__always)
+    private static func store<T: BinaryFloatingPoint & SIMDScalar>(
+        _ value: SIMD8<T>, to out: UnsafeMutablePointer<T>, full: Bool, row: Int, rows: Int, columns: Int,
+        accumulate: Bool
+    ) {
+        if full {
+            let raw = UnsafeMutableRawPointer(out)
+            var value = value
+            if accumulate { value += raw.loadUnaligned(as: SIMD8<T>.self) }
+            raw.storeBytes(of: value, as: SIMD8<T>.self)
+        } else if row < rows {
+            for j in 0..<columns { out[j] = accumulate ? out[j] + value[j] : value[j] }
         }
     }
 }
