@@ -71,7 +71,7 @@ import Testing
         let model = CommunicationModel(
             hardware: part, calibration: Calibration(nvlinkEfficiency: 0.5, infinibandEfficiency: 1))
         // NVLink: 5 µs + 1e8 / 5e10 = 2.005 ms; InfiniBand: 10 µs + 1e7 / 1e10 = 1.01 ms
-        let seconds = model.seconds(LinkTraffic(nvlinkBytes: 1e8, infinibandBytes: 1e7, totalBytes: 0))
+        let seconds = model.seconds(LinkTraffic(nvlinkBytes: 1e8, infinibandBytes: 1e7))
         #expect(abs(seconds - 2.005e-3) < 1e-12)
         // ring all-reduce of 1 GB over 4 GPUs across nodes: 10 µs + 2·3/4·1e9/1e10
         #expect(abs(model.allReduceSeconds(bytes: 1e9, participants: 4, crossesNodes: true) - 0.15001) < 1e-12)

@@ -34,12 +34,15 @@ public enum AllToAllAlgorithm: String, CaseIterable, Sendable, Hashable, Codable
 public struct LinkTraffic: Sendable, Hashable, Codable {
     public var nvlinkBytes: Double
     public var infinibandBytes: Double
-    /// Bytes all ranks send in total (over both links), for reporting.
-    public var totalBytes: Double
+
+    public init(nvlinkBytes: Double, infinibandBytes: Double) {
+        self.nvlinkBytes = nvlinkBytes
+        self.infinibandBytes = infinibandBytes
+    }
 
     /// The same traffic with every volume multiplied by `factor` (one chunk of a chunked all-to-all).
     public func scaled(by factor: Double) -> LinkTraffic {
-        LinkTraffic(nvlinkBytes: nvlinkBytes * factor, infinibandBytes: infinibandBytes * factor, totalBytes: totalBytes * factor)
+        LinkTraffic(nvlinkBytes: nvlinkBytes * factor, infinibandBytes: infinibandBytes * factor)
     }
 }
 
@@ -91,7 +94,7 @@ public struct CommunicationModel: Sendable {
     ) -> LinkTraffic {
         let t = Double(tokens), b = bytesPerCopy
         let g = Double(topology.gpusPerNode), nodes = Double(topology.nodes), p = Double(topology.gpus)
-        var nvlink = 0.0, infiniband = 0.0, total = 0.0
+        var nvlink = 0.0, infiniband = 0.0
         for rank in 0..<topology.gpus {
             let node = topology.node(of: rank)
             let sameNode = (0..<topology.gpus).filter { topology.node(of: $0) == node && $0 != rank }
@@ -102,15 +105,13 @@ public struct CommunicationModel: Sendable {
             case .flat:
                 nvlink = max(nvlink, t * b * localHits, (g - 1) * t * b * h)
                 infiniband = max(infiniband, t * b * remoteRankHits, (p - g) * t * b * h)
-                total += t * b * (localHits + remoteRankHits)
             case .hierarchical:
                 let remoteNodeHits = nodeHits.reduce(0, +) - nodeHits[node]
                 infiniband = max(infiniband, t * b * remoteNodeHits, (nodes - 1) * t * b * nodeHits[node])
                 nvlink = max(nvlink, nodes * t * b * localHits, nodes * (g - 1) * t * b * h)
-                total += t * b * (localHits + remoteNodeHits)
             }
         }
-        return LinkTraffic(nvlinkBytes: nvlink, infinibandBytes: infiniband, totalBytes: total)
+        return LinkTraffic(nvlinkBytes: nvlink, infinibandBytes: infiniband)
     }
 
     /// Seconds of one all-to-all: the two links run concurrently,

@@ -61,7 +61,7 @@ public struct ExpertPlacement: Sendable, Hashable {
         }
     }
 
-    /// Copies per rank beyond the contiguous ones (the memory cost of replication), for the busiest rank.
+    /// The most expert copies any rank hosts: E/P, plus the replicas (their weights cost memory).
     public var maxCopiesPerRank: Int {
         (0..<ranks).map { hosted(on: $0).count }.max() ?? 0
     }

@@ -29,7 +29,8 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "E: experts.") var experts: Int?
     @Option(name: .customLong("top-k"), help: "K: experts per token.") var topK: Int?
     @Option(help: "Expert activation: swiglu, geglu or relu2.") var activation: String = "swiglu"
-    @Option(name: .customLong("gpus-per-node"), help: "GPUs in each node.") var gpusPerNode: Int = 8
+    @Option(name: .customLong("gpus-per-node"), help: "GPUs in each NVLink domain (default: the part's, 8 or 72).")
+    var gpusPerNode: Int?
     @Option(help: "Nodes in the cluster.") var nodes: Int = 1
     @Option(help: "training (throughput) or inference (latency at --batch).") var objective: Objective = .training
     @Option(help: "Inference batch in tokens, spread over the EP group.") var batch: Int = 256
@@ -44,7 +45,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (part, calibration) = try hardware.resolve()
-        let request = try makeRequest()
+        let request = try makeRequest(nvlinkDomain: part.nvlinkDomain)
         let plan = try Planner(hardware: part, calibration: calibration).plan(request)
         if json {
             let encoder = JSONEncoder()
@@ -57,7 +58,7 @@ struct PlanCommand: AsyncParsableCommand {
         }
     }
 
-    private func makeRequest() throws -> PlanRequest {
+    private func makeRequest(nvlinkDomain: Int) throws -> PlanRequest {
         let named = try shape.map { name in
             guard let found = NamedShape.named(name) else {
                 throw ValidationError("unknown shape '\(name)'; known: \(NamedShape.all.map(\.name).joined(separator: ", "))")
@@ -79,7 +80,7 @@ struct PlanCommand: AsyncParsableCommand {
         return PlanRequest(
             hidden: d, intermediate: n, experts: e, topK: k, gated: kind.isGated,
             tokensPerGPU: tokens ?? named?.tokens ?? 16384,
-            cluster: ClusterTopology(gpusPerNode: gpusPerNode, nodes: nodes),
+            cluster: ClusterTopology(gpusPerNode: gpusPerNode ?? nvlinkDomain, nodes: nodes),
             objective: objective == .training ? .training : .inferenceLatency(batchTokens: batch),
             distribution: try RoutingDistribution(parsing: routing), layersPerGPU: layers, precisions: chosen,
             microbatchesPerStep: microbatches)
