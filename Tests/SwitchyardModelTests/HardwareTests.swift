@@ -47,6 +47,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(throws: SwitchyardError.self) { try Hardware.h100SXM.overridden(byJSONFile: path) }
         #expect(throws: SwitchyardError.self) { try Hardware.h100SXM.overridden(byJSONFile: path + ".missing") }
+        try Data(#"{ "calibration": { "gemmEfficency": 0.7 } }"#.utf8).write(to: URL(fileURLWithPath: path))
+        #expect(throws: SwitchyardError(.malformedFile, "hardware file \(path): unknown field 'calibration.gemmEfficency'")) {
+            try Calibration.default.overridden(byJSONFile: path)
+        }
         #expect(throws: SwitchyardError.self) { try Hardware.resolve(name: "tpu", jsonFile: nil) }
     }
 

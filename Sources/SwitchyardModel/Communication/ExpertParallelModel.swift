@@ -81,7 +81,9 @@ public struct ExpertParallelModel: Sendable {
         communication = CommunicationModel(hardware: hardware, calibration: calibration)
     }
 
-    /// `workload.tokens` is the tokens per rank; `workload.experts` the layer's total E.
+    /// `workload.tokens` is the tokens per rank; `workload.experts` the layer's total E. The rows per expert come
+    /// from `parallel.distribution` (`workload.expertCounts` is replaced; pass measured counts as
+    /// ``RoutingDistribution/measured(_:)``).
     public func estimate(_ workload: LayerWorkload, parallel: ExpertParallelConfig) throws -> ExpertParallelEstimate {
         try workload.validate()
         let ranks = parallel.topology.gpus

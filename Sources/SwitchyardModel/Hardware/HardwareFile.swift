@@ -56,13 +56,55 @@ public struct HardwareFile: Sendable, Codable {
             throw SwitchyardError(.io, "cannot read hardware file \(path): \(error)")
         }
         let file: HardwareFile
+        let keys: KeyCheck
         do {
             file = try JSONDecoder().decode(HardwareFile.self, from: data)
+            keys = try JSONDecoder().decode(KeyCheck.self, from: data)
         } catch {
             throw SwitchyardError(.malformedFile, "hardware file \(path) is not valid: \(error)")
         }
+        if let unknown = keys.unknown.first {
+            // A misspelt factor would otherwise be ignored silently.
+            throw SwitchyardError(.malformedFile, "hardware file \(path): unknown field '\(unknown)'")
+        }
         try file.validate(path)
         return file
+    }
+
+    /// Collects the field names a file uses that ``HardwareFile`` does not know.
+    private struct KeyCheck: Decodable {
+        struct Name: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        static let top: Set<String> = [
+            "hardware", "ceilings", "bf16FLOPS", "fp8FLOPS", "memoryBandwidth", "smCount", "nvlinkBandwidth",
+            "nvlinkLatency", "infinibandBandwidth", "infinibandLatency", "calibration",
+        ]
+        static let ceilings: Set<String> = ["bf16GEMMFLOPS", "fp8GEMMFLOPS", "copyBandwidth"]
+        static let calibration: Set<String> = [
+            "gemmEfficiency", "largeTileGEMMEfficiency", "smallTileGEMMEfficiency", "tileOverheadKSteps",
+            "memoryEfficiency", "computeMemoryOverlap", "launchOverhead", "mxfp8EmulationEfficiency",
+            "nvlinkEfficiency", "infinibandEfficiency",
+        ]
+
+        var unknown: [String] = []
+
+        init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: Name.self)
+            unknown = container.allKeys.map(\.stringValue).filter { !Self.top.contains($0) }
+            for (section, known) in [("ceilings", Self.ceilings), ("calibration", Self.calibration)] {
+                let key = Name(stringValue: section)
+                guard container.contains(key) else { continue }
+                let nested = try container.nestedContainer(keyedBy: Name.self, forKey: key)
+                unknown += nested.allKeys.map { "\(section).\($0.stringValue)" }.filter {
+                    !known.contains(String($0.dropFirst(section.count + 1)))
+                }
+            }
+        }
     }
 
     private func validate(_ path: String) throws {
