@@ -59,6 +59,9 @@ import Testing
         #expect(csv.split(separator: "\n").count == 7)
         let svg = SweepReport.svg(points, title: "a < b")
         #expect(svg.hasPrefix("<svg") && svg.contains("a &lt; b") && svg.contains("<polyline"))
+        #expect(SweepReport.niceCeiling(570) == 600)
+        #expect(SweepReport.niceCeiling(9.27) == 10)
+        #expect(SweepReport.niceCeiling(0.31) == 0.4)
     }
 
     @Test func tableAndUnits() {

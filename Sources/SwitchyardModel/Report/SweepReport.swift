@@ -84,11 +84,12 @@ public enum SweepReport {
         }
     }
 
-    /// 1, 2 or 5 × a power of ten, at or above `value`.
+    /// The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × a power of ten at or above `value`
+    /// (every one splits into four readable ticks).
     static func niceCeiling(_ value: Double) -> Double {
         guard value > 0 else { return 1 }
         let power = pow(10, floor(log10(value)))
-        for step in [1.0, 2, 5, 10] where step * power >= value { return step * power }
+        for step in [1.0, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10] where step * power >= value { return step * power }
         return 10 * power
     }
 }
