@@ -37,6 +37,7 @@ let package = Package(
                 .embedInCode("Kernels/moe_router.cu"),
                 .embedInCode("Kernels/moe_grouped_gemm.cu"),
                 .embedInCode("Kernels/moe_elementwise.cu"),
+                .embedInCode("Kernels/moe_weight_grad.cu"),
             ]
         ),
         // MARK: - Expert parallelism: communicators and the EP layer

@@ -44,10 +44,40 @@ public final class GPUBackend: Backend, @unchecked Sendable {
         return try readBack(workspace: workspace, tokens: tokens, config: c)
     }
 
+    /// Runs forward and backward on the device (forward again, so that H and the routing metadata are the device's
+    /// own) and reads every gradient back. Outputs are poisoned with NaN bytes first.
     public func backward(
         _ outputGradient: HostTensor, input: HostTensor, weights: MoEWeights<Float>, forward: LayerForward<Float>
     ) throws -> LayerGradients<Float> {
-        throw SwitchyardError(.unsupported, "the GPU backward pass is not built yet; use --device cpu for gradients")
+        let c = weights.config
+        let tokens = input.shape.first ?? 0
+        try input.requireShape([tokens, c.hidden], "input X")
+        try outputGradient.requireShape([tokens, c.hidden], "output gradient dO")
+        try outputGradient.requireFinite("output gradient dO")
+        let layer = try layer(for: weights)
+        let context = kernels.context
+        let workspace = try GPUWorkspace(layer: layer, capacity: tokens)
+        let gradients = try GPUGradients(layer: layer, capacity: tokens)
+        try workspace.poison()
+        try gradients.poison()
+        let x = try context.allocate(bytes: max(input.count, 1) * 2)
+        try x.upload(input.scalars.map { BFloat16($0).bitPattern })
+        let dO = try context.allocate(bytes: max(outputGradient.count, 1) * 2)
+        try dO.upload(outputGradient.scalars.map { BFloat16($0).bitPattern })
+        try layer.forward(input: x.address, tokens: tokens, workspace: workspace, stream: nil)
+        try layer.backward(outputGradient: dO.address, input: x.address, tokens: tokens, workspace: workspace,
+                           gradients: gradients, stream: nil)
+        try context.synchronize()
+        let E = c.experts, d = c.hidden, n = c.intermediate
+        func floats(_ buffer: DeviceBuffer, _ shape: [Int]) throws -> HostTensor {
+            try Tensor(shape: shape, scalars: buffer.download(Float.self, count: shape.reduce(1, *)))
+        }
+        let dX = try gradients.input.download(UInt16.self, count: tokens * d).map { BFloat16(bitPattern: $0).floatValue }
+        return LayerGradients(
+            input: try Tensor(shape: [tokens, d], scalars: dX), router: try floats(gradients.router, [d, E]),
+            w1: try floats(gradients.w1, [E, d, 2 * n]), w2: try floats(gradients.w2, [E, n, d]),
+            sharedW1: Tensor(zeros: [0, d, 0]), sharedW2: Tensor(zeros: [0, 0, d]),
+            scores: try floats(gradients.scores, [tokens, c.topK]))
     }
 
     private func readBack(workspace w: GPUWorkspace, tokens: Int, config c: MoEConfig) throws -> LayerForward<Float> {

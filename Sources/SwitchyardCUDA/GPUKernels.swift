@@ -18,10 +18,16 @@ public final class GPUKernels: @unchecked Sendable {
     let floatToBF16: CUDAFunction
     let bf16ToFloat: CUDAFunction
     let fillRandomBF16: CUDAFunction
+    let gemmDSwiGLU: CUDAFunction
+    let weightGrad: CUDAFunction
+    let routerBackward: CUDAFunction
+    let padColumns: CUDAFunction
     private let modules: [CUDAModule]
 
     /// Must match SY_GEMM_SMEM in moe_grouped_gemm.cu: 5 stages × (A + B tiles of 128×64 bf16) + 1 KiB alignment slack.
     static let gemmSharedMemoryBytes = 5 * 2 * 128 * 64 * 2 + 1024
+    /// Must match SY_WG_SMEM in moe_weight_grad.cu: 4 stages × (A + B: two 64-wide chunks × 64 rows × 128 B) + 1 KiB.
+    static let weightGradSharedMemoryBytes = 4 * 2 * 2 * 64 * 128 + 1024
     static let gemmThreads = 256
     static let tileRows = 128
     static let tileColumns = 128
@@ -60,9 +66,14 @@ public final class GPUKernels: @unchecked Sendable {
         floatToBF16 = try function("moe_elementwise.cu", "sy_f32_to_bf16")
         bf16ToFloat = try function("moe_elementwise.cu", "sy_bf16_to_f32")
         fillRandomBF16 = try function("moe_elementwise.cu", "sy_fill_random_bf16")
-        for gemm in [gemmUpSwiGLU, gemmBF16, gemmF32] {
+        gemmDSwiGLU = try function("moe_grouped_gemm.cu", "sy_gemm_dswiglu")
+        weightGrad = try function("moe_weight_grad.cu", "sy_gemm_weight_grad")
+        routerBackward = try function("moe_router.cu", "sy_router_backward")
+        padColumns = try function("moe_elementwise.cu", "sy_pad_columns")
+        for gemm in [gemmUpSwiGLU, gemmBF16, gemmF32, gemmDSwiGLU] {
             try gemm.setMaxDynamicSharedMemory(GPUKernels.gemmSharedMemoryBytes)
         }
+        try weightGrad.setMaxDynamicSharedMemory(GPUKernels.weightGradSharedMemoryBytes)
         self.modules = Array(modules.values)
     }
 

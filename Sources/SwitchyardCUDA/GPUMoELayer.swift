@@ -18,6 +18,13 @@ public final class GPUMoELayer: @unchecked Sendable {
     let routerBias: DeviceBuffer // [E] fp32
     let w1: DeviceBuffer         // [E, 2n, d] bf16, interleaved blocks
     let w2: DeviceBuffer         // [E, d, n] bf16
+    /// Canonical layouts, the K-major operands of the backward GEMMs: W1 [E, d, 2n], W2 [E, n, d], Wr [d, E′]
+    /// with E′ = E rounded up to 64 (zero columns).
+    let w1Canonical: DeviceBuffer
+    let w2Canonical: DeviceBuffer
+    let routerPadded: DeviceBuffer
+    /// E rounded up to a multiple of 64: the width of dZ and of the padded router weight.
+    var paddedExperts: Int { (config.experts + 63) / 64 * 64 }
 
     /// Throws ``SwitchyardError`` for layers the GPU kernels do not cover (the message says what is supported).
     public static func requireSupported(_ config: MoEConfig) throws {
@@ -73,6 +80,15 @@ public final class GPUMoELayer: @unchecked Sendable {
         self.w2 = try GPUMoELayer.packed(kernels, w2, groups: c.experts, rows: c.intermediate, columns: c.hidden, interleave: false)
         self.routerBias = try context.allocate(bytes: c.experts * 4)
         try self.routerBias.upload(routerBias)
+        w1Canonical = try GPUMoELayer.copied(kernels, w1, count: c.experts * c.hidden * 2 * c.intermediate)
+        w2Canonical = try GPUMoELayer.copied(kernels, w2, count: c.experts * c.intermediate * c.hidden)
+        let padded = (c.experts + 63) / 64 * 64
+        routerPadded = try context.allocate(bytes: c.hidden * padded * 2)
+        var args = KernelArguments()
+        args.append(router); args.append(Int32(c.hidden)); args.append(Int32(c.experts)); args.append(Int32(padded))
+        args.append(routerPadded)
+        try kernels.padColumns.launch(grid: (min((c.hidden * padded + 255) / 256, 4096), 1, 1), block: (256, 1, 1),
+                                      arguments: args)
         try context.synchronize()
     }
 
@@ -89,6 +105,15 @@ public final class GPUMoELayer: @unchecked Sendable {
         args.append(out)
         try kernels.packRows.launch(
             grid: ((columns + 31) / 32, (rows + 31) / 32, groups), block: (32, 8, 1), arguments: args)
+        return out
+    }
+
+    /// A device copy of `count` bf16 values (a pad with no padding).
+    private static func copied(_ kernels: GPUKernels, _ source: UInt64, count: Int) throws -> DeviceBuffer {
+        let out = try kernels.context.allocate(bytes: max(count, 1) * 2)
+        var args = KernelArguments()
+        args.append(source); args.append(Int32(1)); args.append(Int32(count)); args.append(Int32(count)); args.append(out)
+        try kernels.padColumns.launch(grid: (min((count + 255) / 256, 8192), 1, 1), block: (256, 1, 1), arguments: args)
         return out
     }
 
@@ -146,8 +171,81 @@ public final class GPUMoELayer: @unchecked Sendable {
 
         a = KernelArguments()
         a.append(w.expertOutput); a.append(w.positionOfAssignment); a.append(w.scores); a.append(Int32(K)); a.append(Int32(d))
-        a.append(w.output)
+        a.append(UInt64(0)); a.append(w.output)
         try kernels.combine.launch(grid: (tokens, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
+    }
+
+    /// Enqueues the backward pass after ``forward(input:tokens:workspace:stream:)`` ran on the same workspace:
+    /// dH kernel (dO gathered, SwiGLU backward and dS partials fused), router backward (dS → dZ), dX (grouped GEMM,
+    /// then a deterministic sum over each token's K rows plus dZ·Wrᵀ), and the weight gradients dW2, dW1, dWr as
+    /// grouped GEMMs reducing over each expert's rows. Uses only X, H and the routing metadata from forward.
+    /// `outputGradient`: dO [T, d] bf16. Results land in `gradients` (fp32 weights, bf16 dX, fp32 dS).
+    public func backward(
+        outputGradient: UInt64, input: UInt64, tokens: Int, workspace w: GPUWorkspace, gradients g: GPUGradients,
+        stream: CUDAStream?
+    ) throws {
+        let c = config
+        guard c.router.auxLossCoefficient == 0, c.router.zLossCoefficient == 0 else {
+            throw SwitchyardError(.unsupported, "the GPU backward pass does not include the aux or z losses yet; use --device cpu")
+        }
+        guard tokens <= w.capacity, tokens <= g.capacity else {
+            throw SwitchyardError(.shapeMismatch, "workspaces hold \(min(w.capacity, g.capacity)) tokens, asked for \(tokens)")
+        }
+        let E = c.experts, K = c.topK, d = c.hidden, n = c.intermediate, Ep = paddedExperts
+        guard tokens > 0 else {
+            for buffer in [g.w1, g.w2, g.router] { try buffer.fill(byte: 0) }
+            return
+        }
+        let sms = kernels.context.multiprocessorCount
+        let gemmGrid = (sms, 1, 1), gemmBlock = (GPUKernels.gemmThreads, 1, 1), smem = GPUKernels.gemmSharedMemoryBytes
+        let nTiles = (n + GPUKernels.tileColumns - 1) / GPUKernels.tileColumns
+
+        var a = KernelArguments()
+        a.append(outputGradient); a.append(w.gatherIndex); a.append(w2Canonical); a.append(Int32(n)); a.append(Int32(d))
+        a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.scoreOfPosition)
+        a.append(g.hiddenGradient); a.append(g.scaledActivation); a.append(g.scorePartials)
+        try kernels.gemmDSwiGLU.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream, arguments: a)
+
+        let mode = routerMode
+        a = KernelArguments()
+        a.append(w.logits); a.append(w.expertIndex); a.append(w.scores); a.append(w.positionOfAssignment)
+        a.append(g.scorePartials); a.append(Int32(nTiles)); a.append(Int32(tokens)); a.append(Int32(E)); a.append(Int32(K))
+        a.append(mode.mode); a.append(mode.scaling); a.append(g.scores); a.append(g.logitGradient); a.append(Int32(Ep))
+        try kernels.routerBackward.launch(grid: ((tokens + 3) / 4, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
+
+        // dX rows: dH · W1ᵀ into the (now free) expert-output buffer, then the router's dZ · Wrᵀ, then the sum.
+        a = KernelArguments()
+        a.append(g.hiddenGradient); a.append(UInt64(0)); a.append(w1Canonical); a.append(Int32(d)); a.append(Int32(2 * n))
+        a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput); a.append(UInt64(0))
+        try kernels.gemmBF16.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream, arguments: a)
+        a = KernelArguments()
+        a.append(g.logitGradient); a.append(UInt64(0)); a.append(routerPadded); a.append(Int32(d)); a.append(Int32(Ep))
+        a.append(w.singleOffsets); a.append(w.singleTileOffsets); a.append(Int32(1)); a.append(g.routerInputGradient)
+        try kernels.gemmF32.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream, arguments: a)
+        a = KernelArguments()
+        a.append(w.expertOutput); a.append(w.positionOfAssignment); a.append(UInt64(0)); a.append(Int32(K)); a.append(Int32(d))
+        a.append(g.routerInputGradient); a.append(g.input)
+        try kernels.combine.launch(grid: (tokens, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
+
+        let wgSmem = GPUKernels.weightGradSharedMemoryBytes
+        func weightGrad(a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64,
+                        m: Int, n: Int, groups: Int, offsets: DeviceBuffer, out: DeviceBuffer, ldOut: Int) throws {
+            var args = KernelArguments()
+            args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
+            args.append(operandB); args.append(Int64(ldb)); args.append(gatherB)
+            args.append(Int32(m)); args.append(Int32(n)); args.append(offsets); args.append(out); args.append(Int32(ldOut))
+            try kernels.weightGrad.launch(grid: ((n + 127) / 128, (m + 127) / 128, groups), block: (256, 1, 1),
+                                          sharedMemoryBytes: wgSmem, stream: stream, arguments: args)
+        }
+        // dW2[e] = A′ᵀ · dO[gather]   (M = n, N = d)
+        try weightGrad(a: g.scaledActivation.address, lda: n, gatherA: 0, b: outputGradient, ldb: d,
+                       gatherB: w.gatherIndex.address, m: n, n: d, groups: E, offsets: w.offsets, out: g.w2, ldOut: d)
+        // dW1[e] = X[gather]ᵀ · dH    (M = d, N = 2n)
+        try weightGrad(a: input, lda: d, gatherA: w.gatherIndex.address, b: g.hiddenGradient.address, ldb: 2 * n,
+                       gatherB: 0, m: d, n: 2 * n, groups: E, offsets: w.offsets, out: g.w1, ldOut: 2 * n)
+        // dWr = Xᵀ · dZ               (M = d, N = E; dZ has E′ columns)
+        try weightGrad(a: input, lda: d, gatherA: 0, b: g.logitGradient.address, ldb: Ep, gatherB: 0,
+                       m: d, n: E, groups: 1, offsets: w.singleOffsets, out: g.router, ldOut: E)
     }
 
     /// Counts, offsets, tile offsets and the stable gather order, all on the device.
@@ -214,6 +312,40 @@ public final class GPUWorkspace: @unchecked Sendable {
     public func poison() throws {
         for buffer in [logits, expertIndex, scores, gatherIndex, assignmentOfPosition, scoreOfPosition,
                        positionOfAssignment, hidden, activation, expertOutput, output] {
+            try buffer.fill(byte: 0xFF)
+        }
+    }
+}
+
+/// Device buffers of the backward pass for up to `capacity` tokens: the gradients (fp32 weights, bf16 dX, fp32 dS)
+/// and the transient dH, A′, dS partials and dZ.
+public final class GPUGradients: @unchecked Sendable {
+    public let capacity: Int
+    /// dX [T, d] bf16; dWr [d, E], dW1 [E, d, 2n], dW2 [E, n, d] fp32; dS [T, K] fp32.
+    public let input, router, w1, w2, scores: DeviceBuffer
+    let hiddenGradient, scaledActivation, scorePartials, logitGradient, routerInputGradient: DeviceBuffer
+
+    public init(layer: GPUMoELayer, capacity: Int) throws {
+        let c = layer.config
+        let ctx = layer.kernels.context
+        let rows = max(capacity * c.topK, 1)
+        let tokens = max(capacity, 1)
+        self.capacity = capacity
+        input = try ctx.allocate(bytes: tokens * c.hidden * 2)
+        router = try ctx.allocate(bytes: c.hidden * c.experts * 4)
+        w1 = try ctx.allocate(bytes: c.experts * c.hidden * 2 * c.intermediate * 4)
+        w2 = try ctx.allocate(bytes: c.experts * c.intermediate * c.hidden * 4)
+        scores = try ctx.allocate(bytes: rows * 4)
+        hiddenGradient = try ctx.allocate(bytes: rows * 2 * c.intermediate * 2)
+        scaledActivation = try ctx.allocate(bytes: rows * c.intermediate * 2)
+        scorePartials = try ctx.allocate(bytes: rows * ((c.intermediate + 127) / 128) * 4)
+        logitGradient = try ctx.allocate(bytes: tokens * layer.paddedExperts * 2)
+        routerInputGradient = try ctx.allocate(bytes: tokens * c.hidden * 4)
+    }
+
+    /// Every output filled with 0xFF bytes (NaN), so an unwritten element shows.
+    public func poison() throws {
+        for buffer in [input, router, w1, w2, scores, hiddenGradient, scaledActivation, scorePartials, logitGradient] {
             try buffer.fill(byte: 0xFF)
         }
     }

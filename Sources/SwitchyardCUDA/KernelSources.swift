@@ -16,6 +16,7 @@ public enum KernelSources {
         ("moe_elementwise.cu", text(PackageResources.moe_elementwise_cu)),
         ("moe_grouped_gemm.cu", text(PackageResources.moe_grouped_gemm_cu)),
         ("moe_router.cu", text(PackageResources.moe_router_cu)),
+        ("moe_weight_grad.cu", text(PackageResources.moe_weight_grad_cu)),
     ]
 
     /// The headers (`.cuh` files) the units include by name, e.g. `#include "moe_common.cuh"`.

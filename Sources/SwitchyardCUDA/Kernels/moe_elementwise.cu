@@ -1,7 +1,10 @@
 // moe_elementwise.cu — the combine, weight packing and format conversion kernels.
 //
-// sy_combine: O[t, :] = Σ_k s[t,k] · Y[position(t,k), :] in fp32, in ascending k (deterministic, no atomics);
-//   dropped assignments (position −1) add nothing. grid = T, block 128; d % 8 == 0; 16-byte aligned rows.
+// sy_combine: O[t, :] = Σ_k s[t,k] · Y[position(t,k), :] (+ extra[t, :]) in fp32, in ascending k (deterministic,
+//   no atomics); dropped assignments (position −1) add nothing; scores null means s = 1 (the dX sum of the backward
+//   pass, whose rows are already score-scaled), extra null means no extra term (else fp32 [T, d], the router's dX).
+//   grid = T, block 128; d % 8 == 0; 16-byte aligned rows.
+// sy_pad_columns: out [rows, padded] = in [rows, columns] followed by zero columns (bf16). Grid-stride.
 // sy_pack_rows: out[g, p, :] = in[g, :, source_column(p)] — a batched transpose into K-major layout.
 //   interleave = 0: source_column(p) = p (Wrᵀ, W2ᵀ).
 //   interleave = 1: p in blocks of 128: 64 gate columns then the matching 64 up columns (W1 for the SwiGLU epilogue),
@@ -13,16 +16,17 @@
 
 extern "C" __global__ void __launch_bounds__(128)
     sy_combine(const bf16_t *__restrict__ y, const int *__restrict__ position_of_assignment,
-               const float *__restrict__ scores, int K, int d, bf16_t *__restrict__ out) {
+               const float *__restrict__ scores, int K, int d, const float *__restrict__ extra,
+               bf16_t *__restrict__ out) {
   const int t = blockIdx.x;
   for (int c = threadIdx.x * 8; c < d; c += 128 * 8) {
     float acc[8];
 #pragma unroll
-    for (int i = 0; i < 8; ++i) acc[i] = 0.0f;
+    for (int i = 0; i < 8; ++i) acc[i] = extra ? extra[(long long)t * d + c + i] : 0.0f;
     for (int k = 0; k < K; ++k) {
       const int p = position_of_assignment[(long long)t * K + k];
       if (p < 0) continue;
-      const float s = scores[(long long)t * K + k];
+      const float s = scores ? scores[(long long)t * K + k] : 1.0f;
       const uint4 v = *(const uint4 *)(y + (long long)p * d + c);
       const u32 w[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
@@ -91,5 +95,15 @@ extern "C" __global__ void sy_fill_random_bf16(bf16_t *__restrict__ out, long lo
 #pragma unroll
     for (int j = 0; j < 4; ++j) s += (float)((z >> (16 * j)) & 0xffffull) * (1.0f / 65536.0f);
     out[i] = float_to_bf16((s - 2.0f) * 1.7320508f * scale);
+  }
+}
+
+extern "C" __global__ void sy_pad_columns(const bf16_t *__restrict__ in, int rows, int columns, int padded,
+                                          bf16_t *__restrict__ out) {
+  const long long count = (long long)rows * padded;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x) {
+    const long long r = i / padded;
+    const int c = (int)(i - r * padded);
+    out[i] = c < columns ? in[r * columns + c] : (bf16_t)0;
   }
 }

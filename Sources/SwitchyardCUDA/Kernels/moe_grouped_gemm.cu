@@ -24,7 +24,7 @@
 #define SY_STAGE_BYTES (2 * SY_TILE_BYTES)
 #define SY_GEMM_SMEM (SY_STAGES * SY_STAGE_BYTES + 1024)
 
-enum Epilogue { EPI_SWIGLU = 0, EPI_BF16 = 1, EPI_F32 = 2 };
+enum Epilogue { EPI_SWIGLU = 0, EPI_BF16 = 1, EPI_F32 = 2, EPI_DSWIGLU = 3 };
 
 struct TileCoord {
   int group, row_begin, row_end, n0;
@@ -52,7 +52,8 @@ template <int EPI>
 SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather,
                             const bf16_t *__restrict__ b, int N, int K, const int *__restrict__ offsets,
                             const int *__restrict__ tile_offsets, int groups, void *__restrict__ out0,
-                            void *__restrict__ out1, const float *__restrict__ row_scale, int ld_out) {
+                            void *__restrict__ out1, const float *__restrict__ row_scale, int ld_out,
+                            const bf16_t *__restrict__ aux = nullptr, float *__restrict__ partial = nullptr) {
   extern __shared__ unsigned char smem_raw[];
   // wgmma's 128B swizzle needs 1024-byte aligned tiles.
   unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw + 1023) & ~1023ull);
@@ -168,6 +169,51 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
           }
         }
       }
+    } else if (EPI == EPI_DSWIGLU) {
+      // acc = dA' (unscaled by s). aux = H [rows, 2n]; out0 = dH [rows, 2n]; out1 = A' = s·A [rows, n];
+      // partial[row · n_tiles + tile] = Σ over this tile's columns of dA'·A (dS, reduced later in a fixed order).
+      const bf16_t *h = aux;
+      bf16_t *dh = (bf16_t *)out0;
+      bf16_t *a_scaled = (bf16_t *)out1;
+      const int n_inter = ld_out;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int row = row_lo + 8 * half;
+        const bool row_ok = row < tc.row_end;
+        const float s = row_ok ? row_scale[row] : 0.0f;
+        float ds = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 16; ++j) {
+          const int col = tc.n0 + 8 * j + col_in;
+          if (row_ok && col < N) {
+            const bf16_t *h_row = h + (long long)row * (2 * n_inter);
+            const u32 gp = *(const u32 *)(h_row + col), up = *(const u32 *)(h_row + n_inter + col);
+            float g[2] = {bf16_to_float((bf16_t)(gp & 0xffffu)), bf16_to_float((bf16_t)(gp >> 16))};
+            float u[2] = {bf16_to_float((bf16_t)(up & 0xffffu)), bf16_to_float((bf16_t)(up >> 16))};
+            float dg[2], du[2], as[2];
+#pragma unroll
+            for (int q = 0; q < 2; ++q) {
+              const float da = acc[4 * j + 2 * half + q];
+              const float sig = sigmoidf_(g[q]);
+              const float silu = g[q] * sig;
+              const float act = silu * u[q];
+              ds += da * act;
+              const float dact = s * da;
+              dg[q] = dact * u[q] * sig * (1.0f + g[q] * (1.0f - sig));
+              du[q] = dact * silu;
+              as[q] = s * act;
+            }
+            bf16_t *dh_row = dh + (long long)row * (2 * n_inter);
+            *(u32 *)(dh_row + col) = pack_bf16x2(dg[0], dg[1]);
+            *(u32 *)(dh_row + n_inter + col) = pack_bf16x2(du[0], du[1]);
+            *(u32 *)(a_scaled + (long long)row * n_inter + col) = pack_bf16x2(as[0], as[1]);
+          }
+        }
+        // The four lanes that share a row hold its 128 columns between them.
+        ds += __shfl_xor_sync(0xffffffffu, ds, 1);
+        ds += __shfl_xor_sync(0xffffffffu, ds, 2);
+        if (row_ok && (lane & 3) == 0) partial[(long long)row * num_n_tiles + tc.n0 / SY_BN] = ds;
+      }
     } else {
 #pragma unroll
       for (int j = 0; j < 16; ++j) {
@@ -222,4 +268,17 @@ extern "C" __global__ void __launch_bounds__(256, 1)
                 const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
                 float *__restrict__ c) {
   grouped_gemm<EPI_F32>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, nullptr, N);
+}
+
+// dH kernel of the backward pass: dA' = dO[gather] · W2[e]ᵀ (w2: the canonical [E, n, d] layout, K-major for this
+// product; N = n, K = d), with the SwiGLU backward fused into the epilogue. Reads H [rows, 2n] and the score of
+// each position; writes dH [rows, 2n] (score-scaled), A' = s·A [rows, n] and per-tile dS partials
+// [rows, ceil(n / 128)]. No atomics: each partial is written once.
+extern "C" __global__ void __launch_bounds__(256, 1)
+    sy_gemm_dswiglu(const bf16_t *__restrict__ d_out, const int *__restrict__ gather, const bf16_t *__restrict__ w2,
+                    int N, int K, const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
+                    const bf16_t *__restrict__ h, const float *__restrict__ score_of_position,
+                    bf16_t *__restrict__ d_h, bf16_t *__restrict__ a_scaled, float *__restrict__ ds_partial) {
+  grouped_gemm<EPI_DSWIGLU>(d_out, K, gather, w2, N, K, offsets, tile_offsets, groups, d_h, a_scaled,
+                            score_of_position, N, h, ds_partial);
 }

@@ -288,3 +288,91 @@ extern "C" __global__ void sy_single_group(int rows, int tile_m, int *__restrict
   tile_offsets[0] = 0;
   tile_offsets[1] = (rows + tile_m - 1) / tile_m;
 }
+
+// Router backward, one warp per token (block 128 = 4 tokens; E ≤ 512, K ≤ 32).
+//   dS[t,k] = Σ_tiles ds_partial[position(t,k), tile] (fixed order; 0 for dropped slots), written to d_scores;
+//   then dS → dZ through the score rule of `mode` (see sy_router_topk):
+//     0: s = p[idx]            → ∂L/∂p_idx = dS
+//     1: s = p[idx] / P        → ∂L/∂p_idx = (dS − Σ dS·s) / P
+//     2: s = softmax(z[idx])   → dZ_idx = s (dS − Σ dS·s), other experts 0
+//     3: s = c·σ[idx] / Σσ     → dZ_idx = (c·dS − Σ dS·s) / Σσ · σ(1 − σ), other experts 0
+//   and for modes 0 and 1 through the softmax: dZ_j = p_j (g_j − Σ_chosen g·p).
+//   dz is bf16 [T, e_padded] with zeros past E (the padded operand of the router GEMMs).
+extern "C" __global__ void __launch_bounds__(128)
+    sy_router_backward(const float *__restrict__ logits, const int *__restrict__ expert_index,
+                       const float *__restrict__ scores, const int *__restrict__ position_of_assignment,
+                       const float *__restrict__ ds_partial, int n_tiles, int T, int E, int K, int mode, float scaling,
+                       float *__restrict__ d_scores, bf16_t *__restrict__ dz, int e_padded) {
+  __shared__ float prob[4][SY_MAX_E_PER_LANE * 32];
+  __shared__ float grad[4][SY_MAX_E_PER_LANE * 32];
+  const int warp = threadIdx.x >> 5;
+  const int lane = threadIdx.x & 31;
+  const int t = blockIdx.x * 4 + warp;
+  if (t >= T) return;
+  const float NEG = -__int_as_float(0x7f800000);
+
+  float z[SY_MAX_E_PER_LANE];
+#pragma unroll
+  for (int i = 0; i < SY_MAX_E_PER_LANE; ++i) {
+    const int e = lane + 32 * i;
+    z[i] = e < E ? logits[(long long)t * E + e] : NEG;
+  }
+  // p: softmax over E (modes 0, 1) or σ (mode 3); unused for mode 2.
+  float m = NEG;
+#pragma unroll
+  for (int i = 0; i < SY_MAX_E_PER_LANE; ++i) m = fmaxf(m, z[i]);
+  m = warp_max(m);
+  float sum = 0.0f;
+#pragma unroll
+  for (int i = 0; i < SY_MAX_E_PER_LANE; ++i) {
+    const int e = lane + 32 * i;
+    if (e < E) {
+      const float p = mode == 3 ? sigmoidf_(z[i]) : __expf(z[i] - m);
+      prob[warp][e] = p;
+      grad[warp][e] = 0.0f;
+      if (mode <= 1) sum += p;
+    }
+  }
+  sum = warp_sum(sum);
+  __syncwarp();
+  if (mode <= 1) {
+    const float inv = 1.0f / sum;
+    for (int e = lane; e < E; e += 32) prob[warp][e] *= inv;
+    __syncwarp();
+  }
+
+  int idx = 0;
+  float ds = 0.0f, s = 0.0f, p_chosen = 0.0f;
+  if (lane < K) {
+    idx = expert_index[(long long)t * K + lane];
+    s = scores[(long long)t * K + lane];
+    const int pos = position_of_assignment[(long long)t * K + lane];
+    if (pos >= 0) {
+      for (int i = 0; i < n_tiles; ++i) ds += ds_partial[(long long)pos * n_tiles + i];
+    }
+    d_scores[(long long)t * K + lane] = ds;
+    p_chosen = idx >= 0 ? prob[warp][idx] : 0.0f;
+  }
+  const float ds_s = warp_sum(lane < K ? ds * s : 0.0f);
+  float g = 0.0f;  // ∂L/∂p (modes 0, 1) or ∂L/∂z (modes 2, 3) of this lane's chosen expert
+  if (mode == 0) {
+    g = lane < K && idx >= 0 ? ds : 0.0f;
+  } else if (mode == 2) {
+    g = lane < K && idx >= 0 ? s * (ds - ds_s) : 0.0f;
+  } else if (mode == 1) {
+    const float P = warp_sum(lane < K && idx >= 0 ? p_chosen : 0.0f);
+    g = (lane < K && idx >= 0) ? (ds - ds_s) / P : 0.0f;
+  } else if (mode == 3) {
+    const float S = warp_sum(lane < K && idx >= 0 ? p_chosen : 0.0f);
+    g = (lane < K && idx >= 0) ? (scaling * ds - ds_s) / S * p_chosen * (1.0f - p_chosen) : 0.0f;
+  }
+  if (lane < K && idx >= 0) grad[warp][idx] = g;
+  // Softmax Jacobian for modes 0 and 1: Σ over chosen experts of g·p.
+  const float gp = warp_sum(lane < K && idx >= 0 ? g * p_chosen : 0.0f);
+  __syncwarp();
+  for (int e = lane; e < e_padded; e += 32) {
+    float dze = 0.0f;
+    if (e < E) dze = mode <= 1 ? prob[warp][e] * (grad[warp][e] - gp) : grad[warp][e];
+    dz[(long long)t * e_padded + e] = float_to_bf16(dze);
+  }
+}

@@ -27,6 +27,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Expert intermediate size n.") var intermediate: Int?
     @Option(help: "Experts E.") var experts: Int?
     @Option(name: .customLong("top-k"), help: "Experts per token K.") var topK: Int?
+    @Flag(help: "Also time forward+backward; backward time = (forward+backward) − forward, counted as 12·T·K·n·d.")
+    var backward = false
     @Option(help: "Warm-up runs before timing.") var warmup: Int = 5
     @Option(help: "Timed runs; the median is reported.") var iterations: Int = 20
     @Option(help: "Write the results as JSON to this file ('-' for stdout).") var json: String?
@@ -39,6 +41,10 @@ struct BenchCommand: AsyncParsableCommand {
         var forwardMinMs: Double
         var forwardTFLOPS: Double
         var activationGiB: Double
+        var backwardMs: Double?
+        var backwardTFLOPS: Double?
+        /// Device memory taken by the backward pass's buffers (gradients included), GiB.
+        var backwardWorkspaceGiB: Double?
     }
 
     func selectedShapes(defaultTokens: Int?) throws -> [NamedShape] {
@@ -66,13 +72,18 @@ struct BenchCommand: AsyncParsableCommand {
         if let gpu = backend as? GPUBackend {
             let list = try selectedShapes(defaultTokens: nil)
             print("bench on \(gpu.description), median of \(iterations) after \(warmup) warm-up")
-            print(pad("config", 12) + pad("T", 7) + pad("fwd ms", 10) + pad("TFLOP/s", 9) + pad("act GiB", 9))
+            print(pad("config", 12) + pad("T", 7) + pad("fwd ms", 10) + pad("TFLOP/s", 9) + pad("act GiB", 9)
+                  + (backward ? pad("bwd ms", 10) + pad("TFLOP/s", 9) + pad("bwd GiB", 9) : ""))
             for (i, shape) in list.enumerated() {
                 note("[\(i + 1)/\(list.count)] \(shape.name): building the layer on the device")
                 let row = try benchGPU(gpu, shape)
                 rows.append(row)
-                print(pad(row.config, 12) + pad("\(row.tokens)", 7) + pad(fixed(row.forwardMs, 3), 10)
-                      + pad(fixed(row.forwardTFLOPS, 1), 9) + pad(fixed(row.activationGiB, 2), 9))
+                var line = pad(row.config, 12) + pad("\(row.tokens)", 7) + pad(fixed(row.forwardMs, 3), 10)
+                    + pad(fixed(row.forwardTFLOPS, 1), 9) + pad(fixed(row.activationGiB, 2), 9)
+                if let ms = row.backwardMs, let tf = row.backwardTFLOPS, let gib = row.backwardWorkspaceGiB {
+                    line += pad(fixed(ms, 3), 10) + pad(fixed(tf, 1), 9) + pad(fixed(gib, 2), 9)
+                }
+                print(line)
             }
         } else {
             let list = try selectedShapes(defaultTokens: 4096)
@@ -124,10 +135,38 @@ struct BenchCommand: AsyncParsableCommand {
         }
         times.sort()
         let median = times[times.count / 2]
-        return Row(config: shape.name, device: gpu.description, tokens: T, hidden: d, intermediate: n, experts: E,
-                   topK: shape.topK, forwardMs: median, forwardMinMs: times[0],
-                   forwardTFLOPS: shape.forwardFLOPs / (median * 1e-3) / 1e12,
-                   activationGiB: Double(before - after) / Double(1 << 30))
+        var row = Row(config: shape.name, device: gpu.description, tokens: T, hidden: d, intermediate: n, experts: E,
+                      topK: shape.topK, forwardMs: median, forwardMinMs: times[0],
+                      forwardTFLOPS: shape.forwardFLOPs / (median * 1e-3) / 1e12,
+                      activationGiB: Double(before - after) / Double(1 << 30))
+        if backward {
+            let dO = try context.allocate(bytes: T * d * 2)
+            try kernels.fillRandomBF16(address: dO.address, count: T * d, seed: 5, scale: 1)
+            let free0 = try context.memoryInfo().free
+            let gradients = try GPUGradients(layer: layer, capacity: T)
+            let free1 = try context.memoryInfo().free
+            func step() throws {
+                try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream)
+                try layer.backward(outputGradient: dO.address, input: x.address, tokens: T, workspace: workspace,
+                                   gradients: gradients, stream: stream)
+            }
+            for _ in 0..<warmup { try step() }
+            try stream.synchronize()
+            var both: [Double] = []
+            for _ in 0..<iterations {
+                try start.record(on: stream)
+                try step()
+                try stop.record(on: stream)
+                try stop.synchronize()
+                both.append(Double(try stop.elapsedMilliseconds(since: start)))
+            }
+            both.sort()
+            let backwardMs = both[both.count / 2] - median
+            row.backwardMs = backwardMs
+            row.backwardTFLOPS = shape.backwardFLOPs / (backwardMs * 1e-3) / 1e12
+            row.backwardWorkspaceGiB = Double(free0 - free1) / Double(1 << 30)
+        }
+        return row
     }
 
     private func benchCPU(_ backend: any Backend, _ shape: NamedShape) throws -> Row {

@@ -1,0 +1,118 @@
+// moe_weight_grad.cu — weight-gradient grouped GEMMs whose reduction runs over each expert's token rows.
+//
+// out[g][m][n] = Σ_{r in rows of group g} A[src_a(r)][m] · B[src_b(r)][n]      (fp32 result, fp32 accumulation)
+//   rows of group g: offsets[g] ..< offsets[g+1]; src_x(r) = gather_x[r] when gather_x is non-null, else r.
+//   dW2[e] = A'ᵀ·dO[gather]:  A = A' [rows, n],  B = dO [T, d] gathered,  M = n, N = d.
+//   dW1[e] = X[gather]ᵀ·dH:   A = X [T, d] gathered,  B = dH [rows, 2n],  M = d, N = 2n.
+//   dWr   = Xᵀ·dZ:            one group of T rows,  M = d, N = E (dZ padded to a multiple of 64 columns).
+// Both operands are read row by row (each row holds 64-wide M or N chunks), so they land in shared memory
+// MN-major and wgmma reads them with its transpose flags: no transposed copy of anything exists.
+// The gather runs along the reduction, inside the load stage.
+//
+// Launch contract: grid (ceil(N/128), ceil(M/128), groups), block 256, dynamic shared memory SY_WG_SMEM;
+// M % 64 == 0, N % 64 == 0, lda/ldb in elements with 16-byte aligned rows; ld_out = the output row stride.
+// Every output element of every group is written, zeros for an empty group. Deterministic: fixed reduction order.
+#include "moe_common.cuh"
+
+#define SY_WG_STAGES 4
+#define SY_WG_OPERAND_BYTES (2 * 64 * 128)  // two 64-wide chunks × 64 rows × 128 B
+#define SY_WG_STAGE_BYTES (2 * SY_WG_OPERAND_BYTES)
+#define SY_WG_SMEM (SY_WG_STAGES * SY_WG_STAGE_BYTES + 1024)
+
+extern "C" __global__ void __launch_bounds__(256, 1)
+    sy_gemm_weight_grad(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
+                        const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M, int N,
+                        const int *__restrict__ offsets, float *__restrict__ out, int ld_out) {
+  extern __shared__ unsigned char smem_raw[];
+  unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw + 1023) & ~1023ull);
+  const u32 smem_base = smem_addr(smem);
+  const int tid = threadIdx.x;
+  const int warpgroup = tid >> 7;
+  const int lane = tid & 31;
+  const int warp_in_group = (tid >> 5) & 3;
+  const int n0 = blockIdx.x * 128, m0 = blockIdx.y * 128, g = blockIdx.z;
+  const int row_begin = offsets[g], row_end = offsets[g + 1];
+  const int num_k = (row_end - row_begin + 63) / 64;
+
+  // Thread → (row, chunk): rows tid/8 and 32 + tid/8 of each 64-row stage, 16-byte chunk tid % 8, both 64-wide
+  // halves of the tile.
+  const int chunk = tid & 7;
+  const int r_lo = tid >> 3;
+  bool a_col_ok[2], b_col_ok[2];
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    a_col_ok[half] = m0 + 64 * half < M;
+    b_col_ok[half] = n0 + 64 * half < N;
+  }
+
+  auto load_stage = [&](int kb) {
+    const u32 stage = smem_base + (kb % SY_WG_STAGES) * SY_WG_STAGE_BYTES;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int r = r_lo + 32 * i;
+      const int row = row_begin + kb * 64 + r;
+      const bool ok = row < row_end;
+      const long long src_a = ok ? (gather_a ? (long long)gather_a[row] : (long long)row) : 0;
+      const long long src_b = ok ? (gather_b ? (long long)gather_b[row] : (long long)row) : 0;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const u32 off = half * (64 * 128) + swizzle128(r, chunk);
+        const bool a_ok = ok && a_col_ok[half], b_ok = ok && b_col_ok[half];
+        cp_async_16(stage + off, a + (a_ok ? src_a * lda + m0 + 64 * half + chunk * 8 : 0), a_ok ? 16u : 0u);
+        cp_async_16(stage + SY_WG_OPERAND_BYTES + off, b + (b_ok ? src_b * ldb + n0 + 64 * half + chunk * 8 : 0),
+                    b_ok ? 16u : 0u);
+      }
+    }
+  };
+
+#pragma unroll
+  for (int s = 0; s < SY_WG_STAGES - 2; ++s) {
+    if (s < num_k) load_stage(s);
+    cp_async_commit();
+  }
+  float acc[64];
+#pragma unroll
+  for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+
+  for (int kb = 0; kb < num_k; ++kb) {
+    cp_async_wait<SY_WG_STAGES - 3>();
+    fence_proxy_async();
+    __syncthreads();
+    if (kb + SY_WG_STAGES - 2 < num_k) load_stage(kb + SY_WG_STAGES - 2);
+    cp_async_commit();
+    const u32 stage = smem_base + (kb % SY_WG_STAGES) * SY_WG_STAGE_BYTES;
+    const u32 a_tile = stage + warpgroup * (64 * 128);  // this warpgroup's 64-wide M chunk
+    const u32 b_tile = stage + SY_WG_OPERAND_BYTES;
+#pragma unroll
+    for (int i = 0; i < 64; ++i) fence_operand(acc[i]);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) {
+      wgmma_m64n128k16_bf16_tt(acc, wgmma_desc_mn_major_sw128(a_tile + kk * 2048, 64 * 128),
+                               wgmma_desc_mn_major_sw128(b_tile + kk * 2048, 64 * 128), (kb > 0 || kk > 0) ? 1 : 0);
+    }
+    wgmma_commit();
+    wgmma_wait<1>();
+#pragma unroll
+    for (int i = 0; i < 64; ++i) fence_operand(acc[i]);
+  }
+  wgmma_wait<0>();
+#pragma unroll
+  for (int i = 0; i < 64; ++i) fence_operand(acc[i]);
+
+  float *out_g = out + (long long)g * M * ld_out;
+  const int m_lo = m0 + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
+#pragma unroll
+  for (int j = 0; j < 16; ++j) {
+    const int col = n0 + 8 * j + 2 * (lane & 3);
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int m = m_lo + 8 * half;
+      if (m < M) {
+        float *dst = out_g + (long long)m * ld_out + col;
+        if (col < N) dst[0] = acc[4 * j + 2 * half];
+        if (col + 1 < N) dst[1] = acc[4 * j + 2 * half + 1];
+      }
+    }
+  }
+}
