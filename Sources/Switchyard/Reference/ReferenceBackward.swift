@@ -32,11 +32,11 @@ extension ReferenceLayer {
             try dO.scalars.withUnsafeBufferPointer { dOBuffer in
                 try plan.gatherIndex.withUnsafeBufferPointer { gatherBuffer in
                     let g = address(gatherBuffer), dOut = address(dOBuffer)
-                    let hidden = ScratchBuffer<S>(count: rows * up)
+                    let hidden = ScratchBuffer<S>(count: rows * up, threads: threads)
                     hidden.pointer.update(from: forward.hidden.scalars, count: rows * up)
                     let activated = activate(hidden, rows: rows, config: config, storage: storage, threads: threads)
 
-                    let activationGradient = ScratchBuffer<S>(count: rows * n)
+                    let activationGradient = ScratchBuffer<S>(count: rows * n, threads: threads)
                     groupedGEMM(
                         perExpert(
                             plan, m: { Int(plan.counts[$0]) }, n: n, k: { _ in d }, ldc: n,
@@ -49,7 +49,7 @@ extension ReferenceLayer {
                         hidden: hidden, activated: activated, gradient: activationGradient, scores: rowScores,
                         rows: rows, activation: config.activation, intermediate: n, storage: storage, threads: threads)
 
-                    let w2Gradient = ScratchBuffer<S>(count: E * n * d)
+                    let w2Gradient = ScratchBuffer<S>(count: E * n * d, threads: threads)
                     groupedGEMM(
                         perExpert(
                             plan, m: { _ in n }, n: d, k: { Int(plan.counts[$0]) }, ldc: d, includeEmpty: true,
@@ -58,7 +58,7 @@ extension ReferenceLayer {
                             },
                             b: { _, first in MatrixOperand(dOut, leading: d, rowIndex: g + first) },
                             c: { e, _ in w2Gradient.pointer + e * n * d }), threads: threads)
-                    let w1Gradient = ScratchBuffer<S>(count: E * d * up)
+                    let w1Gradient = ScratchBuffer<S>(count: E * d * up, threads: threads)
                     groupedGEMM(
                         perExpert(
                             plan, m: { _ in d }, n: up, k: { Int(plan.counts[$0]) }, ldc: up, includeEmpty: true,
@@ -67,7 +67,7 @@ extension ReferenceLayer {
                                 MatrixOperand(UnsafePointer(hiddenGradient.pointer + first * up), leading: up)
                             },
                             c: { e, _ in w1Gradient.pointer + e * d * up }), threads: threads)
-                    let inputRows = ScratchBuffer<S>(count: rows * d)
+                    let inputRows = ScratchBuffer<S>(count: rows * d, threads: threads)
                     groupedGEMM(
                         perExpert(
                             plan, m: { Int(plan.counts[$0]) }, n: d, k: { _ in up }, ldc: d,
@@ -86,8 +86,8 @@ extension ReferenceLayer {
                     let logitGradient = try Router.logitGradient(
                         scoreGradient: scoreGradient, logits: forward.logits, decision: decision, config: config)
                         .map { S($0) }
-                    let routerGradient = ScratchBuffer<S>(count: d * E)
-                    let routerInput = ScratchBuffer<S>(count: tokens * d)
+                    let routerGradient = ScratchBuffer<S>(count: d * E, threads: threads)
+                    let routerInput = ScratchBuffer<S>(count: tokens * d, threads: threads)
                     try logitGradient.withUnsafeBufferPointer { dZ in
                         let dZ = address(dZ)
                         groupedGEMM(
@@ -123,7 +123,7 @@ extension ReferenceLayer {
         activation: Activation, intermediate n: Int, storage: StoragePrecision, threads: Int
     ) -> (scoreGradient: [Double], hiddenGradient: ScratchBuffer<S>) {
         let up = activation.isGated ? 2 * n : n
-        let hiddenGradient = ScratchBuffer<S>(count: rows * up)
+        let hiddenGradient = ScratchBuffer<S>(count: rows * up, threads: threads)
         var scoreGradient = [Double](repeating: 0, count: rows)
         let h = hidden.pointer, a = activated.pointer, dA = gradient.pointer, dH = hiddenGradient.pointer
         scoreGradient.withUnsafeMutableBufferPointer { dS in
@@ -155,11 +155,11 @@ extension ReferenceLayer {
     ) -> (w1: ScratchBuffer<S>, w2: ScratchBuffer<S>, input: ScratchBuffer<S>) {
         let count = config.sharedExperts, d = config.hidden
         let n = config.sharedIntermediate, up = config.sharedUpColumns
-        let hidden = ScratchBuffer<S>(count: count * tokens * up)
+        let hidden = ScratchBuffer<S>(count: count * tokens * up, threads: threads)
         hidden.pointer.update(from: sharedHidden.scalars, count: hidden.count)
         let activated = activate(
             hidden, rows: count * tokens, config: config, storage: storage, threads: threads, intermediate: n)
-        let activationGradient = ScratchBuffer<S>(count: count * tokens * n)
+        let activationGradient = ScratchBuffer<S>(count: count * tokens * n, threads: threads)
         groupedGEMM(
             (0..<count).map { s in
                 GEMMProblem(a: MatrixOperand(dO, leading: d), b: MatrixOperand(w.sharedW2 + s * n * d, leading: d).transposed,
@@ -169,9 +169,9 @@ extension ReferenceLayer {
             hidden: hidden, activated: activated, gradient: activationGradient,
             scores: [S](repeating: 1, count: count * tokens), rows: count * tokens, activation: config.activation,
             intermediate: n, storage: storage, threads: threads)
-        let w1 = ScratchBuffer<S>(count: count * d * up)
-        let w2 = ScratchBuffer<S>(count: count * n * d)
-        let input = ScratchBuffer<S>(count: count * tokens * d)
+        let w1 = ScratchBuffer<S>(count: count * d * up, threads: threads)
+        let w2 = ScratchBuffer<S>(count: count * n * d, threads: threads)
+        let input = ScratchBuffer<S>(count: count * tokens * d, threads: threads)
         var problems: [GEMMProblem<S>] = []
         for s in 0..<count {
             let a = UnsafePointer(activated.pointer + s * tokens * n)

@@ -21,7 +21,7 @@ extension ReferenceLayer {
         let config = weights.config
         let d = config.hidden, n = config.intermediate, up = config.upColumns, E = config.experts
         return try withLayerPointers(x, weights) { w in
-            let logitBuffer = ScratchBuffer<S>(count: tokens * E)
+            let logitBuffer = ScratchBuffer<S>(count: tokens * E, threads: threads)
             groupedGEMM(
                 [GEMMProblem(a: MatrixOperand(w.x, leading: d), b: MatrixOperand(w.router, leading: E),
                              c: logitBuffer.pointer, ldc: E, m: tokens, n: E, k: d)], threads: threads)
@@ -32,7 +32,7 @@ extension ReferenceLayer {
                 tokens: tokens, experts: E, topK: decision.slots, expertIndex: decision.expertIndex)
             let rows = plan.rows
 
-            let hidden = ScratchBuffer<S>(count: rows * up)
+            let hidden = ScratchBuffer<S>(count: rows * up, threads: threads)
             try plan.gatherIndex.withUnsafeBufferPointer { gather in
                 let gather = address(gather)
                 groupedGEMM(
@@ -44,7 +44,7 @@ extension ReferenceLayer {
             }
             hidden.store(storage, threads: threads)
             let activated = activate(hidden, rows: rows, config: config, storage: storage, threads: threads)
-            let expertOutput = ScratchBuffer<S>(count: rows * d)
+            let expertOutput = ScratchBuffer<S>(count: rows * d, threads: threads)
             groupedGEMM(
                 perExpert(
                     plan, m: { Int(plan.counts[$0]) }, n: d, k: { _ in n }, ldc: d,
@@ -77,7 +77,7 @@ extension ReferenceLayer {
     ) -> ScratchBuffer<S> {
         let n = intermediate ?? config.intermediate
         let up = config.activation.isGated ? 2 * n : n
-        let activated = ScratchBuffer<S>(count: rows * n)
+        let activated = ScratchBuffer<S>(count: rows * n, threads: threads)
         let h = hidden.pointer, a = activated.pointer, activation = config.activation
         parallelChunks(rows, threads: threads, grain: 64) { range in
             for r in range { activation.apply(h + r * up, into: a + r * n, width: n) }
@@ -93,8 +93,8 @@ extension ReferenceLayer {
     ) -> (hidden: ScratchBuffer<S>, output: ScratchBuffer<S>) {
         let count = config.sharedExperts, d = config.hidden
         let n = config.sharedIntermediate, up = config.sharedUpColumns
-        let hidden = ScratchBuffer<S>(count: count * tokens * up)
-        let output = ScratchBuffer<S>(count: count * tokens * d)
+        let hidden = ScratchBuffer<S>(count: count * tokens * up, threads: threads)
+        let output = ScratchBuffer<S>(count: count * tokens * d, threads: threads)
         groupedGEMM(
             (0..<count).map { s in
                 GEMMProblem(a: MatrixOperand(w.x, leading: d), b: MatrixOperand(w.sharedW1 + s * d * up, leading: up),
@@ -120,7 +120,7 @@ extension ReferenceLayer {
         hidden d: Int, threads: Int
     ) -> ScratchBuffer<S> {
         let tokens = plan.tokens, slots = plan.topK
-        let output = ScratchBuffer<S>(count: tokens * d)
+        let output = ScratchBuffer<S>(count: tokens * d, threads: threads)
         let y = rows.pointer, o = output.pointer, ys = shared.pointer
         scores.withUnsafeBufferPointer { scores in
             plan.positionOfAssignment.withUnsafeBufferPointer { position in

@@ -9,12 +9,16 @@ final class ScratchBuffer<S: BinaryFloatingPoint & Sendable>: @unchecked Sendabl
     @usableFromInline let pointer: UnsafeMutablePointer<S>
     @usableFromInline let count: Int
 
-    /// Zero-filled storage for `count` scalars.
+    /// Zero-filled storage for `count` scalars; the pages are first touched by `threads` threads.
     @usableFromInline
-    init(count: Int) {
+    init(count: Int, threads: Int = 1) {
         self.count = count
-        pointer = .allocateAligned(count)
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        let p = UnsafeMutablePointer<S>.allocateAligned(count)
+        pointer = p
+        p.initialize(to: 0)
+        parallelChunks(count, threads: threads, grain: 1 << 16) { range in
+            (p + range.lowerBound).initialize(repeating: 0, count: range.count)
+        }
     }
 
     deinit { pointer.deallocate() }
