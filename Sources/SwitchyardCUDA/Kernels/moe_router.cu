@@ -297,6 +297,8 @@ extern "C" __global__ void sy_single_group(int rows, int tile_m, int *__restrict
 //     2: s = softmax(z[idx])   → dZ_idx = s (dS − Σ dS·s), other experts 0
 //     3: s = c·σ[idx] / Σσ     → dZ_idx = (c·dS − Σ dS·s) / Σσ · σ(1 − σ), other experts 0
 //   and for modes 0 and 1 through the softmax: dZ_j = p_j (g_j − Σ_chosen g·p).
+//   Differences of dS are formed pairwise (Σ_m s_m (dS_k − dS_m)) and 1 − p_k as the sum of the other experts'
+//   probabilities, so a saturated router does not cancel its tiny true gradient away in fp32.
 //   dz is bf16 [T, e_padded] with zeros past E (the padded operand of the router GEMMs).
 extern "C" __global__ void __launch_bounds__(128)
     sy_router_backward(const float *__restrict__ logits, const int *__restrict__ expert_index,
@@ -353,26 +355,57 @@ extern "C" __global__ void __launch_bounds__(128)
     d_scores[(long long)t * K + lane] = ds;
     p_chosen = idx >= 0 ? prob[warp][idx] : 0.0f;
   }
-  const float ds_s = warp_sum(lane < K ? ds * s : 0.0f);
-  float g = 0.0f;  // ∂L/∂p (modes 0, 1) or ∂L/∂z (modes 2, 3) of this lane's chosen expert
-  if (mode == 0) {
-    g = lane < K && idx >= 0 ? ds : 0.0f;
-  } else if (mode == 2) {
-    g = lane < K && idx >= 0 ? s * (ds - ds_s) : 0.0f;
-  } else if (mode == 1) {
-    const float P = warp_sum(lane < K && idx >= 0 ? p_chosen : 0.0f);
-    g = (lane < K && idx >= 0) ? (ds - ds_s) / P : 0.0f;
-  } else if (mode == 3) {
-    const float S = warp_sum(lane < K && idx >= 0 ? p_chosen : 0.0f);
-    g = (lane < K && idx >= 0) ? (scaling * ds - ds_s) / S * p_chosen * (1.0f - p_chosen) : 0.0f;
+  // Differences are formed pairwise (Σ_m s_m (dS_k − dS_m) rather than dS_k − Σ_m s_m dS_m), so that a saturated
+  // router (one score ≈ 1) does not cancel away the tiny true gradient in fp32.
+  const bool chosen = lane < K && idx >= 0;
+  float pair = 0.0f;  // Σ_m s_m (dS_k − dS_m)
+  for (int m = 0; m < K; ++m) {
+    const float ds_m = __shfl_sync(0xffffffffu, ds, m);
+    const float s_m = __shfl_sync(0xffffffffu, s, m);
+    pair += s_m * (ds - ds_m);
   }
-  if (lane < K && idx >= 0) grad[warp][idx] = g;
-  // Softmax Jacobian for modes 0 and 1: Σ over chosen experts of g·p.
-  const float gp = warp_sum(lane < K && idx >= 0 ? g * p_chosen : 0.0f);
+  float g = 0.0f;  // ∂L/∂p of this lane's expert (modes 0, 1) or its dZ (modes 2, 3)
+  if (mode == 0) {
+    g = chosen ? ds : 0.0f;
+  } else if (mode == 1) {
+    const float P = warp_sum(chosen ? p_chosen : 0.0f);
+    g = chosen ? pair / P : 0.0f;
+  } else if (mode == 2) {
+    g = chosen ? s * pair : 0.0f;
+  } else {
+    const float S = warp_sum(chosen ? p_chosen : 0.0f);
+    const float z_chosen = chosen ? logits[(long long)t * E + idx] : 0.0f;
+    g = chosen ? pair / S * p_chosen * sigmoidf_(-z_chosen) : 0.0f;
+  }
+  // Softmax Jacobian (modes 0, 1): dZ_j = p_j (g_j − G), G = Σ_chosen g·p. For a chosen expert k this is
+  // p_k (g_k (1 − p_k) − Σ_{m≠k} g_m p_m), with 1 − p_k summed over the other experts, again without cancellation.
+  const float G = warp_sum(chosen ? g * p_chosen : 0.0f);
+  if (mode <= 1) {
+    float others = 0.0f;  // Σ_{m≠k} g_m p_m
+    for (int m = 0; m < K; ++m) {
+      const float gp_m = __shfl_sync(0xffffffffu, chosen ? g * p_chosen : 0.0f, m);
+      if (m != lane) others += gp_m;
+    }
+    float rest_mine = 0.0f;  // this lane's share of 1 − p of slot k, for every k in turn
+    float one_minus_p = 0.0f;
+    for (int k = 0; k < K; ++k) {
+      const int idx_k = __shfl_sync(0xffffffffu, idx, k);
+      rest_mine = 0.0f;
+      for (int e = lane; e < E; e += 32) rest_mine += e == idx_k ? 0.0f : prob[warp][e];
+      const float rest = warp_sum(rest_mine);
+      if (lane == k) one_minus_p = rest;
+    }
+    if (chosen) g = p_chosen * (g * one_minus_p - others);
+  }
+  if (mode <= 1) {
+    for (int e = lane; e < E; e += 32) grad[warp][e] = -prob[warp][e] * G;  // unchosen experts
+  }
+  __syncwarp();
+  if (chosen) grad[warp][idx] = g;
   __syncwarp();
   for (int e = lane; e < e_padded; e += 32) {
     float dze = 0.0f;
-    if (e < E) dze = mode <= 1 ? prob[warp][e] * (grad[warp][e] - gp) : grad[warp][e];
+    if (e < E) dze = grad[warp][e];
     dz[(long long)t * e_padded + e] = float_to_bf16(dze);
   }
 }
