@@ -88,7 +88,7 @@ extension ReferenceLayer {
                         .map { S($0) }
                     let routerGradient = ScratchBuffer<S>(count: d * E, threads: threads)
                     let routerInput = ScratchBuffer<S>(count: tokens * d, threads: threads)
-                    try logitGradient.withUnsafeBufferPointer { dZ in
+                    logitGradient.withUnsafeBufferPointer { dZ in
                         let dZ = address(dZ)
                         groupedGEMM(
                             [GEMMProblem(a: MatrixOperand(w.x, leading: d).transposed, b: MatrixOperand(dZ, leading: E),

@@ -33,7 +33,7 @@ extension ReferenceLayer {
             let rows = plan.rows
 
             let hidden = ScratchBuffer<S>(count: rows * up, threads: threads)
-            try plan.gatherIndex.withUnsafeBufferPointer { gather in
+            plan.gatherIndex.withUnsafeBufferPointer { gather in
                 let gather = address(gather)
                 groupedGEMM(
                     perExpert(
