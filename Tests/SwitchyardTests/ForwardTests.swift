@@ -87,4 +87,22 @@ struct ForwardTests {
         let error = relativeError(stored.output.scalars, exact.output.scalars)
         #expect(error < 1e-2 && error > 0)
     }
+
+    @Test("bf16 storage in backward stays near the fp32 gradients")
+    func bfloat16Backward() throws {
+        let config = try makeConfig(hidden: 32, intermediate: 16, experts: 4, topK: 2, shared: 1)
+        let c = Case(config: config, tokens: 20, seed: 6)
+        let x = c.x.converted(to: Float.self), weights = c.weights.converted(to: Float.self)
+        let dO = c.dO.converted(to: Float.self)
+        let exact = try ReferenceLayer.backward(
+            dO, input: x, weights: weights, forward: try ReferenceLayer.forward(x, weights: weights))
+        let stored = try ReferenceLayer.backward(
+            dO, input: x, weights: weights, forward: try ReferenceLayer.forward(x, weights: weights, storage: .bfloat16),
+            storage: .bfloat16)
+        for (name, a, b) in [("dX", stored.input, exact.input), ("dW1", stored.w1, exact.w1),
+                             ("dW2", stored.w2, exact.w2), ("dWr", stored.router, exact.router)] {
+            let error = relativeError(a.scalars, b.scalars)
+            #expect(error < 2e-2 && error > 0, "\(name) relative error \(error)")
+        }
+    }
 }
