@@ -1,6 +1,7 @@
 import ArgumentParser
 import Switchyard
 import SwitchyardCUDA
+import SwitchyardModel
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -32,6 +33,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Warm-up runs before timing.") var warmup: Int = 5
     @Option(help: "Timed runs; the median is reported.") var iterations: Int = 20
     @Option(help: "Write the results as JSON to this file ('-' for stdout).") var json: String?
+    @Option(help: "Hardware of the performance model whose prediction is printed beside each GPU measurement.")
+    var hardware: String = "h100"
+    @Option(help: "JSON file of measured ceilings and calibration for the model (see docs/performance-model.md).")
+    var calibration: String = "bench/hardware/h100-sxm-fit-ec5ac74.json"
 
     struct Row: Codable {
         var config: String
@@ -45,6 +50,8 @@ struct BenchCommand: AsyncParsableCommand {
         var backwardTFLOPS: Double?
         /// Device memory taken by the backward pass's buffers (gradients included), GiB.
         var backwardWorkspaceGiB: Double?
+        var predictedForwardMs: Double?
+        var predictedBackwardMs: Double?
     }
 
     func selectedShapes(defaultTokens: Int?) throws -> [NamedShape] {
@@ -71,17 +78,26 @@ struct BenchCommand: AsyncParsableCommand {
         var rows: [Row] = []
         if let gpu = backend as? GPUBackend {
             let list = try selectedShapes(defaultTokens: nil)
-            print("bench on \(gpu.description), median of \(iterations) after \(warmup) warm-up")
+            let calibrationFile = FileManager.default.fileExists(atPath: calibration) ? calibration : nil
+            let (machine, factors) = try Hardware.resolve(name: hardware, jsonFile: calibrationFile)
+            let model = PerformanceModel(hardware: machine, calibration: factors)
+            print("bench on \(gpu.description), median of \(iterations) after \(warmup) warm-up; "
+                  + "model: \(machine.name)\(calibrationFile.map { " calibrated by \($0)" } ?? " (vendor defaults)")")
             print(pad("config", 12) + pad("T", 7) + pad("fwd ms", 10) + pad("TFLOP/s", 9) + pad("act GiB", 9)
-                  + (backward ? pad("bwd ms", 10) + pad("TFLOP/s", 9) + pad("bwd GiB", 9) : ""))
+                  + pad("model ms", 10) + (backward ? pad("bwd ms", 10) + pad("TFLOP/s", 9) + pad("model ms", 10) + pad("bwd GiB", 9) : ""))
             for (i, shape) in list.enumerated() {
                 note("[\(i + 1)/\(list.count)] \(shape.name): building the layer on the device")
-                let row = try benchGPU(gpu, shape)
+                var row = try benchGPU(gpu, shape)
+                let estimate = model.estimate(LayerWorkload(shape: shape))
+                row.predictedForwardMs = estimate.forwardSeconds * 1e3
+                if row.backwardMs != nil { row.predictedBackwardMs = estimate.backwardSeconds * 1e3 }
                 rows.append(row)
                 var line = pad(row.config, 12) + pad("\(row.tokens)", 7) + pad(fixed(row.forwardMs, 3), 10)
                     + pad(fixed(row.forwardTFLOPS, 1), 9) + pad(fixed(row.activationGiB, 2), 9)
+                    + pad(fixed(row.predictedForwardMs ?? .nan, 3), 10)
                 if let ms = row.backwardMs, let tf = row.backwardTFLOPS, let gib = row.backwardWorkspaceGiB {
-                    line += pad(fixed(ms, 3), 10) + pad(fixed(tf, 1), 9) + pad(fixed(gib, 2), 9)
+                    line += pad(fixed(ms, 3), 10) + pad(fixed(tf, 1), 9) + pad(fixed(row.predictedBackwardMs ?? .nan, 3), 10)
+                        + pad(fixed(gib, 2), 9)
                 }
                 print(line)
             }
