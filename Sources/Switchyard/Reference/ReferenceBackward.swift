@@ -30,90 +30,106 @@ extension ReferenceLayer {
 
         return try withLayerPointers(x, weights) { w in
             try dO.scalars.withUnsafeBufferPointer { dOBuffer in
-                try plan.gatherIndex.withUnsafeBufferPointer { gatherBuffer in
-                    let g = address(gatherBuffer), dOut = address(dOBuffer)
-                    let hidden = ScratchBuffer<S>(count: rows * up, threads: threads)
-                    hidden.pointer.update(from: forward.hidden.scalars, count: rows * up)
-                    let activated = activate(hidden, rows: rows, config: config, storage: storage, threads: threads)
-
-                    let activationGradient = ScratchBuffer<S>(count: rows * n, threads: threads)
-                    groupedGEMM(
-                        perExpert(
-                            plan, m: { Int(plan.counts[$0]) }, n: n, k: { _ in d }, ldc: n,
-                            a: { _, first in MatrixOperand(dOut, leading: d, rowIndex: g + first) },
-                            b: { e, _ in MatrixOperand(w.w2 + e * n * d, leading: d).transposed },
-                            c: { _, first in activationGradient.pointer + first * n }), threads: threads)
-
-                    let rowScores = (0..<rows).map { p in forward.scores.scalars[Int(plan.assignmentOfPosition[p])] }
-                    let (rowScoreGradient, hiddenGradient) = epilogue(
-                        hidden: hidden, activated: activated, gradient: activationGradient, scores: rowScores,
-                        rows: rows, activation: config.activation, intermediate: n, storage: storage, threads: threads)
-
-                    let w2Gradient = ScratchBuffer<S>(count: E * n * d, threads: threads)
-                    groupedGEMM(
-                        perExpert(
-                            plan, m: { _ in n }, n: d, k: { Int(plan.counts[$0]) }, ldc: d, includeEmpty: true,
-                            a: { _, first in
-                                MatrixOperand(UnsafePointer(activated.pointer + first * n), leading: n).transposed
-                            },
-                            b: { _, first in MatrixOperand(dOut, leading: d, rowIndex: g + first) },
-                            c: { e, _ in w2Gradient.pointer + e * n * d }), threads: threads)
-                    let w1Gradient = ScratchBuffer<S>(count: E * d * up, threads: threads)
-                    groupedGEMM(
-                        perExpert(
-                            plan, m: { _ in d }, n: up, k: { Int(plan.counts[$0]) }, ldc: up, includeEmpty: true,
-                            a: { _, first in MatrixOperand(w.x, leading: d, rowIndex: g + first).transposed },
-                            b: { _, first in
-                                MatrixOperand(UnsafePointer(hiddenGradient.pointer + first * up), leading: up)
-                            },
-                            c: { e, _ in w1Gradient.pointer + e * d * up }), threads: threads)
-                    let inputRows = ScratchBuffer<S>(count: rows * d, threads: threads)
-                    groupedGEMM(
-                        perExpert(
-                            plan, m: { Int(plan.counts[$0]) }, n: d, k: { _ in up }, ldc: d,
-                            a: { _, first in
-                                MatrixOperand(UnsafePointer(hiddenGradient.pointer + first * up), leading: up)
-                            },
-                            b: { e, _ in MatrixOperand(w.w1 + e * d * up, leading: up).transposed },
-                            c: { _, first in inputRows.pointer + first * d }), threads: threads)
-
-                    let shared = sharedBackward(
-                        w, dO: dOut, sharedHidden: forward.sharedHidden, tokens: tokens, config: config,
-                        storage: storage, threads: threads)
-
-                    var scoreGradient = [Double](repeating: 0, count: tokens * slots)
-                    for p in 0..<rows { scoreGradient[Int(plan.assignmentOfPosition[p])] = rowScoreGradient[p] }
-                    let logitGradient = try Router.logitGradient(
-                        scoreGradient: scoreGradient, logits: forward.logits, decision: decision, config: config)
-                        .map { S($0) }
-                    let routerGradient = ScratchBuffer<S>(count: d * E, threads: threads)
-                    let routerInput = ScratchBuffer<S>(count: tokens * d, threads: threads)
-                    logitGradient.withUnsafeBufferPointer { dZ in
-                        let dZ = address(dZ)
-                        groupedGEMM(
-                            [GEMMProblem(a: MatrixOperand(w.x, leading: d).transposed, b: MatrixOperand(dZ, leading: E),
-                                         c: routerGradient.pointer, ldc: E, m: d, n: E, k: tokens),
-                             GEMMProblem(a: MatrixOperand(dZ, leading: E), b: MatrixOperand(w.router, leading: E).transposed,
-                                         c: routerInput.pointer, ldc: d, m: tokens, n: d, k: E)],
-                            threads: threads)
-                    }
-                    // dX[t] = Σ_slots dH·W1ᵀ (unit weights: s is already inside dH) + shared terms, then + dZ·Wrᵀ.
-                    let inputGradient = combine(
-                        inputRows, scores: [S](repeating: 1, count: tokens * slots), plan: plan,
-                        shared: shared.input, sharedCount: config.sharedExperts, hidden: d, threads: threads)
-                    let dX = inputGradient.pointer, dXr = routerInput.pointer
-                    parallelChunks(tokens * d, threads: threads, grain: 1 << 14) { range in
-                        for i in range { dX[i] += dXr[i] }
-                    }
-                    return LayerGradients(
-                        input: inputGradient.tensor([tokens, d]), router: routerGradient.tensor([d, E]),
-                        w1: w1Gradient.tensor([E, d, up]), w2: w2Gradient.tensor([E, n, d]),
-                        sharedW1: shared.w1.tensor([config.sharedExperts, d, config.sharedUpColumns]),
-                        sharedW2: shared.w2.tensor([config.sharedExperts, config.sharedIntermediate, d]),
-                        scores: try Tensor(shape: [tokens, slots], scalars: scoreGradient.map { S($0) }))
+                let dOut = address(dOBuffer)
+                let routed = routedBackward(
+                    w, dO: dOut, forward: forward, config: config, storage: storage, threads: threads)
+                let shared = sharedBackward(
+                    w, dO: dOut, sharedHidden: forward.sharedHidden, tokens: tokens, config: config,
+                    storage: storage, threads: threads)
+                var scoreGradient = [Double](repeating: 0, count: tokens * slots)
+                for p in 0..<rows { scoreGradient[Int(plan.assignmentOfPosition[p])] = routed.scoreGradient[p] }
+                let router = try routerBackward(
+                    w, scoreGradient: scoreGradient, forward: forward, decision: decision, config: config,
+                    threads: threads)
+                // dX[t] = Σ_slots dH·W1ᵀ (unit weights: s is already inside dH) + shared terms, then + dZ·Wrᵀ.
+                let inputGradient = combine(
+                    routed.input, scores: [S](repeating: 1, count: tokens * slots), plan: plan,
+                    shared: shared.input, sharedCount: config.sharedExperts, hidden: d, threads: threads)
+                let dX = inputGradient.pointer, dXr = router.input.pointer
+                parallelChunks(tokens * d, threads: threads, grain: 1 << 14) { range in
+                    for i in range { dX[i] += dXr[i] }
                 }
+                return LayerGradients(
+                    input: inputGradient.tensor([tokens, d]), router: router.weight.tensor([d, E]),
+                    w1: routed.w1.tensor([E, d, up]), w2: routed.w2.tensor([E, n, d]),
+                    sharedW1: shared.w1.tensor([config.sharedExperts, d, config.sharedUpColumns]),
+                    sharedW2: shared.w2.tensor([config.sharedExperts, config.sharedIntermediate, d]),
+                    scores: try Tensor(shape: [tokens, slots], scalars: scoreGradient.map { S($0) }))
             }
         }
+    }
+
+    /// The routed experts' grouped GEMMs: dA′, the epilogue, dW2, dW1 and each row's input term dH·W1ᵀ
+    /// ([rows, d], plan order), plus dS per row.
+    static func routedBackward<S: BinaryFloatingPoint & Sendable>(
+        _ w: LayerPointers<S>, dO: UnsafePointer<S>, forward: LayerForward<S>, config: MoEConfig,
+        storage: StoragePrecision, threads: Int
+    ) -> (scoreGradient: [Double], w1: ScratchBuffer<S>, w2: ScratchBuffer<S>, input: ScratchBuffer<S>) {
+        let d = config.hidden, n = config.intermediate, up = config.upColumns, E = config.experts
+        let plan = forward.plan, rows = plan.rows
+        return plan.gatherIndex.withUnsafeBufferPointer { gatherBuffer in
+            let g = address(gatherBuffer)
+            let hidden = ScratchBuffer<S>(count: rows * up, threads: threads)
+            hidden.pointer.update(from: forward.hidden.scalars, count: rows * up)
+            let activated = activate(hidden, rows: rows, config: config, storage: storage, threads: threads)
+            let activationGradient = ScratchBuffer<S>(count: rows * n, threads: threads)
+            groupedGEMM(
+                perExpert(
+                    plan, m: { Int(plan.counts[$0]) }, n: n, k: { _ in d }, ldc: n,
+                    a: { _, first in MatrixOperand(dO, leading: d, rowIndex: g + first) },
+                    b: { e, _ in MatrixOperand(w.w2 + e * n * d, leading: d).transposed },
+                    c: { _, first in activationGradient.pointer + first * n }), threads: threads)
+            let rowScores = (0..<rows).map { p in forward.scores.scalars[Int(plan.assignmentOfPosition[p])] }
+            let (scoreGradient, hiddenGradient) = epilogue(
+                hidden: hidden, activated: activated, gradient: activationGradient, scores: rowScores,
+                rows: rows, activation: config.activation, intermediate: n, storage: storage, threads: threads)
+            let dH = UnsafePointer(hiddenGradient.pointer), scaledA = UnsafePointer(activated.pointer)
+
+            let w2 = ScratchBuffer<S>(count: E * n * d, threads: threads)
+            let w1 = ScratchBuffer<S>(count: E * d * up, threads: threads)
+            let input = ScratchBuffer<S>(count: rows * d, threads: threads)
+            let weightProblems =
+                perExpert(
+                    plan, m: { _ in n }, n: d, k: { Int(plan.counts[$0]) }, ldc: d, includeEmpty: true,
+                    a: { _, first in MatrixOperand(scaledA + first * n, leading: n).transposed },
+                    b: { _, first in MatrixOperand(dO, leading: d, rowIndex: g + first) },
+                    c: { e, _ in w2.pointer + e * n * d })
+                + perExpert(
+                    plan, m: { _ in d }, n: up, k: { Int(plan.counts[$0]) }, ldc: up, includeEmpty: true,
+                    a: { _, first in MatrixOperand(w.x, leading: d, rowIndex: g + first).transposed },
+                    b: { _, first in MatrixOperand(dH + first * up, leading: up) },
+                    c: { e, _ in w1.pointer + e * d * up })
+                + perExpert(
+                    plan, m: { Int(plan.counts[$0]) }, n: d, k: { _ in up }, ldc: d,
+                    a: { _, first in MatrixOperand(dH + first * up, leading: up) },
+                    b: { e, _ in MatrixOperand(w.w1 + e * d * up, leading: up).transposed },
+                    c: { _, first in input.pointer + first * d })
+            groupedGEMM(weightProblems, threads: threads)
+            return (scoreGradient, w1, w2, input)
+        }
+    }
+
+    /// dZ from dS and the losses, then dWr = Xᵀ·dZ and the input term dZ·Wrᵀ.
+    static func routerBackward<S: BinaryFloatingPoint & Sendable>(
+        _ w: LayerPointers<S>, scoreGradient: [Double], forward: LayerForward<S>, decision: RouterDecision,
+        config: MoEConfig, threads: Int
+    ) throws -> (weight: ScratchBuffer<S>, input: ScratchBuffer<S>) {
+        let d = config.hidden, E = config.experts, tokens = decision.tokens
+        let logitGradient = try Router.logitGradient(
+            scoreGradient: scoreGradient, logits: forward.logits, decision: decision, config: config
+        ).map { S($0) }
+        let weight = ScratchBuffer<S>(count: d * E, threads: threads)
+        let input = ScratchBuffer<S>(count: tokens * d, threads: threads)
+        logitGradient.withUnsafeBufferPointer { dZ in
+            let dZ = address(dZ)
+            groupedGEMM(
+                [GEMMProblem(a: MatrixOperand(w.x, leading: d).transposed, b: MatrixOperand(dZ, leading: E),
+                             c: weight.pointer, ldc: E, m: d, n: E, k: tokens),
+                 GEMMProblem(a: MatrixOperand(dZ, leading: E), b: MatrixOperand(w.router, leading: E).transposed,
+                             c: input.pointer, ldc: d, m: tokens, n: d, k: E)],
+                threads: threads)
+        }
+        return (weight, input)
     }
 
     /// The GEMM epilogue of dA′ = dO·W2ᵀ, row by row: dS = ⟨dA′, A⟩ (in Double), dA = s·dA′,
