@@ -5,15 +5,16 @@ set -uo pipefail
 bin=$1; baseline=$2; out=$3
 mkdir -p "$out"
 export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$out/gpu.txt"
-"$bin" devices > "$out/devices.txt" 2>&1
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$out/env.txt"
+"$bin" devices >> "$out/env.txt" 2>&1
 "$bin" check --device cuda --cases "${CHECK_CASES:-30}" --seed "${CHECK_SEED:-$RANDOM}" 2>&1 | tee "$out/check.txt"
-"$bin" check --device cuda --backward --cases "${CHECK_CASES:-30}" --seed "${CHECK_SEED:-$RANDOM}" 2>&1 | tee "$out/check-backward.txt"
+"$bin" check --device cuda --backward --cases "${CHECK_CASES:-30}" --seed "${CHECK_SEED:-$RANDOM}" 2>&1 | tee -a "$out/check.txt"
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
     compute-sanitizer --tool $tool --error-exitcode 3 "$bin" check --device cuda --backward --cases 3 --max-tokens 300 \
-      > "$out/sanitizer-$tool.txt" 2>&1
-    echo "compute-sanitizer $tool: exit $? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-$tool.txt" | tail -1))"
+      > "/tmp/sanitizer-$tool.txt" 2>&1
+    echo "compute-sanitizer $tool: exit $? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "/tmp/sanitizer-$tool.txt" | tail -1))" \
+      | tee -a "$out/sanitizers.txt"
   done
 fi
 "$bin" bench --device cuda --backward --json "$out/switchyard.json" 2>&1 | tee "$out/bench.txt"
