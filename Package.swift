@@ -57,8 +57,8 @@ let package = Package(
             name: "SwitchyardFormatsTests", dependencies: ["SwitchyardFormats"],
             resources: [.copy("Vectors")]
         ),
-        .testTarget(name: "SwitchyardIOTests", dependencies: ["SwitchyardIO", "Switchyard"]),
-        .testTarget(name: "SwitchyardModelTests", dependencies: ["SwitchyardModel"]),
+        .testTarget(name: "SwitchyardIOTests", dependencies: ["SwitchyardIO", "Switchyard", "SwitchyardFormats"]),
+        .testTarget(name: "SwitchyardModelTests", dependencies: ["SwitchyardModel", "Switchyard"]),
         .testTarget(name: "SwitchyardCUDATests", dependencies: ["SwitchyardCUDA", "Switchyard"]),
         .testTarget(name: "SwitchyardParallelTests", dependencies: ["SwitchyardParallel", "Switchyard"]),
     ],

@@ -21,7 +21,7 @@ python3 -m pip install --quiet --disable-pip-version-check --no-deps --upgrade -
     "nvidia-cuda-runtime==13.0.88" \
     "nvidia-cuda-cccl==13.0.85"
 
-for path in "$lib" "$header"; do
+for path in "$lib" "$header" "$cccl"; do
     if [[ ! -e "$path" ]]; then
         echo "install-cuda-wheels: expected $path after installing the wheels, it is missing" >&2
         exit 1
