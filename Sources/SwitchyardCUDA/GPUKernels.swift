@@ -4,8 +4,8 @@
 /// so no token count, expert count or width ever triggers a new compile.
 public final class GPUKernels: @unchecked Sendable {
     public let context: CUDAContext
-    let gemmUpSwiGLU: CUDAFunction
-    let gemmBF16: CUDAFunction
+    let gemmUpSwiGLU: TileWidths
+    let gemmBF16: TileWidths
     let gemmF32: CUDAFunction
     let routerTopK: CUDAFunction
     let routeCount: CUDAFunction
@@ -18,16 +18,36 @@ public final class GPUKernels: @unchecked Sendable {
     let floatToBF16: CUDAFunction
     let bf16ToFloat: CUDAFunction
     let fillRandomBF16: CUDAFunction
-    let gemmDSwiGLU: CUDAFunction
-    let weightGrad: CUDAFunction
+    let gemmDSwiGLU: TileWidths
+    let weightGrad: TileWidths
+    let splitRows: CUDAFunction
+    let sumPartials: CUDAFunction
     let routerBackward: CUDAFunction
     let padColumns: CUDAFunction
     private let modules: [CUDAModule]
 
-    /// Must match SY_GEMM_SMEM in moe_grouped_gemm.cu: 5 stages × (A + B tiles of 128×64 bf16) + 1 KiB alignment slack.
-    static let gemmSharedMemoryBytes = 5 * 2 * 128 * 64 * 2 + 1024
-    /// Must match SY_WG_SMEM in moe_weight_grad.cu: 4 stages × (A + B: two 64-wide chunks × 64 rows × 128 B) + 1 KiB.
-    static let weightGradSharedMemoryBytes = 4 * 2 * 2 * 64 * 128 + 1024
+    /// A kernel compiled for 128- and 256-wide output tiles (suffix _128 / _256), with its shared memory per width.
+    struct TileWidths {
+        let narrow: CUDAFunction
+        let wide: CUDAFunction
+        let narrowSharedBytes: Int
+        let wideSharedBytes: Int
+
+        func callAsFunction(_ width: Int) -> (function: CUDAFunction, sharedBytes: Int) {
+            width == 256 ? (wide, wideSharedBytes) : (narrow, narrowSharedBytes)
+        }
+    }
+
+    /// GemmShape<BN>::smem in moe_grouped_gemm.cu: stages × (A 128×64 + B BN×64 bf16) + 1 KiB alignment slack;
+    /// 5 stages for BN 128, 4 for BN 256.
+    static func gemmSharedMemoryBytes(width: Int) -> Int {
+        width == 256 ? 4 * (128 * 64 * 2 + 256 * 64 * 2) + 1024 : 5 * (2 * 128 * 64 * 2) + 1024
+    }
+    static let gemmSharedMemoryBytes = gemmSharedMemoryBytes(width: 128)
+    /// moe_weight_grad.cu: 4 stages × (A: two 64-wide chunks × 64 rows × 128 B + B: BN/64 such chunks) + 1 KiB.
+    static func weightGradSharedMemoryBytes(width: Int) -> Int { 4 * (2 * 64 * 128 + width / 64 * 64 * 128) + 1024 }
+    /// The output tile width for N output columns: 256 once there are enough columns to fill it.
+    static func tileWidth(columns: Int) -> Int { columns >= 256 ? 256 : 128 }
     static let gemmThreads = 256
     static let tileRows = 128
     static let tileColumns = 128
@@ -52,8 +72,14 @@ public final class GPUKernels: @unchecked Sendable {
             }
             return try module.function(named: name)
         }
-        gemmUpSwiGLU = try function("moe_grouped_gemm.cu", "sy_gemm_up_swiglu")
-        gemmBF16 = try function("moe_grouped_gemm.cu", "sy_gemm_bf16")
+        func widths(_ file: String, _ base: String, _ shared: (Int) -> Int) throws -> TileWidths {
+            let narrow = try function(file, base + "_128"), wide = try function(file, base + "_256")
+            try narrow.setMaxDynamicSharedMemory(shared(128))
+            try wide.setMaxDynamicSharedMemory(shared(256))
+            return TileWidths(narrow: narrow, wide: wide, narrowSharedBytes: shared(128), wideSharedBytes: shared(256))
+        }
+        gemmUpSwiGLU = try widths("moe_grouped_gemm.cu", "sy_gemm_up_swiglu", GPUKernels.gemmSharedMemoryBytes(width:))
+        gemmBF16 = try widths("moe_grouped_gemm.cu", "sy_gemm_bf16", GPUKernels.gemmSharedMemoryBytes(width:))
         gemmF32 = try function("moe_grouped_gemm.cu", "sy_gemm_f32")
         routerTopK = try function("moe_router.cu", "sy_router_topk")
         routeCount = try function("moe_router.cu", "sy_route_count")
@@ -66,14 +92,13 @@ public final class GPUKernels: @unchecked Sendable {
         floatToBF16 = try function("moe_elementwise.cu", "sy_f32_to_bf16")
         bf16ToFloat = try function("moe_elementwise.cu", "sy_bf16_to_f32")
         fillRandomBF16 = try function("moe_elementwise.cu", "sy_fill_random_bf16")
-        gemmDSwiGLU = try function("moe_grouped_gemm.cu", "sy_gemm_dswiglu")
-        weightGrad = try function("moe_weight_grad.cu", "sy_gemm_weight_grad")
+        gemmDSwiGLU = try widths("moe_grouped_gemm.cu", "sy_gemm_dswiglu", GPUKernels.gemmSharedMemoryBytes(width:))
+        weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
+        splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
+        sumPartials = try function("moe_weight_grad.cu", "sy_sum_partials")
         routerBackward = try function("moe_router.cu", "sy_router_backward")
         padColumns = try function("moe_elementwise.cu", "sy_pad_columns")
-        for gemm in [gemmUpSwiGLU, gemmBF16, gemmF32, gemmDSwiGLU] {
-            try gemm.setMaxDynamicSharedMemory(GPUKernels.gemmSharedMemoryBytes)
-        }
-        try weightGrad.setMaxDynamicSharedMemory(GPUKernels.weightGradSharedMemoryBytes)
+        try gemmF32.setMaxDynamicSharedMemory(GPUKernels.gemmSharedMemoryBytes)
         self.modules = Array(modules.values)
     }
 

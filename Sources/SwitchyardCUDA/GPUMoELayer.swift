@@ -16,13 +16,17 @@ public final class GPUMoELayer: @unchecked Sendable {
     public let kernels: GPUKernels
     let router: DeviceBuffer     // [E, d] bf16
     let routerBias: DeviceBuffer // [E] fp32
-    let w1: DeviceBuffer         // [E, 2n, d] bf16, interleaved blocks
+    let w1: DeviceBuffer         // [E, 2n, d] bf16, interleaved blocks of upWidth/2 gate then upWidth/2 up rows
     let w2: DeviceBuffer         // [E, d, n] bf16
     /// Canonical layouts, the K-major operands of the backward GEMMs: W1 [E, d, 2n], W2 [E, n, d], Wr [d, E′]
     /// with E′ = E rounded up to 64 (zero columns).
     let w1Canonical: DeviceBuffer
     let w2Canonical: DeviceBuffer
     let routerPadded: DeviceBuffer
+    /// Output tile width of the up-projection: 256 when n is a multiple of 128 (gate and up halves of 128), else 128.
+    var upWidth: Int { config.intermediate % 128 == 0 ? 256 : 128 }
+    /// Output tile width of the dH kernel (N = n).
+    var dHiddenWidth: Int { config.intermediate % 256 == 0 ? 256 : 128 }
     /// E rounded up to a multiple of 64: the width of dZ and of the padded router weight.
     var paddedExperts: Int { (config.experts + 63) / 64 * 64 }
 
@@ -75,9 +79,10 @@ public final class GPUMoELayer: @unchecked Sendable {
         self.config = c
         self.kernels = kernels
         let context = kernels.context
-        self.router = try GPUMoELayer.packed(kernels, router, groups: 1, rows: c.hidden, columns: c.experts, interleave: false)
-        self.w1 = try GPUMoELayer.packed(kernels, w1, groups: c.experts, rows: c.hidden, columns: 2 * c.intermediate, interleave: true)
-        self.w2 = try GPUMoELayer.packed(kernels, w2, groups: c.experts, rows: c.intermediate, columns: c.hidden, interleave: false)
+        self.router = try GPUMoELayer.packed(kernels, router, groups: 1, rows: c.hidden, columns: c.experts, interleave: 0)
+        self.w1 = try GPUMoELayer.packed(kernels, w1, groups: c.experts, rows: c.hidden, columns: 2 * c.intermediate,
+                                         interleave: c.intermediate % 128 == 0 ? 128 : 64)
+        self.w2 = try GPUMoELayer.packed(kernels, w2, groups: c.experts, rows: c.intermediate, columns: c.hidden, interleave: 0)
         self.routerBias = try context.allocate(bytes: c.experts * 4)
         try self.routerBias.upload(routerBias)
         w1Canonical = try GPUMoELayer.copied(kernels, w1, count: c.experts * c.hidden * 2 * c.intermediate)
@@ -92,16 +97,17 @@ public final class GPUMoELayer: @unchecked Sendable {
         try context.synchronize()
     }
 
-    /// Transposes bf16 [groups, rows, columns] at `source` on the device into a new [groups, columns, rows] buffer.
+    /// Transposes bf16 [groups, rows, columns] at `source` on the device into a new [groups, columns, rows] buffer;
+    /// `interleave` > 0 orders the output rows in blocks of `interleave` gate then `interleave` up columns.
     private static func packed(
-        _ kernels: GPUKernels, _ source: UInt64, groups: Int, rows: Int, columns: Int, interleave: Bool
+        _ kernels: GPUKernels, _ source: UInt64, groups: Int, rows: Int, columns: Int, interleave: Int
     ) throws -> DeviceBuffer {
         let out = try kernels.context.allocate(bytes: max(groups * rows * columns, 1) * 2)
         var args = KernelArguments()
         args.append(source)
         args.append(Int32(rows))
         args.append(Int32(columns))
-        args.append(Int32(interleave ? 1 : 0))
+        args.append(Int32(interleave))
         args.append(out)
         try kernels.packRows.launch(
             grid: ((columns + 31) / 32, (rows + 31) / 32, groups), block: (32, 8, 1), arguments: args)
@@ -162,12 +168,14 @@ public final class GPUMoELayer: @unchecked Sendable {
         a = KernelArguments()
         a.append(input); a.append(w.gatherIndex); a.append(w1); a.append(Int32(2 * n)); a.append(Int32(d))
         a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.activation)
-        try kernels.gemmUpSwiGLU.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream, arguments: a)
+        let up = kernels.gemmUpSwiGLU(upWidth)
+        try up.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: up.sharedBytes, stream: stream, arguments: a)
 
         a = KernelArguments()
         a.append(w.activation); a.append(UInt64(0)); a.append(w2); a.append(Int32(d)); a.append(Int32(n))
         a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput); a.append(UInt64(0))
-        try kernels.gemmBF16.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream, arguments: a)
+        let down = kernels.gemmBF16(GPUKernels.tileWidth(columns: d))
+        try down.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: down.sharedBytes, stream: stream, arguments: a)
 
         a = KernelArguments()
         a.append(w.expertOutput); a.append(w.positionOfAssignment); a.append(w.scores); a.append(Int32(K)); a.append(Int32(d))
@@ -198,13 +206,15 @@ public final class GPUMoELayer: @unchecked Sendable {
         }
         let sms = kernels.context.multiprocessorCount
         let gemmGrid = (sms, 1, 1), gemmBlock = (GPUKernels.gemmThreads, 1, 1), smem = GPUKernels.gemmSharedMemoryBytes
-        let nTiles = (n + GPUKernels.tileColumns - 1) / GPUKernels.tileColumns
+        let nTiles = (n + dHiddenWidth - 1) / dHiddenWidth
 
         var a = KernelArguments()
         a.append(outputGradient); a.append(w.gatherIndex); a.append(w2Canonical); a.append(Int32(n)); a.append(Int32(d))
         a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.scoreOfPosition)
         a.append(g.hiddenGradient); a.append(g.scaledActivation); a.append(g.scorePartials)
-        try kernels.gemmDSwiGLU.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream, arguments: a)
+        let dHidden = kernels.gemmDSwiGLU(dHiddenWidth)
+        try dHidden.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dHidden.sharedBytes, stream: stream,
+                                    arguments: a)
 
         let mode = routerMode
         a = KernelArguments()
@@ -217,7 +227,9 @@ public final class GPUMoELayer: @unchecked Sendable {
         a = KernelArguments()
         a.append(g.hiddenGradient); a.append(UInt64(0)); a.append(w1Canonical); a.append(Int32(d)); a.append(Int32(2 * n))
         a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput); a.append(UInt64(0))
-        try kernels.gemmBF16.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream, arguments: a)
+        let dRows = kernels.gemmBF16(GPUKernels.tileWidth(columns: d))
+        try dRows.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dRows.sharedBytes, stream: stream,
+                                  arguments: a)
         a = KernelArguments()
         a.append(g.logitGradient); a.append(UInt64(0)); a.append(routerPadded); a.append(Int32(d)); a.append(Int32(Ep))
         a.append(w.singleOffsets); a.append(w.singleTileOffsets); a.append(Int32(1)); a.append(g.routerInputGradient)
@@ -227,15 +239,16 @@ public final class GPUMoELayer: @unchecked Sendable {
         a.append(g.routerInputGradient); a.append(g.input)
         try kernels.combine.launch(grid: (tokens, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
 
-        let wgSmem = GPUKernels.weightGradSharedMemoryBytes
         func weightGrad(a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64,
                         m: Int, n: Int, groups: Int, offsets: DeviceBuffer, out: DeviceBuffer, ldOut: Int) throws {
+            let width = GPUKernels.tileWidth(columns: n)
+            let kernel = kernels.weightGrad(width)
             var args = KernelArguments()
             args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
             args.append(operandB); args.append(Int64(ldb)); args.append(gatherB)
             args.append(Int32(m)); args.append(Int32(n)); args.append(offsets); args.append(out); args.append(Int32(ldOut))
-            try kernels.weightGrad.launch(grid: ((n + 127) / 128, (m + 127) / 128, groups), block: (256, 1, 1),
-                                          sharedMemoryBytes: wgSmem, stream: stream, arguments: args)
+            try kernel.function.launch(grid: ((n + width - 1) / width, (m + 127) / 128, groups), block: (256, 1, 1),
+                                       sharedMemoryBytes: kernel.sharedBytes, stream: stream, arguments: args)
         }
         // dW2[e] = A′ᵀ · dO[gather]   (M = n, N = d)
         try weightGrad(a: g.scaledActivation.address, lda: n, gatherA: 0, b: outputGradient, ldb: d,
@@ -243,9 +256,18 @@ public final class GPUMoELayer: @unchecked Sendable {
         // dW1[e] = X[gather]ᵀ · dH    (M = d, N = 2n)
         try weightGrad(a: input, lda: d, gatherA: w.gatherIndex.address, b: g.hiddenGradient.address, ldb: 2 * n,
                        gatherB: 0, m: d, n: 2 * n, groups: E, offsets: w.offsets, out: g.w1, ldOut: 2 * n)
-        // dWr = Xᵀ · dZ               (M = d, N = E; dZ has E′ columns)
+        // dWr = Xᵀ · dZ (M = d, N = E; dZ has E′ columns). Few output tiles and a long reduction over T, so the rows are
+        // split into groups that write partials, summed in a fixed order: deterministic, no atomics.
+        let splits = g.routerSplits(tokens: tokens)
+        a = KernelArguments()
+        a.append(Int32(tokens)); a.append(Int32(splits)); a.append(g.routerSplitOffsets)
+        try kernels.splitRows.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
         try weightGrad(a: input, lda: d, gatherA: 0, b: g.logitGradient.address, ldb: Ep, gatherB: 0,
-                       m: d, n: E, groups: 1, offsets: w.singleOffsets, out: g.router, ldOut: E)
+                       m: d, n: E, groups: splits, offsets: g.routerSplitOffsets, out: g.routerPartials, ldOut: E)
+        a = KernelArguments()
+        a.append(g.routerPartials); a.append(Int32(splits)); a.append(Int64(d * E)); a.append(g.router)
+        try kernels.sumPartials.launch(grid: (min((d * E + 255) / 256, 1024), 1, 1), block: (256, 1, 1), stream: stream,
+                                       arguments: a)
     }
 
     /// Counts, offsets, tile offsets and the stable gather order, all on the device.
@@ -324,6 +346,11 @@ public final class GPUGradients: @unchecked Sendable {
     /// dX [T, d] bf16; dWr [d, E], dW1 [E, d, 2n], dW2 [E, n, d] fp32; dS [T, K] fp32.
     public let input, router, w1, w2, scores: DeviceBuffer
     let hiddenGradient, scaledActivation, scorePartials, logitGradient, routerInputGradient: DeviceBuffer
+    /// dWr split-K: row offsets of the splits and their fp32 partials [splits, d, E].
+    let routerSplitOffsets, routerPartials: DeviceBuffer
+    private let maxRouterSplits: Int
+    private let routerTiles: Int
+    private let multiprocessors: Int
 
     public init(layer: GPUMoELayer, capacity: Int) throws {
         let c = layer.config
@@ -341,6 +368,18 @@ public final class GPUGradients: @unchecked Sendable {
         scorePartials = try ctx.allocate(bytes: rows * ((c.intermediate + 127) / 128) * 4)
         logitGradient = try ctx.allocate(bytes: tokens * layer.paddedExperts * 2)
         routerInputGradient = try ctx.allocate(bytes: tokens * c.hidden * 4)
+        multiprocessors = ctx.multiprocessorCount
+        let width = GPUKernels.tileWidth(columns: c.experts)
+        routerTiles = (c.hidden + 127) / 128 * ((c.experts + width - 1) / width)
+        maxRouterSplits = max(1, min(tokens / 256, 2 * ctx.multiprocessorCount / routerTiles))
+        routerSplitOffsets = try ctx.allocate(bytes: (maxRouterSplits + 1) * 4)
+        routerPartials = try ctx.allocate(bytes: maxRouterSplits * c.hidden * c.experts * 4)
+    }
+
+    /// Row splits of the dWr product for `tokens` rows: enough to give about two blocks per SM, each at least
+    /// 256 rows long.
+    func routerSplits(tokens: Int) -> Int {
+        max(1, min(maxRouterSplits, tokens / 256, 2 * multiprocessors / routerTiles))
     }
 
     /// Every output filled with 0xFF bytes (NaN), so an unwritten element shows.

@@ -7,8 +7,8 @@
 // sy_pad_columns: out [rows, padded] = in [rows, columns] followed by zero columns (bf16). Grid-stride.
 // sy_pack_rows: out[g, p, :] = in[g, :, source_column(p)] — a batched transpose into K-major layout.
 //   interleave = 0: source_column(p) = p (Wrᵀ, W2ᵀ).
-//   interleave = 1: p in blocks of 128: 64 gate columns then the matching 64 up columns (W1 for the SwiGLU epilogue),
-//   i.e. block b, w < 64 → column 64b + w; w ≥ 64 → n + 64b + (w − 64), with n = columns / 2.
+//   interleave = h > 0: p in blocks of 2h: h gate columns then the matching h up columns (W1 for the SwiGLU epilogue
+//   of a 2h-wide tile), i.e. block b, w < h → column hb + w; w ≥ h → n + hb + (w − h), with n = columns / 2.
 //   in: [groups, rows, columns], out: [groups, columns, rows]. grid (ceil(columns/32), ceil(rows/32), groups),
 //   block (32, 8).
 // sy_f32_to_bf16 / sy_bf16_to_f32: conversions, grid-stride.
@@ -56,9 +56,9 @@ extern "C" __global__ void __launch_bounds__(256)
     const int p = p0 + threadIdx.x;
     if (r < rows && p < columns) {
       int src = p;
-      if (interleave) {
-        const int block = p / 128, w = p % 128;
-        src = w < 64 ? 64 * block + w : half + 64 * block + (w - 64);
+      if (interleave > 0) {
+        const int block = p / (2 * interleave), w = p % (2 * interleave);
+        src = w < interleave ? interleave * block + w : half + interleave * block + (w - interleave);
       }
       tile[i][threadIdx.x] = in[(g * rows + r) * columns + src];
     }

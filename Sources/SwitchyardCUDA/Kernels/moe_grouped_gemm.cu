@@ -7,22 +7,26 @@
 //
 // Launch contract (all kernels here):
 //   block 256 threads (two consumer warpgroups, 64 rows each), 1 block per SM, grid = number of SMs (persistent);
-//   dynamic shared memory = SY_GEMM_SMEM bytes (set the function's max dynamic shared memory first);
+//   dynamic shared memory = GemmShape<BN>::smem (164864 B for BN 128, 197632 B for BN 256; raise the limit first);
 //   K % 64 == 0; N % 128 == 0 for the SwiGLU kernel, N even for the bf16 kernel, any N for fp32;
 //   lda and K in elements, rows 16-byte aligned;
 //   tile_offsets[g] = Σ_{h<g} ceil(count_h / 128): the M tiles of each group, tile_offsets[groups] = total.
 //   Sizes are run-time arguments: a new token count never needs a new compile, and the host never reads counts.
-// Tiles: 128 (rows) × 128 (N) × 64 (K), 5-stage cp.async pipeline, one wgmma group kept in flight.
+// Tiles: 128 (rows) × BN (N) × 64 (K) with BN = 128 (5-stage cp.async pipeline) or 256 (4 stages); one wgmma group
+// kept in flight. Each kernel below exists in both widths (suffix _128 / _256); the host picks per shape.
 // What is written: only rows < offsets[g+1] and columns < N of each tile; nothing else.
 #include "moe_common.cuh"
 
 #define SY_BM 128
-#define SY_BN 128
 #define SY_BK 64
-#define SY_STAGES 5
 #define SY_TILE_BYTES (SY_BM * SY_BK * 2)
-#define SY_STAGE_BYTES (2 * SY_TILE_BYTES)
-#define SY_GEMM_SMEM (SY_STAGES * SY_STAGE_BYTES + 1024)
+// Pipeline depth and shared memory per tile width: stages × (A tile + B tile) + 1 KiB for alignment.
+template <int BN> struct GemmShape {
+  static constexpr int stages = BN == 256 ? 4 : 5;
+  static constexpr int b_bytes = BN * SY_BK * 2;
+  static constexpr int stage_bytes = SY_TILE_BYTES + b_bytes;
+  static constexpr int smem = stages * stage_bytes + 1024;
+};
 
 enum Epilogue { EPI_SWIGLU = 0, EPI_BF16 = 1, EPI_F32 = 2, EPI_DSWIGLU = 3 };
 
@@ -31,6 +35,7 @@ struct TileCoord {
 };
 
 // Finds the group that owns M tile `mt` (binary search over tile_offsets) and the tile's row range.
+template <int BN>
 SY_DEVICE TileCoord locate_tile(int tile, int num_n_tiles, const int *__restrict__ offsets,
                                 const int *__restrict__ tile_offsets, int groups) {
   int mt = tile / num_n_tiles;
@@ -44,11 +49,11 @@ SY_DEVICE TileCoord locate_tile(int tile, int num_n_tiles, const int *__restrict
   c.group = lo;
   c.row_begin = offsets[lo] + (mt - tile_offsets[lo]) * SY_BM;
   c.row_end = offsets[lo + 1];
-  c.n0 = nt * SY_BN;
+  c.n0 = nt * BN;
   return c;
 }
 
-template <int EPI>
+template <int EPI, int BN>
 SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather,
                             const bf16_t *__restrict__ b, int N, int K, const int *__restrict__ offsets,
                             const int *__restrict__ tile_offsets, int groups, void *__restrict__ out0,
@@ -63,20 +68,23 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
   const int warpgroup = tid >> 7;
   const int lane = tid & 31;
   const int warp_in_group = (tid >> 5) & 3;
-  const int num_n_tiles = (N + SY_BN - 1) / SY_BN;
+  constexpr int STAGES = GemmShape<BN>::stages;
+  constexpr int STAGE_BYTES = GemmShape<BN>::stage_bytes;
+  constexpr int B_ROWS = BN / 32;  // B rows each thread copies per stage
+  const int num_n_tiles = (N + BN - 1) / BN;
   const int total_tiles = tile_offsets[groups] * num_n_tiles;
   const int num_k = K / SY_BK;
 
-  // Each thread copies chunk `chunk` (16 B) of rows load_row + 32 i, i = 0..3, for both A and B.
+  // Each thread copies chunk `chunk` (16 B) of A rows load_row + 32 i (i < 4) and B rows load_row + 32 i (i < BN/32).
   const int chunk = tid & 7;
   const int load_row = tid >> 3;
 
   for (int tile = blockIdx.x; tile < total_tiles; tile += gridDim.x) {
-    const TileCoord tc = locate_tile(tile, num_n_tiles, offsets, tile_offsets, groups);
+    const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
 
     const bf16_t *a_src[4];
-    const bf16_t *b_src[4];
-    u32 a_bytes[4], b_bytes[4];
+    const bf16_t *b_src[B_ROWS];
+    u32 a_bytes[4], b_bytes[B_ROWS];
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       int r = tc.row_begin + load_row + 32 * i;
@@ -84,6 +92,9 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
       long long src_row = valid ? (gather ? (long long)gather[r] : (long long)r) : 0;
       a_src[i] = a + src_row * lda + chunk * 8;
       a_bytes[i] = valid ? 16u : 0u;
+    }
+#pragma unroll
+    for (int i = 0; i < B_ROWS; ++i) {
       int n = tc.n0 + load_row + 32 * i;
       bool n_valid = n < N;
       b_src[i] = b + ((long long)tc.group * N + (n_valid ? n : 0)) * K + chunk * 8;
@@ -94,73 +105,74 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
     __syncthreads();
 
     auto load_stage = [&](int kb) {
-      const u32 stage = smem_base + (kb % SY_STAGES) * SY_STAGE_BYTES;
+      const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
       const int k0 = kb * SY_BK;
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const u32 off = swizzle128(load_row + 32 * i, chunk);
-        cp_async_16(stage + off, a_src[i] + k0, a_bytes[i]);
-        cp_async_16(stage + SY_TILE_BYTES + off, b_src[i] + k0, b_bytes[i]);
-      }
+      for (int i = 0; i < 4; ++i)
+        cp_async_16(stage + swizzle128(load_row + 32 * i, chunk), a_src[i] + k0, a_bytes[i]);
+#pragma unroll
+      for (int i = 0; i < B_ROWS; ++i)
+        cp_async_16(stage + SY_TILE_BYTES + swizzle128(load_row + 32 * i, chunk), b_src[i] + k0, b_bytes[i]);
     };
 
 #pragma unroll
-    for (int s = 0; s < SY_STAGES - 2; ++s) {
+    for (int s = 0; s < STAGES - 2; ++s) {
       if (s < num_k) load_stage(s);
       cp_async_commit();
     }
 
-    float acc[64];
+    float acc[BN / 2];
 #pragma unroll
-    for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
 
     for (int kb = 0; kb < num_k; ++kb) {
-      cp_async_wait<SY_STAGES - 3>();
+      cp_async_wait<STAGES - 3>();
       fence_proxy_async();
       __syncthreads();
-      if (kb + SY_STAGES - 2 < num_k) load_stage(kb + SY_STAGES - 2);
+      if (kb + STAGES - 2 < num_k) load_stage(kb + STAGES - 2);
       cp_async_commit();
 
-      const u32 stage = smem_base + (kb % SY_STAGES) * SY_STAGE_BYTES;
+      const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
       const u32 a_tile = stage + warpgroup * (64 * 128);
       const u32 b_tile = stage + SY_TILE_BYTES;
 #pragma unroll
-      for (int i = 0; i < 64; ++i) fence_operand(acc[i]);
+      for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
       wgmma_fence();
 #pragma unroll
       for (int kk = 0; kk < SY_BK / 16; ++kk) {
-        wgmma_m64n128k16_bf16(acc, wgmma_desc_k_major_sw128(a_tile + kk * 32),
+        wgmma_step<BN, false>(acc, wgmma_desc_k_major_sw128(a_tile + kk * 32),
                               wgmma_desc_k_major_sw128(b_tile + kk * 32), (kb > 0 || kk > 0) ? 1 : 0);
       }
       wgmma_commit();
       wgmma_wait<1>();
 #pragma unroll
-      for (int i = 0; i < 64; ++i) fence_operand(acc[i]);
+      for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
     }
     wgmma_wait<0>();
 #pragma unroll
-    for (int i = 0; i < 64; ++i) fence_operand(acc[i]);
+    for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
 
     // Accumulator layout of wgmma m64nNk16: register 4j+q holds row 16·warp + lane/4 + 8·(q ≥ 2),
     // column 8j + 2·(lane % 4) + (q & 1) of the warpgroup's 64-row slice.
     const int row_lo = tc.row_begin + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
     const int col_in = 2 * (lane & 3);
     if (EPI == EPI_SWIGLU) {
-      // Packed B rows: 64 gate columns then 64 up columns of the same intermediate slice n0/2 ..< n0/2 + 64.
+      // Packed B rows: BN/2 gate columns then BN/2 up columns of the same intermediate slice n0/2 ..< n0/2 + BN/2.
       // out0 = H [rows, 2n] (gate 0..n-1, up n..2n-1), out1 = A [rows, n]; ld_out = n.
       bf16_t *h = (bf16_t *)out0;
       bf16_t *act = (bf16_t *)out1;
       const int n_inter = ld_out;
       const int c0 = tc.n0 / 2;
+      constexpr int UP = BN / 16;  // accumulator groups of 8 columns before the up half starts
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
+      for (int j = 0; j < UP; ++j) {
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
           const int row = row_lo + 8 * half;
           if (row < tc.row_end) {
             const int col = c0 + 8 * j + col_in;
             float g0 = round_bf16(acc[4 * j + 2 * half]), g1 = round_bf16(acc[4 * j + 2 * half + 1]);
-            float u0 = round_bf16(acc[4 * (j + 8) + 2 * half]), u1 = round_bf16(acc[4 * (j + 8) + 2 * half + 1]);
+            float u0 = round_bf16(acc[4 * (j + UP) + 2 * half]), u1 = round_bf16(acc[4 * (j + UP) + 2 * half + 1]);
             float a0 = g0 * sigmoidf_(g0) * u0, a1 = g1 * sigmoidf_(g1) * u1;
             bf16_t *h_row = h + (long long)row * (2 * n_inter);
             *(u32 *)(h_row + col) = pack_bf16x2(g0, g1);
@@ -183,7 +195,7 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
         const float s = row_ok ? row_scale[row] : 0.0f;
         float ds = 0.0f;
 #pragma unroll
-        for (int j = 0; j < 16; ++j) {
+        for (int j = 0; j < BN / 8; ++j) {
           const int col = tc.n0 + 8 * j + col_in;
           if (row_ok && col < N) {
             const bf16_t *h_row = h + (long long)row * (2 * n_inter);
@@ -209,14 +221,14 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
             *(u32 *)(a_scaled + (long long)row * n_inter + col) = pack_bf16x2(as[0], as[1]);
           }
         }
-        // The four lanes that share a row hold its 128 columns between them.
+        // The four lanes that share a row hold its BN columns between them.
         ds += __shfl_xor_sync(0xffffffffu, ds, 1);
         ds += __shfl_xor_sync(0xffffffffu, ds, 2);
-        if (row_ok && (lane & 3) == 0) partial[(long long)row * num_n_tiles + tc.n0 / SY_BN] = ds;
+        if (row_ok && (lane & 3) == 0) partial[(long long)row * num_n_tiles + tc.n0 / BN] = ds;
       }
     } else {
 #pragma unroll
-      for (int j = 0; j < 16; ++j) {
+      for (int j = 0; j < BN / 8; ++j) {
         const int col = tc.n0 + 8 * j + col_in;
         if (col < N) {
 #pragma unroll
@@ -246,39 +258,50 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
 }
 
 // Up-projection: H = X[gather] · W1p[e]ᵀ with SwiGLU fused; writes H [rows, 2n] and A [rows, n] (bf16).
-// w1_packed: [E, 2n, d], rows interleaved in blocks of 64 gate / 64 up (see pack kernels). N = 2n, K = d.
-extern "C" __global__ void __launch_bounds__(256, 1)
-    sy_gemm_up_swiglu(const bf16_t *__restrict__ x, const int *__restrict__ gather, const bf16_t *__restrict__ w1_packed,
-                      int N, int K, const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
-                      bf16_t *__restrict__ h, bf16_t *__restrict__ act) {
-  grouped_gemm<EPI_SWIGLU>(x, K, gather, w1_packed, N, K, offsets, tile_offsets, groups, h, act, nullptr, N / 2);
-}
+// w1_packed: [E, 2n, d], rows interleaved in blocks of BN/2 gate / BN/2 up (see sy_pack_rows). N = 2n, K = d.
+#define SY_UP_SWIGLU(BN)                                                                                              \
+  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_up_swiglu_##BN(                                        \
+      const bf16_t *__restrict__ x, const int *__restrict__ gather, const bf16_t *__restrict__ w1_packed, int N,     \
+      int K, const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,                      \
+      bf16_t *__restrict__ h, bf16_t *__restrict__ act) {                                                            \
+    grouped_gemm<EPI_SWIGLU, BN>(x, K, gather, w1_packed, N, K, offsets, tile_offsets, groups, h, act, nullptr,      \
+                                 N / 2);                                                                             \
+  }
 
 // C [rows, N] (bf16) = A [rows, K] · B[g]ᵀ, optional per-row scale; optional gather of A rows.
-extern "C" __global__ void __launch_bounds__(256, 1)
-    sy_gemm_bf16(const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
-                 const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
-                 bf16_t *__restrict__ c, const float *__restrict__ row_scale) {
-  grouped_gemm<EPI_BF16>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, row_scale, N);
-}
-
-// C [rows, N] (fp32) = A [rows, K] · B[g]ᵀ; used for the router logits (one group, N = E).
-extern "C" __global__ void __launch_bounds__(256, 1)
-    sy_gemm_f32(const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
-                const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
-                float *__restrict__ c) {
-  grouped_gemm<EPI_F32>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, nullptr, N);
-}
+#define SY_GEMM_BF16(BN)                                                                                              \
+  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_bf16_##BN(                                             \
+      const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,      \
+      const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,     \
+      const float *__restrict__ row_scale) {                                                                         \
+    grouped_gemm<EPI_BF16, BN>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, row_scale, N);      \
+  }
 
 // dH kernel of the backward pass: dA' = dO[gather] · W2[e]ᵀ (w2: the canonical [E, n, d] layout, K-major for this
 // product; N = n, K = d), with the SwiGLU backward fused into the epilogue. Reads H [rows, 2n] and the score of
 // each position; writes dH [rows, 2n] (score-scaled), A' = s·A [rows, n] and per-tile dS partials
-// [rows, ceil(n / 128)]. No atomics: each partial is written once.
+// [rows, ceil(n / BN)]. No atomics: each partial is written once.
+#define SY_DSWIGLU(BN)                                                                                                \
+  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_dswiglu_##BN(                                          \
+      const bf16_t *__restrict__ d_out, const int *__restrict__ gather, const bf16_t *__restrict__ w2, int N, int K, \
+      const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,                             \
+      const bf16_t *__restrict__ h, const float *__restrict__ score_of_position, bf16_t *__restrict__ d_h,           \
+      bf16_t *__restrict__ a_scaled, float *__restrict__ ds_partial) {                                               \
+    grouped_gemm<EPI_DSWIGLU, BN>(d_out, K, gather, w2, N, K, offsets, tile_offsets, groups, d_h, a_scaled,         \
+                                  score_of_position, N, h, ds_partial);                                              \
+  }
+
+SY_UP_SWIGLU(128)
+SY_UP_SWIGLU(256)
+SY_GEMM_BF16(128)
+SY_GEMM_BF16(256)
+SY_DSWIGLU(128)
+SY_DSWIGLU(256)
+
+// C [rows, N] (fp32) = A [rows, K] · B[g]ᵀ; used for the router logits (one group, N = E) and the router's dX.
 extern "C" __global__ void __launch_bounds__(256, 1)
-    sy_gemm_dswiglu(const bf16_t *__restrict__ d_out, const int *__restrict__ gather, const bf16_t *__restrict__ w2,
-                    int N, int K, const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
-                    const bf16_t *__restrict__ h, const float *__restrict__ score_of_position,
-                    bf16_t *__restrict__ d_h, bf16_t *__restrict__ a_scaled, float *__restrict__ ds_partial) {
-  grouped_gemm<EPI_DSWIGLU>(d_out, K, gather, w2, N, K, offsets, tile_offsets, groups, d_h, a_scaled,
-                            score_of_position, N, h, ds_partial);
+    sy_gemm_f32(const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
+                const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
+                float *__restrict__ c) {
+  grouped_gemm<EPI_F32, 128>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, nullptr, N);
 }

@@ -9,20 +9,21 @@
 // MN-major and wgmma reads them with its transpose flags: no transposed copy of anything exists.
 // The gather runs along the reduction, inside the load stage.
 //
-// Launch contract: grid (ceil(N/128), ceil(M/128), groups), block 256, dynamic shared memory SY_WG_SMEM;
+// Launch contract: grid (ceil(N/BN), ceil(M/128), groups), block 256, dynamic shared memory
+// 4 × (16 KiB + BN × 128 B) + 1 KiB (132096 B for BN 128, 197632 B for BN 256); kernels sy_gemm_weight_grad_128/_256;
 // M % 64 == 0, N % 64 == 0, lda/ldb in elements with 16-byte aligned rows; ld_out = the output row stride.
 // Every output element of every group is written, zeros for an empty group. Deterministic: fixed reduction order.
 #include "moe_common.cuh"
 
 #define SY_WG_STAGES 4
-#define SY_WG_OPERAND_BYTES (2 * 64 * 128)  // two 64-wide chunks × 64 rows × 128 B
-#define SY_WG_STAGE_BYTES (2 * SY_WG_OPERAND_BYTES)
-#define SY_WG_SMEM (SY_WG_STAGES * SY_WG_STAGE_BYTES + 1024)
+#define SY_WG_A_BYTES (2 * 64 * 128)  // two 64-wide M chunks × 64 rows × 128 B
 
-extern "C" __global__ void __launch_bounds__(256, 1)
-    sy_gemm_weight_grad(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
-                        const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M, int N,
-                        const int *__restrict__ offsets, float *__restrict__ out, int ld_out) {
+template <int BN>
+SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
+                           const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M, int N,
+                           const int *__restrict__ offsets, float *__restrict__ out, int ld_out) {
+  constexpr int B_CHUNKS = BN / 64;  // 64-wide N chunks of the B tile
+  constexpr int STAGE_BYTES = SY_WG_A_BYTES + B_CHUNKS * 64 * 128;
   extern __shared__ unsigned char smem_raw[];
   unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw + 1023) & ~1023ull);
   const u32 smem_base = smem_addr(smem);
@@ -30,23 +31,22 @@ extern "C" __global__ void __launch_bounds__(256, 1)
   const int warpgroup = tid >> 7;
   const int lane = tid & 31;
   const int warp_in_group = (tid >> 5) & 3;
-  const int n0 = blockIdx.x * 128, m0 = blockIdx.y * 128, g = blockIdx.z;
+  const int n0 = blockIdx.x * BN, m0 = blockIdx.y * 128, g = blockIdx.z;
   const int row_begin = offsets[g], row_end = offsets[g + 1];
   const int num_k = (row_end - row_begin + 63) / 64;
 
-  // Thread → (row, chunk): rows tid/8 and 32 + tid/8 of each 64-row stage, 16-byte chunk tid % 8, both 64-wide
-  // halves of the tile.
+  // Thread → (row, chunk): rows tid/8 and 32 + tid/8 of each 64-row stage, 16-byte chunk tid % 8, every 64-wide
+  // chunk of the A and B tiles.
   const int chunk = tid & 7;
   const int r_lo = tid >> 3;
-  bool a_col_ok[2], b_col_ok[2];
+  bool a_col_ok[2], b_col_ok[B_CHUNKS];
 #pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    a_col_ok[half] = m0 + 64 * half < M;
-    b_col_ok[half] = n0 + 64 * half < N;
-  }
+  for (int half = 0; half < 2; ++half) a_col_ok[half] = m0 + 64 * half < M;
+#pragma unroll
+  for (int c = 0; c < B_CHUNKS; ++c) b_col_ok[c] = n0 + 64 * c < N;
 
   auto load_stage = [&](int kb) {
-    const u32 stage = smem_base + (kb % SY_WG_STAGES) * SY_WG_STAGE_BYTES;
+    const u32 stage = smem_base + (kb % SY_WG_STAGES) * STAGE_BYTES;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       const int r = r_lo + 32 * i;
@@ -56,11 +56,15 @@ extern "C" __global__ void __launch_bounds__(256, 1)
       const long long src_b = ok ? (gather_b ? (long long)gather_b[row] : (long long)row) : 0;
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        const u32 off = half * (64 * 128) + swizzle128(r, chunk);
-        const bool a_ok = ok && a_col_ok[half], b_ok = ok && b_col_ok[half];
-        cp_async_16(stage + off, a + (a_ok ? src_a * lda + m0 + 64 * half + chunk * 8 : 0), a_ok ? 16u : 0u);
-        cp_async_16(stage + SY_WG_OPERAND_BYTES + off, b + (b_ok ? src_b * ldb + n0 + 64 * half + chunk * 8 : 0),
-                    b_ok ? 16u : 0u);
+        const bool a_ok = ok && a_col_ok[half];
+        cp_async_16(stage + half * (64 * 128) + swizzle128(r, chunk),
+                    a + (a_ok ? src_a * lda + m0 + 64 * half + chunk * 8 : 0), a_ok ? 16u : 0u);
+      }
+#pragma unroll
+      for (int c = 0; c < B_CHUNKS; ++c) {
+        const bool b_ok = ok && b_col_ok[c];
+        cp_async_16(stage + SY_WG_A_BYTES + c * (64 * 128) + swizzle128(r, chunk),
+                    b + (b_ok ? src_b * ldb + n0 + 64 * c + chunk * 8 : 0), b_ok ? 16u : 0u);
       }
     }
   };
@@ -70,9 +74,9 @@ extern "C" __global__ void __launch_bounds__(256, 1)
     if (s < num_k) load_stage(s);
     cp_async_commit();
   }
-  float acc[64];
+  float acc[BN / 2];
 #pragma unroll
-  for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
 
   for (int kb = 0; kb < num_k; ++kb) {
     cp_async_wait<SY_WG_STAGES - 3>();
@@ -80,30 +84,30 @@ extern "C" __global__ void __launch_bounds__(256, 1)
     __syncthreads();
     if (kb + SY_WG_STAGES - 2 < num_k) load_stage(kb + SY_WG_STAGES - 2);
     cp_async_commit();
-    const u32 stage = smem_base + (kb % SY_WG_STAGES) * SY_WG_STAGE_BYTES;
+    const u32 stage = smem_base + (kb % SY_WG_STAGES) * STAGE_BYTES;
     const u32 a_tile = stage + warpgroup * (64 * 128);  // this warpgroup's 64-wide M chunk
-    const u32 b_tile = stage + SY_WG_OPERAND_BYTES;
+    const u32 b_tile = stage + SY_WG_A_BYTES;
 #pragma unroll
-    for (int i = 0; i < 64; ++i) fence_operand(acc[i]);
+    for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk) {
-      wgmma_m64n128k16_bf16_tt(acc, wgmma_desc_mn_major_sw128(a_tile + kk * 2048, 64 * 128),
-                               wgmma_desc_mn_major_sw128(b_tile + kk * 2048, 64 * 128), (kb > 0 || kk > 0) ? 1 : 0);
+      wgmma_step<BN, true>(acc, wgmma_desc_mn_major_sw128(a_tile + kk * 2048, 64 * 128),
+                           wgmma_desc_mn_major_sw128(b_tile + kk * 2048, 64 * 128), (kb > 0 || kk > 0) ? 1 : 0);
     }
     wgmma_commit();
     wgmma_wait<1>();
 #pragma unroll
-    for (int i = 0; i < 64; ++i) fence_operand(acc[i]);
+    for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
   }
   wgmma_wait<0>();
 #pragma unroll
-  for (int i = 0; i < 64; ++i) fence_operand(acc[i]);
+  for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
 
   float *out_g = out + (long long)g * M * ld_out;
   const int m_lo = m0 + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
 #pragma unroll
-  for (int j = 0; j < 16; ++j) {
+  for (int j = 0; j < BN / 8; ++j) {
     const int col = n0 + 8 * j + 2 * (lane & 3);
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
@@ -114,5 +118,33 @@ extern "C" __global__ void __launch_bounds__(256, 1)
         if (col + 1 < N) dst[1] = acc[4 * j + 2 * half + 1];
       }
     }
+  }
+}
+
+#define SY_WEIGHT_GRAD(BN)                                                                                            \
+  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_weight_grad_##BN(                                      \
+      const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
+      long long ldb, const int *__restrict__ gather_b, int M, int N, const int *__restrict__ offsets,                \
+      float *__restrict__ out, int ld_out) {                                                                         \
+    weight_grad<BN>(a, lda, gather_a, b, ldb, gather_b, M, N, offsets, out, ld_out);                                 \
+  }
+
+SY_WEIGHT_GRAD(128)
+SY_WEIGHT_GRAD(256)
+
+// Deterministic split-K for one-group products with few output tiles (dWr = Xᵀ·dZ): the rows are cut into `splits`
+// groups (offsets written here, on the device), each writes its own partial [M, ld_out], and sy_sum_partials adds
+// them in ascending order. grid = 1, block 1.
+extern "C" __global__ void sy_split_rows(int rows, int splits, int *__restrict__ offsets) {
+  for (int s = 0; s <= splits; ++s) offsets[s] = (int)((long long)rows * s / splits);
+}
+
+// out[i] = Σ_s partials[s · count + i], s ascending. Grid-stride.
+extern "C" __global__ void sy_sum_partials(const float *__restrict__ partials, int splits, long long count,
+                                           float *__restrict__ out) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x) {
+    float acc = 0.0f;
+    for (int s = 0; s < splits; ++s) acc += partials[(long long)s * count + i];
+    out[i] = acc;
   }
 }

@@ -1,0 +1,225 @@
+import Switchyard
+
+/// A student MoE layer learning a fixed random teacher layer on the GPU: the device twin of ``TeacherStudent``.
+///
+/// Everything stays on the device: X is drawn there each step (seeded), the loss L = mean over T·d of
+/// (O_student − O_teacher)² and dO = 2(O_student − O_teacher)/(T·d) come from one kernel, the student's fp32 master
+/// weights (canonical layouts Wr [d, E], W1 [E, d, 2n], W2 [E, n, d]) are updated by an AdamW kernel that also writes
+/// their bf16 copy, the layer's kernel layouts are re-packed from it, and the sigmoid-bias router's score-correction
+/// bias gets the aux-loss-free update from the step's expert counts. ``step()`` only enqueues work; ``loss()`` and
+/// ``counts()`` wait for it and copy back one float or E integers.
+///
+/// ```swift
+/// let run = try GPUTeacherStudent(kernels: gpu.kernels, cache: try KernelCache(), config: config, tokens: 24576,
+///                                 optimizer: try AdamW(learningRate: 1e-3))
+/// for step in 1...300 {
+///     try run.step()
+///     if step % 50 == 0 { print(step, try run.loss()) }
+/// }
+/// ```
+public final class GPUTeacherStudent: @unchecked Sendable {
+    public let config: MoEConfig
+    public let tokens: Int
+    public let optimizer: AdamW
+    public let dataSeed: UInt64
+    /// Steps enqueued so far.
+    public private(set) var steps = 0
+    public let stream: CUDAStream
+    let kernels: GPUKernels
+    let functions: OptimizerFunctions
+    let teacher, student: GPUMoELayer
+    let teacherWorkspace, studentWorkspace: GPUWorkspace
+    let gradients: GPUGradients
+    let input, outputGradient, lossPartials, lossValue: DeviceBuffer
+    /// The student's router weight in bf16, canonical [d, E]: AdamW writes it, the re-pack reads it.
+    let routerBF16: DeviceBuffer
+    let masterRouter, masterW1, masterW2: AdamWState
+
+    /// Blocks of the loss kernel: fixed, so the loss is summed in the same order on every run.
+    static let lossBlocks = 1024
+
+    /// Builds the teacher and the student from seeded random bf16 weights made on the device (Wr, W1 scaled by
+    /// d^-½, W2 by n^-½; score-correction biases start at zero) and allocates every buffer a step needs.
+    /// Throws ``SwitchyardError`` for a layer the GPU kernels do not cover, or one with aux or z losses.
+    public init(
+        kernels: GPUKernels, cache: KernelCache, config c: MoEConfig, tokens: Int, optimizer: AdamW,
+        teacherSeed: UInt64 = 1, studentSeed: UInt64 = 2, dataSeed: UInt64 = 3
+    ) throws {
+        try GPUMoELayer.requireSupported(c)
+        guard tokens >= 1 else { throw SwitchyardError(.invalidConfiguration, "tokens must be ≥ 1, got \(tokens)") }
+        guard c.router.auxLossCoefficient == 0, c.router.zLossCoefficient == 0 else {
+            throw SwitchyardError(.unsupported, "GPU training has no aux or z loss; set both coefficients to 0")
+        }
+        let context = kernels.context
+        let d = c.hidden, n = c.intermediate, E = c.experts
+        self.config = c
+        self.tokens = tokens
+        self.optimizer = optimizer
+        self.dataSeed = dataSeed
+        self.kernels = kernels
+        functions = try OptimizerFunctions(context: context, cache: cache)
+        stream = try CUDAStream(context: context)
+
+        /// Random canonical bf16 weights (Wr, W1, W2) from one seed.
+        func randomWeights(_ seed: UInt64) throws -> (router: DeviceBuffer, w1: DeviceBuffer, w2: DeviceBuffer) {
+            var generator = SeededGenerator(seed: seed)
+            let router = try context.allocate(bytes: d * E * 2)
+            let w1 = try context.allocate(bytes: E * d * 2 * n * 2)
+            let w2 = try context.allocate(bytes: E * n * d * 2)
+            let inputScale = Float(1 / Double(d).squareRoot())
+            try kernels.fillRandomBF16(address: router.address, count: d * E, seed: generator.next(), scale: inputScale)
+            try kernels.fillRandomBF16(address: w1.address, count: E * d * 2 * n, seed: generator.next(), scale: inputScale)
+            try kernels.fillRandomBF16(address: w2.address, count: E * n * d, seed: generator.next(),
+                                       scale: Float(1 / Double(n).squareRoot()))
+            return (router, w1, w2)
+        }
+        let zeros = [Float](repeating: 0, count: E)
+        let teacherWeights = try randomWeights(teacherSeed)
+        teacher = try GPUMoELayer(kernels: kernels, config: c, router: teacherWeights.router.address, routerBias: zeros,
+                                  w1: teacherWeights.w1.address, w2: teacherWeights.w2.address)
+        let studentWeights = try randomWeights(studentSeed)
+        student = try GPUMoELayer(kernels: kernels, config: c, router: studentWeights.router.address, routerBias: zeros,
+                                  w1: studentWeights.w1.address, w2: studentWeights.w2.address)
+        routerBF16 = studentWeights.router
+        masterRouter = try AdamWState(kernels: kernels, from: routerBF16, count: d * E)
+        masterW1 = try AdamWState(kernels: kernels, from: student.w1Canonical, count: E * d * 2 * n)
+        masterW2 = try AdamWState(kernels: kernels, from: student.w2Canonical, count: E * n * d)
+
+        teacherWorkspace = try GPUWorkspace(layer: teacher, capacity: tokens)
+        studentWorkspace = try GPUWorkspace(layer: student, capacity: tokens)
+        gradients = try GPUGradients(layer: student, capacity: tokens)
+        input = try context.allocate(bytes: tokens * d * 2)
+        outputGradient = try context.allocate(bytes: tokens * d * 2)
+        lossPartials = try context.allocate(bytes: Self.lossBlocks * 4)
+        lossValue = try context.allocate(bytes: 4)
+        try context.synchronize()
+    }
+
+    /// Enqueues one training step on ``stream``; nothing here waits for the GPU.
+    public func step() throws {
+        steps += 1
+        let c = config, T = tokens, d = c.hidden
+        var generator = SeededGenerator(seed: dataSeed &+ UInt64(steps) &* 0x9E37_79B9_7F4A_7C15)
+        try kernels.fillRandomBF16(address: input.address, count: T * d, seed: generator.next(), scale: 1, stream: stream)
+        try teacher.forward(input: input.address, tokens: T, workspace: teacherWorkspace, stream: stream)
+        try student.forward(input: input.address, tokens: T, workspace: studentWorkspace, stream: stream)
+
+        let count = T * d
+        var a = KernelArguments()
+        a.append(studentWorkspace.output); a.append(teacherWorkspace.output); a.append(Int64(count))
+        a.append(Float(2 / Double(count))); a.append(outputGradient); a.append(lossPartials)
+        try functions.mseLossGrad.launch(grid: (Self.lossBlocks, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
+        a = KernelArguments()
+        a.append(lossPartials); a.append(Int32(Self.lossBlocks)); a.append(Float(1 / Double(count))); a.append(lossValue)
+        try functions.sumPartials.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
+
+        try student.backward(outputGradient: outputGradient.address, input: input.address, tokens: T,
+                             workspace: studentWorkspace, gradients: gradients, stream: stream)
+        let corrections = optimizer.biasCorrections(step: steps)
+        try masterRouter.update(gradient: gradients.router, bf16: routerBF16.address, optimizer: optimizer,
+                                corrections: corrections, functions: functions, stream: stream)
+        try masterW1.update(gradient: gradients.w1, bf16: student.w1Canonical.address, optimizer: optimizer,
+                            corrections: corrections, functions: functions, stream: stream)
+        try masterW2.update(gradient: gradients.w2, bf16: student.w2Canonical.address, optimizer: optimizer,
+                            corrections: corrections, functions: functions, stream: stream)
+        try student.repack(router: routerBF16.address, stream: stream)
+
+        if case .sigmoidBias = c.router.kind {
+            a = KernelArguments()
+            a.append(studentWorkspace.counts); a.append(Int32(c.experts)); a.append(Float(c.router.biasUpdateRate))
+            a.append(student.routerBias)
+            try functions.routerBiasUpdate.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
+        }
+    }
+
+    /// The loss of the last step's forward pass (before its update); waits for the stream, copies one float.
+    public func loss() throws -> Double {
+        try stream.synchronize()
+        return Double(try lossValue.download(Float.self, count: 1)[0])
+    }
+
+    /// The student's assignments per expert in the last step; waits for the stream, copies E integers.
+    public func counts() throws -> [Int32] {
+        try stream.synchronize()
+        return try studentWorkspace.counts.download(Int32.self, count: config.experts)
+    }
+}
+
+/// One tensor's AdamW state on the device: fp32 master weights and the two moments (zero before step 1).
+final class AdamWState: @unchecked Sendable {
+    let count: Int
+    let master, firstMoment, secondMoment: DeviceBuffer
+
+    /// Master weights converted from `count` bf16 values at `source`.
+    init(kernels: GPUKernels, from source: DeviceBuffer, count: Int) throws {
+        let context = kernels.context
+        self.count = count
+        master = try context.allocate(bytes: count * 4)
+        firstMoment = try context.allocate(bytes: count * 4)
+        secondMoment = try context.allocate(bytes: count * 4)
+        try firstMoment.fill(byte: 0)
+        try secondMoment.fill(byte: 0)
+        var a = KernelArguments()
+        a.append(source); a.append(Int64(count)); a.append(master)
+        try kernels.bf16ToFloat.launch(grid: (max(min((count + 255) / 256, 8192), 1), 1, 1), block: (256, 1, 1),
+                                       arguments: a)
+    }
+
+    /// Enqueues one AdamW step from the fp32 `gradient` (same layout) and writes the new weights as bf16 at `bf16`.
+    func update(
+        gradient: DeviceBuffer, bf16: UInt64, optimizer o: AdamW, corrections: (first: Double, second: Double),
+        functions: OptimizerFunctions, stream: CUDAStream
+    ) throws {
+        var a = KernelArguments()
+        a.append(master); a.append(gradient); a.append(firstMoment); a.append(secondMoment); a.append(Int64(count))
+        a.append(Float(o.learningRate)); a.append(Float(o.beta1)); a.append(Float(o.beta2)); a.append(Float(o.epsilon))
+        a.append(Float(o.weightDecay)); a.append(Float(corrections.first)); a.append(Float(corrections.second))
+        a.append(bf16)
+        let blocks = max(min((count / 4 + 255) / 256, 8192), 1)
+        try functions.adamw.launch(grid: (blocks, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
+    }
+}
+
+/// The kernels of moe_optimizer.cu, loaded through the kernel cache (compiled once per machine).
+struct OptimizerFunctions {
+    let module: CUDAModule
+    let mseLossGrad, sumPartials, adamw, routerBiasUpdate: CUDAFunction
+
+    init(context: CUDAContext, cache: KernelCache) throws {
+        let name = "moe_optimizer.cu"
+        guard let source = KernelSources.all.first(where: { $0.name == name })?.source else {
+            throw CUDAError(rawValue: -1, name: "SWITCHYARD_KERNEL_MISSING", message: "no kernel source \(name)",
+                            call: "OptimizerFunctions.init")
+        }
+        let compiled = try cache.compiled(source: source, name: name, headers: KernelSources.headers,
+                                          options: KernelSources.compileOptions, architecture: context.architecture)
+        module = try CUDAModule(context: context, cubin: compiled.cubin)
+        mseLossGrad = try module.function(named: "sy_mse_loss_grad")
+        sumPartials = try module.function(named: "sy_sum_partials")
+        adamw = try module.function(named: "sy_adamw")
+        routerBiasUpdate = try module.function(named: "sy_router_bias_update")
+    }
+}
+
+extension GPUMoELayer {
+    /// Re-packs the kernels' layouts after training changed the weights on the device: W1 and W2 from
+    /// ``w1Canonical`` and ``w2Canonical`` (updated in place by the caller), the router from `router`, bf16 [d, E]
+    /// in the canonical layout. The same kernels as the packing at init; enqueued on `stream`.
+    func repack(router source: UInt64, stream: CUDAStream) throws {
+        let c = config, d = c.hidden, n = c.intermediate, E = c.experts, Ep = paddedExperts
+        func pack(_ from: UInt64, groups: Int, rows: Int, columns: Int, interleave: Bool, into out: DeviceBuffer) throws {
+            var a = KernelArguments()
+            a.append(from); a.append(Int32(rows)); a.append(Int32(columns)); a.append(Int32(interleave ? 1 : 0))
+            a.append(out)
+            try kernels.packRows.launch(grid: ((columns + 31) / 32, (rows + 31) / 32, groups), block: (32, 8, 1),
+                                        stream: stream, arguments: a)
+        }
+        try pack(w1Canonical.address, groups: E, rows: d, columns: 2 * n, interleave: true, into: w1)
+        try pack(w2Canonical.address, groups: E, rows: n, columns: d, interleave: false, into: w2)
+        try pack(source, groups: 1, rows: d, columns: E, interleave: false, into: router)
+        var a = KernelArguments()
+        a.append(source); a.append(Int32(d)); a.append(Int32(E)); a.append(Int32(Ep)); a.append(routerPadded)
+        try kernels.padColumns.launch(grid: (min((d * Ep + 255) / 256, 4096), 1, 1), block: (256, 1, 1),
+                                      stream: stream, arguments: a)
+    }
+}
