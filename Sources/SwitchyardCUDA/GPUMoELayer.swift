@@ -246,8 +246,10 @@ public final class GPUMoELayer: @unchecked Sendable {
             var args = KernelArguments()
             args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
             args.append(operandB); args.append(Int64(ldb)); args.append(gatherB)
-            args.append(Int32(m)); args.append(Int32(n)); args.append(offsets); args.append(out); args.append(Int32(ldOut))
-            try kernel.function.launch(grid: ((n + width - 1) / width, (m + 127) / 128, groups), block: (256, 1, 1),
+            args.append(Int32(m)); args.append(Int32(n)); args.append(Int32(groups)); args.append(offsets)
+            args.append(out); args.append(Int32(ldOut))
+            let tiles = groups * ((m + 127) / 128) * ((n + width - 1) / width)
+            try kernel.function.launch(grid: (min(tiles, sms), 1, 1), block: (256, 1, 1),
                                        sharedMemoryBytes: kernel.sharedBytes, stream: stream, arguments: args)
         }
         // dW2[e] = A′ᵀ · dO[gather]   (M = n, N = d)

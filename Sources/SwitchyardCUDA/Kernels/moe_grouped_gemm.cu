@@ -79,48 +79,62 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
   const int chunk = tid & 7;
   const int load_row = tid >> 3;
 
-  for (int tile = blockIdx.x; tile < total_tiles; tile += gridDim.x) {
-    const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
-
-    const bf16_t *a_src[4];
-    const bf16_t *b_src[B_ROWS];
-    u32 a_bytes[4], b_bytes[B_ROWS];
+  const bf16_t *a_src[4];
+  const bf16_t *b_src[B_ROWS];
+  u32 a_bytes[4], b_bytes[B_ROWS];
+  auto set_sources = [&](const TileCoord &t) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      int r = tc.row_begin + load_row + 32 * i;
-      bool valid = r < tc.row_end;
+      int r = t.row_begin + load_row + 32 * i;
+      bool valid = r < t.row_end;
       long long src_row = valid ? (gather ? (long long)gather[r] : (long long)r) : 0;
       a_src[i] = a + src_row * lda + chunk * 8;
       a_bytes[i] = valid ? 16u : 0u;
     }
 #pragma unroll
     for (int i = 0; i < B_ROWS; ++i) {
-      int n = tc.n0 + load_row + 32 * i;
+      int n = t.n0 + load_row + 32 * i;
       bool n_valid = n < N;
-      b_src[i] = b + ((long long)tc.group * N + (n_valid ? n : 0)) * K + chunk * 8;
+      b_src[i] = b + ((long long)t.group * N + (n_valid ? n : 0)) * K + chunk * 8;
       b_bytes[i] = n_valid ? 16u : 0u;
     }
-
-    // All warps must be done with the previous tile's shared memory before it is refilled.
-    __syncthreads();
-
-    auto load_stage = [&](int kb) {
-      const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
-      const int k0 = kb * SY_BK;
+  };
+  auto load_stage = [&](int kb) {
+    const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
+    const int k0 = kb * SY_BK;
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
-        cp_async_16(stage + swizzle128(load_row + 32 * i, chunk), a_src[i] + k0, a_bytes[i]);
+    for (int i = 0; i < 4; ++i)
+      cp_async_16(stage + swizzle128(load_row + 32 * i, chunk), a_src[i] + k0, a_bytes[i]);
 #pragma unroll
-      for (int i = 0; i < B_ROWS; ++i)
-        cp_async_16(stage + SY_TILE_BYTES + swizzle128(load_row + 32 * i, chunk), b_src[i] + k0, b_bytes[i]);
-    };
-
+    for (int i = 0; i < B_ROWS; ++i)
+      cp_async_16(stage + SY_TILE_BYTES + swizzle128(load_row + 32 * i, chunk), b_src[i] + k0, b_bytes[i]);
+  };
+  auto load_prologue = [&](bool valid) {
 #pragma unroll
     for (int s = 0; s < STAGES - 2; ++s) {
-      if (s < num_k) load_stage(s);
+      if (valid && s < num_k) load_stage(s);
       cp_async_commit();
     }
+  };
 
+  // Persistent: each block walks tiles blockIdx.x, + gridDim.x, ... The next tile's first stages are requested
+  // before this tile's epilogue, so the epilogue's stores overlap those loads.
+  // The dSwiGLU epilogue needs every register it can get (holding the next tile's sources through it spills at
+  // BN 256), so that kernel requests each tile's first stages at the top of the tile instead.
+  constexpr bool prefetch = EPI != EPI_DSWIGLU;
+  int tile = blockIdx.x;
+  if (tile >= total_tiles) return;
+  TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
+  if constexpr (prefetch) {
+    set_sources(tc);
+    load_prologue(true);
+  }
+  while (true) {
+    if constexpr (!prefetch) {
+      __syncthreads();  // every warp is done reading the previous tile's shared memory
+      set_sources(tc);
+      load_prologue(true);
+    }
     float acc[BN / 2];
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
@@ -151,6 +165,18 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
     wgmma_wait<0>();
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
+
+    const int next_tile = tile + gridDim.x;
+    const bool has_next = next_tile < total_tiles;
+    TileCoord next = tc;
+    if constexpr (prefetch) {
+      __syncthreads();  // every warp is done reading this tile's shared memory
+      if (has_next) {
+        next = locate_tile<BN>(next_tile, num_n_tiles, offsets, tile_offsets, groups);
+        set_sources(next);
+      }
+      load_prologue(has_next);
+    }
 
     // Accumulator layout of wgmma m64nNk16: register 4j+q holds row 16·warp + lane/4 + 8·(q ≥ 2),
     // column 8j + 2·(lane % 4) + (q & 1) of the warpgroup's 64-row slice.
@@ -254,6 +280,9 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
         }
       }
     }
+    if (!has_next) break;
+    tile = next_tile;
+    tc = prefetch ? next : locate_tile<BN>(next_tile, num_n_tiles, offsets, tile_offsets, groups);
   }
 }
 

@@ -9,8 +9,9 @@
 // MN-major and wgmma reads them with its transpose flags: no transposed copy of anything exists.
 // The gather runs along the reduction, inside the load stage.
 //
-// Launch contract: grid (ceil(N/BN), ceil(M/128), groups), block 256, dynamic shared memory
-// 4 × (16 KiB + BN × 128 B) + 1 KiB (132096 B for BN 128, 197632 B for BN 256); kernels sy_gemm_weight_grad_128/_256;
+// Launch contract: persistent, grid = number of SMs (tiles: groups × ceil(M/128) × ceil(N/BN)), block 256;
+// dynamic shared memory 4 × (16 KiB + BN × 128 B) + 1 KiB (132096 B for BN 128, 197632 B for BN 256);
+// kernels sy_gemm_weight_grad_128 / _256;
 // M % 64 == 0, N % 64 == 0, lda/ldb in elements with 16-byte aligned rows; ld_out = the output row stride.
 // Every output element of every group is written, zeros for an empty group. Deterministic: fixed reduction order.
 #include "moe_common.cuh"
@@ -18,10 +19,28 @@
 #define SY_WG_STAGES 4
 #define SY_WG_A_BYTES (2 * 64 * 128)  // two 64-wide M chunks × 64 rows × 128 B
 
+struct WeightGradTile {
+  int group, m0, n0, row_begin, row_end, num_k;
+};
+
+template <int BN>
+SY_DEVICE WeightGradTile locate_weight_grad_tile(int tile, int M, int N, const int *__restrict__ offsets) {
+  const int m_tiles = (M + 127) / 128, n_tiles = (N + BN - 1) / BN;
+  WeightGradTile t;
+  t.group = tile / (m_tiles * n_tiles);
+  const int r = tile - t.group * m_tiles * n_tiles;
+  t.m0 = r / n_tiles * 128;
+  t.n0 = r % n_tiles * BN;
+  t.row_begin = offsets[t.group];
+  t.row_end = offsets[t.group + 1];
+  t.num_k = (t.row_end - t.row_begin + 63) / 64;
+  return t;
+}
+
 template <int BN>
 SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
                            const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M, int N,
-                           const int *__restrict__ offsets, float *__restrict__ out, int ld_out) {
+                           int groups, const int *__restrict__ offsets, float *__restrict__ out, int ld_out) {
   constexpr int B_CHUNKS = BN / 64;  // 64-wide N chunks of the B tile
   constexpr int STAGE_BYTES = SY_WG_A_BYTES + B_CHUNKS * 64 * 128;
   extern __shared__ unsigned char smem_raw[];
@@ -31,102 +50,121 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   const int warpgroup = tid >> 7;
   const int lane = tid & 31;
   const int warp_in_group = (tid >> 5) & 3;
-  const int n0 = blockIdx.x * BN, m0 = blockIdx.y * 128, g = blockIdx.z;
-  const int row_begin = offsets[g], row_end = offsets[g + 1];
-  const int num_k = (row_end - row_begin + 63) / 64;
-
+  const int total = groups * ((M + 127) / 128) * ((N + BN - 1) / BN);
   // Thread → (row, chunk): rows tid/8 and 32 + tid/8 of each 64-row stage, 16-byte chunk tid % 8, every 64-wide
   // chunk of the A and B tiles.
   const int chunk = tid & 7;
   const int r_lo = tid >> 3;
-  bool a_col_ok[2], b_col_ok[B_CHUNKS];
-#pragma unroll
-  for (int half = 0; half < 2; ++half) a_col_ok[half] = m0 + 64 * half < M;
-#pragma unroll
-  for (int c = 0; c < B_CHUNKS; ++c) b_col_ok[c] = n0 + 64 * c < N;
 
-  auto load_stage = [&](int kb) {
+  auto load_stage = [&](const WeightGradTile &t, int kb) {
     const u32 stage = smem_base + (kb % SY_WG_STAGES) * STAGE_BYTES;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       const int r = r_lo + 32 * i;
-      const int row = row_begin + kb * 64 + r;
-      const bool ok = row < row_end;
+      const int row = t.row_begin + kb * 64 + r;
+      const bool ok = row < t.row_end;
       const long long src_a = ok ? (gather_a ? (long long)gather_a[row] : (long long)row) : 0;
       const long long src_b = ok ? (gather_b ? (long long)gather_b[row] : (long long)row) : 0;
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        const bool a_ok = ok && a_col_ok[half];
+        const bool a_ok = ok && t.m0 + 64 * half < M;
         cp_async_16(stage + half * (64 * 128) + swizzle128(r, chunk),
-                    a + (a_ok ? src_a * lda + m0 + 64 * half + chunk * 8 : 0), a_ok ? 16u : 0u);
+                    a + (a_ok ? src_a * lda + t.m0 + 64 * half + chunk * 8 : 0), a_ok ? 16u : 0u);
       }
 #pragma unroll
       for (int c = 0; c < B_CHUNKS; ++c) {
-        const bool b_ok = ok && b_col_ok[c];
+        const bool b_ok = ok && t.n0 + 64 * c < N;
         cp_async_16(stage + SY_WG_A_BYTES + c * (64 * 128) + swizzle128(r, chunk),
-                    b + (b_ok ? src_b * ldb + n0 + 64 * c + chunk * 8 : 0), b_ok ? 16u : 0u);
+                    b + (b_ok ? src_b * ldb + t.n0 + 64 * c + chunk * 8 : 0), b_ok ? 16u : 0u);
       }
     }
   };
-
+  auto load_prologue = [&](const WeightGradTile &t, bool valid) {
 #pragma unroll
-  for (int s = 0; s < SY_WG_STAGES - 2; ++s) {
-    if (s < num_k) load_stage(s);
-    cp_async_commit();
-  }
-  float acc[BN / 2];
-#pragma unroll
-  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
-
-  for (int kb = 0; kb < num_k; ++kb) {
-    cp_async_wait<SY_WG_STAGES - 3>();
-    fence_proxy_async();
-    __syncthreads();
-    if (kb + SY_WG_STAGES - 2 < num_k) load_stage(kb + SY_WG_STAGES - 2);
-    cp_async_commit();
-    const u32 stage = smem_base + (kb % SY_WG_STAGES) * STAGE_BYTES;
-    const u32 a_tile = stage + warpgroup * (64 * 128);  // this warpgroup's 64-wide M chunk
-    const u32 b_tile = stage + SY_WG_A_BYTES;
-#pragma unroll
-    for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
-    wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk) {
-      wgmma_step<BN, true>(acc, wgmma_desc_mn_major_sw128(a_tile + kk * 2048, 64 * 128),
-                           wgmma_desc_mn_major_sw128(b_tile + kk * 2048, 64 * 128), (kb > 0 || kk > 0) ? 1 : 0);
+    for (int s = 0; s < SY_WG_STAGES - 2; ++s) {
+      if (valid && s < t.num_k) load_stage(t, s);
+      cp_async_commit();
     }
-    wgmma_commit();
-    wgmma_wait<1>();
+  };
+
+  // Persistent: each block walks tiles blockIdx.x, + gridDim.x, ... (expert-major, so concurrent blocks share an
+  // expert's rows in L2). The next tile's first stages are requested before this tile's epilogue, so its stores
+  // overlap those loads.
+  int tile = blockIdx.x;
+  if (tile >= total) return;
+  WeightGradTile cur = locate_weight_grad_tile<BN>(tile, M, N, offsets);
+  load_prologue(cur, true);
+  while (true) {
+    float acc[BN / 2];
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+    for (int kb = 0; kb < cur.num_k; ++kb) {
+      cp_async_wait<SY_WG_STAGES - 3>();
+      fence_proxy_async();
+      __syncthreads();
+      if (kb + SY_WG_STAGES - 2 < cur.num_k) load_stage(cur, kb + SY_WG_STAGES - 2);
+      cp_async_commit();
+      const u32 stage = smem_base + (kb % SY_WG_STAGES) * STAGE_BYTES;
+      const u32 a_tile = stage + warpgroup * (64 * 128);  // this warpgroup's 64-wide M chunk
+      const u32 b_tile = stage + SY_WG_A_BYTES;
+#pragma unroll
+      for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) {
+        wgmma_step<BN, true>(acc, wgmma_desc_mn_major_sw128(a_tile + kk * 2048, 64 * 128),
+                             wgmma_desc_mn_major_sw128(b_tile + kk * 2048, 64 * 128), (kb > 0 || kk > 0) ? 1 : 0);
+      }
+      wgmma_commit();
+      wgmma_wait<1>();
+#pragma unroll
+      for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
+    }
+    wgmma_wait<0>();
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
-  }
-  wgmma_wait<0>();
-#pragma unroll
-  for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
 
-  float *out_g = out + (long long)g * M * ld_out;
-  const int m_lo = m0 + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
+    const int next_tile = tile + gridDim.x;
+    const bool has_next = next_tile < total;
+    const WeightGradTile next = has_next ? locate_weight_grad_tile<BN>(next_tile, M, N, offsets) : cur;
+    __syncthreads();  // every warp is done reading this tile's shared memory
+    load_prologue(next, has_next);
+
+    float *out_g = out + (long long)cur.group * M * ld_out;
+    const int m_lo = cur.m0 + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
+    const bool pairs = (ld_out & 1) == 0;  // 8-byte stores when rows keep 8-byte alignment
 #pragma unroll
-  for (int j = 0; j < BN / 8; ++j) {
-    const int col = n0 + 8 * j + 2 * (lane & 3);
+    for (int j = 0; j < BN / 8; ++j) {
+      const int col = cur.n0 + 8 * j + 2 * (lane & 3);
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int m = m_lo + 8 * half;
-      if (m < M) {
-        float *dst = out_g + (long long)m * ld_out + col;
-        if (col < N) dst[0] = acc[4 * j + 2 * half];
-        if (col + 1 < N) dst[1] = acc[4 * j + 2 * half + 1];
+      for (int half = 0; half < 2; ++half) {
+        const int m = m_lo + 8 * half;
+        if (m < M) {
+          float *dst = out_g + (long long)m * ld_out + col;
+          if (pairs && col + 1 < N) {
+            float2 v;
+            v.x = acc[4 * j + 2 * half];
+            v.y = acc[4 * j + 2 * half + 1];
+            *(float2 *)dst = v;
+          } else {
+            if (col < N) dst[0] = acc[4 * j + 2 * half];
+            if (col + 1 < N) dst[1] = acc[4 * j + 2 * half + 1];
+          }
+        }
       }
     }
+    if (!has_next) break;
+    tile = next_tile;
+    cur = next;
   }
 }
 
 #define SY_WEIGHT_GRAD(BN)                                                                                            \
   extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_weight_grad_##BN(                                      \
       const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
-      long long ldb, const int *__restrict__ gather_b, int M, int N, const int *__restrict__ offsets,                \
+      long long ldb, const int *__restrict__ gather_b, int M, int N, int groups, const int *__restrict__ offsets,    \
       float *__restrict__ out, int ld_out) {                                                                         \
-    weight_grad<BN>(a, lda, gather_a, b, ldb, gather_b, M, N, offsets, out, ld_out);                                 \
+    weight_grad<BN>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);                         \
   }
 
 SY_WEIGHT_GRAD(128)
