@@ -109,32 +109,21 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
     for (int i = 0; i < B_ROWS; ++i)
       cp_async_16(stage + SY_TILE_BYTES + swizzle128(load_row + 32 * i, chunk), b_src[i] + k0, b_bytes[i]);
   };
-  auto load_prologue = [&](bool valid) {
+  auto load_prologue = [&]() {
 #pragma unroll
     for (int s = 0; s < STAGES - 2; ++s) {
-      if (valid && s < num_k) load_stage(s);
+      if (s < num_k) load_stage(s);
       cp_async_commit();
     }
   };
 
-  // Persistent: each block walks tiles blockIdx.x, + gridDim.x, ... The next tile's first stages are requested
-  // before this tile's epilogue, so the epilogue's stores overlap those loads.
-  // The dSwiGLU epilogue needs every register it can get (holding the next tile's sources through it spills at
-  // BN 256), so that kernel requests each tile's first stages at the top of the tile instead.
-  constexpr bool prefetch = EPI != EPI_DSWIGLU;
-  int tile = blockIdx.x;
-  if (tile >= total_tiles) return;
-  TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
-  if constexpr (prefetch) {
+  // Persistent: each block walks tiles blockIdx.x, + gridDim.x, ... (Requesting the next tile's first stages before
+  // the epilogue was measured slower here: docs/kernel-notes.md.)
+  for (int tile = blockIdx.x; tile < total_tiles; tile += gridDim.x) {
+    const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
+    __syncthreads();  // every warp is done reading the previous tile's shared memory
     set_sources(tc);
-    load_prologue(true);
-  }
-  while (true) {
-    if constexpr (!prefetch) {
-      __syncthreads();  // every warp is done reading the previous tile's shared memory
-      set_sources(tc);
-      load_prologue(true);
-    }
+    load_prologue();
     float acc[BN / 2];
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
@@ -165,18 +154,6 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
     wgmma_wait<0>();
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
-
-    const int next_tile = tile + gridDim.x;
-    const bool has_next = next_tile < total_tiles;
-    TileCoord next = tc;
-    if constexpr (prefetch) {
-      __syncthreads();  // every warp is done reading this tile's shared memory
-      if (has_next) {
-        next = locate_tile<BN>(next_tile, num_n_tiles, offsets, tile_offsets, groups);
-        set_sources(next);
-      }
-      load_prologue(has_next);
-    }
 
     // Accumulator layout of wgmma m64nNk16: register 4j+q holds row 16·warp + lane/4 + 8·(q ≥ 2),
     // column 8j + 2·(lane % 4) + (q & 1) of the warpgroup's 64-row slice.
@@ -280,9 +257,6 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
         }
       }
     }
-    if (!has_next) break;
-    tile = next_tile;
-    tc = prefetch ? next : locate_tile<BN>(next_tile, num_n_tiles, offsets, tile_offsets, groups);
   }
 }
 
