@@ -38,6 +38,7 @@ let package = Package(
                 .embedInCode("Kernels/moe_grouped_gemm.cu"),
                 .embedInCode("Kernels/moe_elementwise.cu"),
                 .embedInCode("Kernels/moe_weight_grad.cu"),
+                .embedInCode("Kernels/moe_optimizer.cu"),
             ]
         ),
         // MARK: - Expert parallelism: communicators and the EP layer

@@ -111,7 +111,7 @@ public final class GPUTeacherStudent: @unchecked Sendable {
         try functions.mseLossGrad.launch(grid: (Self.lossBlocks, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
         a = KernelArguments()
         a.append(lossPartials); a.append(Int32(Self.lossBlocks)); a.append(Float(1 / Double(count))); a.append(lossValue)
-        try functions.sumPartials.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
+        try functions.lossSum.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
 
         try student.backward(outputGradient: outputGradient.address, input: input.address, tokens: T,
                              workspace: studentWorkspace, gradients: gradients, stream: stream)
@@ -172,7 +172,8 @@ final class AdamWState: @unchecked Sendable {
     ) throws {
         var a = KernelArguments()
         a.append(master); a.append(gradient); a.append(firstMoment); a.append(secondMoment); a.append(Int64(count))
-        a.append(Float(o.learningRate)); a.append(Float(o.beta1)); a.append(Float(o.beta2)); a.append(Float(o.epsilon))
+        a.append(Float(o.learningRate)); a.append(Float(o.beta1)); a.append(Float(1 - o.beta1)); a.append(Float(o.beta2))
+        a.append(Float(1 - o.beta2)); a.append(Float(o.epsilon))
         a.append(Float(o.weightDecay)); a.append(Float(corrections.first)); a.append(Float(corrections.second))
         a.append(bf16)
         let blocks = max(min((count / 4 + 255) / 256, 8192), 1)
@@ -183,7 +184,7 @@ final class AdamWState: @unchecked Sendable {
 /// The kernels of moe_optimizer.cu, loaded through the kernel cache (compiled once per machine).
 struct OptimizerFunctions {
     let module: CUDAModule
-    let mseLossGrad, sumPartials, adamw, routerBiasUpdate: CUDAFunction
+    let mseLossGrad, lossSum, adamw, routerBiasUpdate: CUDAFunction
 
     init(context: CUDAContext, cache: KernelCache) throws {
         let name = "moe_optimizer.cu"
@@ -195,7 +196,7 @@ struct OptimizerFunctions {
                                           options: KernelSources.compileOptions, architecture: context.architecture)
         module = try CUDAModule(context: context, cubin: compiled.cubin)
         mseLossGrad = try module.function(named: "sy_mse_loss_grad")
-        sumPartials = try module.function(named: "sy_sum_partials")
+        lossSum = try module.function(named: "sy_loss_sum")
         adamw = try module.function(named: "sy_adamw")
         routerBiasUpdate = try module.function(named: "sy_router_bias_update")
     }
@@ -207,16 +208,17 @@ extension GPUMoELayer {
     /// in the canonical layout. The same kernels as the packing at init; enqueued on `stream`.
     func repack(router source: UInt64, stream: CUDAStream) throws {
         let c = config, d = c.hidden, n = c.intermediate, E = c.experts, Ep = paddedExperts
-        func pack(_ from: UInt64, groups: Int, rows: Int, columns: Int, interleave: Bool, into out: DeviceBuffer) throws {
+        func pack(_ from: UInt64, groups: Int, rows: Int, columns: Int, interleave: Int, into out: DeviceBuffer) throws {
             var a = KernelArguments()
-            a.append(from); a.append(Int32(rows)); a.append(Int32(columns)); a.append(Int32(interleave ? 1 : 0))
+            a.append(from); a.append(Int32(rows)); a.append(Int32(columns)); a.append(Int32(interleave))
             a.append(out)
             try kernels.packRows.launch(grid: ((columns + 31) / 32, (rows + 31) / 32, groups), block: (32, 8, 1),
                                         stream: stream, arguments: a)
         }
-        try pack(w1Canonical.address, groups: E, rows: d, columns: 2 * n, interleave: true, into: w1)
-        try pack(w2Canonical.address, groups: E, rows: n, columns: d, interleave: false, into: w2)
-        try pack(source, groups: 1, rows: d, columns: E, interleave: false, into: router)
+        // W1's rows interleave gate and up halves in blocks of half the up-projection's tile width, as at init.
+        try pack(w1Canonical.address, groups: E, rows: d, columns: 2 * n, interleave: upWidth / 2, into: w1)
+        try pack(w2Canonical.address, groups: E, rows: n, columns: d, interleave: 0, into: w2)
+        try pack(source, groups: 1, rows: d, columns: E, interleave: 0, into: router)
         var a = KernelArguments()
         a.append(source); a.append(Int32(d)); a.append(Int32(E)); a.append(Int32(Ep)); a.append(routerPadded)
         try kernels.padColumns.launch(grid: (min((d * Ep + 255) / 256, 4096), 1, 1), block: (256, 1, 1),

@@ -15,6 +15,7 @@ public enum KernelSources {
     public static let all: [(name: String, source: String)] = [
         ("moe_elementwise.cu", text(PackageResources.moe_elementwise_cu)),
         ("moe_grouped_gemm.cu", text(PackageResources.moe_grouped_gemm_cu)),
+        ("moe_optimizer.cu", text(PackageResources.moe_optimizer_cu)),
         ("moe_router.cu", text(PackageResources.moe_router_cu)),
         ("moe_weight_grad.cu", text(PackageResources.moe_weight_grad_cu)),
     ]

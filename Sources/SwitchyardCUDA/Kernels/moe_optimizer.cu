@@ -3,9 +3,9 @@
 // sy_mse_loss_grad: diff = out − target over `count` bf16 values; grad = grad_scale·diff (bf16);
 //   partials[block] = Σ diff² over the block's grid-stride elements (fp32, fixed order). Launch with a fixed grid
 //   (SY_LOSS_BLOCKS blocks of 256) so that the sum is the same bits on every run; `partials` holds one float per block.
-// sy_sum_partials: out[0] = scale · Σ partials[0..count) in a fixed order. One block of 256.
+// sy_loss_sum: out[0] = scale · Σ partials[0..count) in a fixed order. One block of 256.
 // sy_adamw: AdamW on `count` fp32 parameters (PyTorch's formula, see AdamW.swift):
-//   m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  p ← p − lr·(λ·p + m·c1 / (√(v·c2) + ε)),  c1 = 1/(1−β1ᵗ), c2 = 1/(1−β2ᵗ);
+//   m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²  (1 − β passed in, computed in double on the host);  p ← p − lr·(λ·p + m·c1 / (√(v·c2) + ε)),  c1 = 1/(1−β1ᵗ), c2 = 1/(1−β2ᵗ);
 //   also writes p rounded to bf16 into `out` (the layer's bf16 copy). 16-byte vectors when every pointer is 16-byte
 //   aligned (the caller's buffers are), a scalar tail for count % 4. Grid-stride, block 256.
 // sy_router_bias_update: the aux-loss-free balancing step of DeepSeek-V3, b_e += rate·sign(mean load − load_e),
@@ -34,7 +34,7 @@ extern "C" __global__ void __launch_bounds__(SY_LOSS_THREADS)
 }
 
 extern "C" __global__ void __launch_bounds__(SY_LOSS_THREADS)
-    sy_sum_partials(const float *__restrict__ partials, int count, float scale, float *__restrict__ out) {
+    sy_loss_sum(const float *__restrict__ partials, int count, float scale, float *__restrict__ out) {
   __shared__ float sums[SY_LOSS_THREADS];
   float sum = 0.0f;
   for (int i = threadIdx.x; i < count; i += SY_LOSS_THREADS) sum += partials[i];
@@ -48,21 +48,21 @@ extern "C" __global__ void __launch_bounds__(SY_LOSS_THREADS)
 }
 
 struct AdamWStep {
-  float lr, beta1, beta2, eps, decay, c1, c2;
+  float lr, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, decay, c1, c2;
 };
 
 // One parameter's update; returns the new value and writes back the moments.
 SY_DEVICE float adamw_one(float p, float g, float &m, float &v, const AdamWStep &s) {
-  m = s.beta1 * m + (1.0f - s.beta1) * g;
-  v = s.beta2 * v + (1.0f - s.beta2) * g * g;
+  m = s.beta1 * m + s.one_minus_beta1 * g;
+  v = s.beta2 * v + s.one_minus_beta2 * g * g;
   return p - s.lr * (s.decay * p + (m * s.c1) / (sqrtf(v * s.c2) + s.eps));
 }
 
 extern "C" __global__ void __launch_bounds__(256)
     sy_adamw(float *__restrict__ param, const float *__restrict__ grad, float *__restrict__ m1, float *__restrict__ m2,
-             long long count, float lr, float beta1, float beta2, float eps, float decay, float c1, float c2,
-             bf16_t *__restrict__ out) {
-  const AdamWStep s = {lr, beta1, beta2, eps, decay, c1, c2};
+             long long count, float lr, float beta1, float one_minus_beta1, float beta2, float one_minus_beta2,
+             float eps, float decay, float c1, float c2, bf16_t *__restrict__ out) {
+  const AdamWStep s = {lr, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, decay, c1, c2};
   const long long stride = (long long)gridDim.x * blockDim.x;
   const long long first = blockIdx.x * (long long)blockDim.x + threadIdx.x;
   const long long vectors = count / 4;

@@ -1,6 +1,174 @@
 import ArgumentParser
+import Switchyard
+import SwitchyardCUDA
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 struct TrainCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "train", abstract: "(not built yet)")
-    func run() async throws { throw ValidationError("'train' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a student MoE layer to match a fixed random teacher layer, on the best available device.",
+        discussion: """
+            Each step draws a fresh seeded X, runs teacher and student forward, takes L = mean over T·d of \
+            (O_student − O_teacher)², runs the student's backward pass and an AdamW step on Wr, W1 and W2 (fp32 master \
+            weights), and for the sigmoid-bias router the aux-loss-free bias update b_e += γ·sign(mean load − load_e). \
+            On a GPU everything stays on the device (one float and E counts come back per logged step); the default \
+            shape is 7B-n256. On the CPU the default is a small layer (T 512, d 64, n 32, E 8, K 2). \
+            Prints step, loss, tokens/s and the largest and smallest expert load; --csv writes the same columns. \
+            See docs/training.md.
+            """)
+
+    @OptionGroup var devices: DeviceOptions
+    @Option(help: "A named configuration, e.g. 7B-n256 (the GPU default).") var shape: String?
+    @Option(help: "Tokens T per step (overrides the shape's T).") var tokens: Int?
+    @Option(help: "Hidden size d (with --intermediate, --experts, --top-k: a custom shape).") var hidden: Int?
+    @Option(help: "Expert intermediate size n.") var intermediate: Int?
+    @Option(help: "Experts E.") var experts: Int?
+    @Option(name: .customLong("top-k"), help: "Experts per token K.") var topK: Int?
+    @Option(help: "Router: sigmoid-bias (DeepSeek-V3, one group, bias balancing on), softmax or mixtral.")
+    var router: RouterChoice = .sigmoidBias
+    @Option(help: "Training steps (default: 300 on a GPU, 200 on the CPU).") var steps: Int?
+    @Option(help: "AdamW learning rate (default 0.32/d: 5e-3 at d 64, 2.1e-4 at d 1536).") var lr: Double?
+    @Option(name: .customLong("weight-decay"), help: "AdamW decoupled weight decay λ.") var weightDecay: Double = 0.01
+    @Option(help: "AdamW ε.") var eps: Double = 1e-8
+    @Option(name: .customLong("bias-rate"), help: "Step γ of the aux-loss-free bias update (sigmoid-bias router).")
+    var biasRate: Double = 1e-3
+    @Option(help: "Seed: the teacher uses it, the student seed + 1, the inputs seed + 2.") var seed: UInt64 = 1
+    @Option(help: "Write step,loss,tokens_per_s,load_max,load_min to this CSV file.") var csv: String?
+    @Option(name: .customLong("log-every"), help: "Log (and read the loss back) every N steps.") var logEvery: Int = 10
+
+    enum RouterChoice: String, ExpressibleByArgument, CaseIterable {
+        case sigmoidBias = "sigmoid-bias", softmax, mixtral
+    }
+
+    func run() async throws {
+        guard logEvery >= 1 else { throw ValidationError("--log-every must be ≥ 1") }
+        let backend = try makeBackend(devices.device)
+        let isGPU = backend is GPUBackend
+        let shape = try selectedShape(gpu: isGPU)
+        let stepCount = steps ?? (isGPU ? 300 : 200)
+        guard stepCount >= 1 else { throw ValidationError("--steps must be ≥ 1") }
+        let config = try shape.config(router: RouterConfig(kind: routerKind, biasUpdateRate: biasRate))
+        // Adam's first steps are sign-like (every weight moves by about lr), so H moves by about lr·d·E|x|:
+        // the default keeps that change the same at every width.
+        let learningRate = lr ?? 0.32 / Double(shape.hidden)
+        let optimizer = try AdamW(learningRate: learningRate, epsilon: eps, weightDecay: weightDecay)
+
+        let run: any TrainingRun
+        if let gpu = backend as? GPUBackend {
+            note("building teacher and student on the device")
+            run = try GPUTeacherStudent(kernels: gpu.kernels, cache: try KernelCache(), config: config,
+                                        tokens: shape.tokens, optimizer: optimizer, teacherSeed: seed,
+                                        studentSeed: seed &+ 1, dataSeed: seed &+ 2)
+        } else {
+            run = CPUTrainingRun(try TeacherStudent(config: config, tokens: shape.tokens, optimizer: optimizer,
+                                                    teacherSeed: seed, studentSeed: seed &+ 1, dataSeed: seed &+ 2))
+        }
+        print("train on \(backend.description): \(shape.name) T=\(shape.tokens) d=\(shape.hidden) n=\(shape.intermediate) "
+              + "E=\(shape.experts) K=\(shape.topK), router \(router.rawValue), \(stepCount) steps, AdamW lr \(format(learningRate)) "
+              + "λ \(weightDecay) ε \(eps)")
+        print(pad("step", 8) + pad("loss", 14) + pad("tokens/s", 14) + pad("load max", 10) + "load min")
+        let log = try train(run, steps: stepCount, tokens: shape.tokens)
+        if let csv { try writeCSV(log.rows, to: csv) }
+        let first = log.rows[0].loss, last = log.rows[log.rows.count - 1].loss
+        print("loss \(format(first)) → \(format(last)) (÷\(fixed(first / last, 1))) in \(stepCount) steps, "
+              + "\(fixed(log.seconds, 2)) s, \(format(Double(shape.tokens * stepCount) / log.seconds)) tokens/s")
+    }
+
+    /// One logged step.
+    struct Row {
+        var step: Int
+        var loss: Double
+        var tokensPerSecond: Double
+        var loadMax: Int32
+        var loadMin: Int32
+    }
+
+    /// Runs the steps, logging step 1, every `logEvery`-th and the last; tokens/s counts since the previous log line.
+    private func train(_ run: any TrainingRun, steps: Int, tokens: Int) throws -> (rows: [Row], seconds: Double) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var previous = (step: 0, time: start)
+        var rows: [Row] = []
+        for step in 1...steps {
+            try run.step()
+            guard step == 1 || step % logEvery == 0 || step == steps else { continue }
+            let loss = try run.loss(), counts = try run.counts()
+            let now = clock.now
+            let rate = Double(tokens * (step - previous.step)) / seconds(now - previous.time)
+            previous = (step, now)
+            let row = Row(step: step, loss: loss, tokensPerSecond: rate, loadMax: counts.max() ?? 0,
+                          loadMin: counts.min() ?? 0)
+            rows.append(row)
+            print(pad("\(step)", 8) + pad(format(loss), 14) + pad(format(rate), 14) + pad("\(row.loadMax)", 10)
+                  + "\(row.loadMin)")
+            guard loss.isFinite else { throw ValidationError("the loss is \(loss) at step \(step); try a smaller --lr") }
+        }
+        return (rows, seconds(clock.now - start))
+    }
+
+    private func writeCSV(_ rows: [Row], to path: String) throws {
+        var text = "step,loss,tokens_per_s,load_max,load_min\n"
+        for row in rows { text += "\(row.step),\(row.loss),\(row.tokensPerSecond),\(row.loadMax),\(row.loadMin)\n" }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        note("wrote \(rows.count) rows to \(path)")
+    }
+
+    private var routerKind: RouterKind {
+        switch router {
+        case .sigmoidBias: .sigmoidBias(groups: 1, topKGroups: 1, scaling: 1)
+        case .softmax: .softmaxTopK(renormalize: true)
+        case .mixtral: .mixtral
+        }
+    }
+
+    /// The shape: custom sizes, a named shape, or the device's default (7B-n256 on a GPU, a small layer on the CPU).
+    private func selectedShape(gpu: Bool) throws -> NamedShape {
+        var selected: NamedShape
+        if let d = hidden, let n = intermediate, let e = experts, let k = topK {
+            selected = NamedShape(name: "custom", tokens: 4096, hidden: d, intermediate: n, experts: e, topK: k)
+        } else if hidden != nil || intermediate != nil || experts != nil || topK != nil {
+            throw ValidationError("a custom shape needs all of --hidden, --intermediate, --experts and --top-k")
+        } else if let name = shape ?? (gpu ? "7B-n256" : nil) {
+            guard let named = NamedShape.named(name) else {
+                throw ValidationError("unknown shape '\(name)'; known: \(NamedShape.all.map(\.name).joined(separator: ", "))")
+            }
+            selected = named
+        } else {
+            selected = NamedShape(name: "cpu-small", tokens: 512, hidden: 64, intermediate: 32, experts: 8, topK: 2)
+        }
+        if let tokens {
+            guard tokens >= 1 else { throw ValidationError("--tokens must be ≥ 1") }
+            selected.tokens = tokens
+        }
+        return selected
+    }
+}
+
+/// What the training loop drives: enqueue a step, read back the last step's loss and expert loads.
+protocol TrainingRun: AnyObject {
+    func step() throws
+    func loss() throws -> Double
+    func counts() throws -> [Int32]
+}
+
+extension GPUTeacherStudent: TrainingRun {}
+
+/// The CPU trainer behind the same interface (its step computes the loss at once).
+final class CPUTrainingRun: TrainingRun {
+    private var trainer: TeacherStudent
+    private var last = TrainingStep(step: 0, loss: .nan, counts: [])
+
+    init(_ trainer: TeacherStudent) { self.trainer = trainer }
+
+    func step() throws { last = try trainer.step() }
+    func loss() throws -> Double { last.loss }
+    func counts() throws -> [Int32] { last.counts }
+}
+
+private func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
 }
