@@ -18,7 +18,7 @@ public final class GPUKernels: @unchecked Sendable {
     let floatToBF16: CUDAFunction
     let bf16ToFloat: CUDAFunction
     let fillRandomBF16: CUDAFunction
-    let gemmDSwiGLU: CUDAFunction
+    let gemmDSwiGLU: TileWidths
     let weightGrad: TileWidths
     let splitRows: CUDAFunction
     let sumPartials: CUDAFunction
@@ -48,8 +48,7 @@ public final class GPUKernels: @unchecked Sendable {
     static func weightGradSharedMemoryBytes(width: Int) -> Int { 4 * (2 * 64 * 128 + width / 64 * 64 * 128) + 1024 }
     /// The output tile width for N output columns: 256 once there are enough columns to fill it.
     static func tileWidth(columns: Int) -> Int { columns >= 256 ? 256 : 128 }
-    /// The grouped GEMM's block: one producer warpgroup and two consumer warpgroups.
-    static let gemmThreads = 384
+    static let gemmThreads = 256
     static let tileRows = 128
     static let tileColumns = 128
     /// Assignments per block of the metadata kernels (SY_CHUNK).
@@ -93,14 +92,13 @@ public final class GPUKernels: @unchecked Sendable {
         floatToBF16 = try function("moe_elementwise.cu", "sy_f32_to_bf16")
         bf16ToFloat = try function("moe_elementwise.cu", "sy_bf16_to_f32")
         fillRandomBF16 = try function("moe_elementwise.cu", "sy_fill_random_bf16")
-        gemmDSwiGLU = try function("moe_grouped_gemm.cu", "sy_gemm_dswiglu_128")
+        gemmDSwiGLU = try widths("moe_grouped_gemm.cu", "sy_gemm_dswiglu", GPUKernels.gemmSharedMemoryBytes(width:))
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
         sumPartials = try function("moe_weight_grad.cu", "sy_sum_partials")
         routerBackward = try function("moe_router.cu", "sy_router_backward")
         padColumns = try function("moe_elementwise.cu", "sy_pad_columns")
         try gemmF32.setMaxDynamicSharedMemory(GPUKernels.gemmSharedMemoryBytes)
-        try gemmDSwiGLU.setMaxDynamicSharedMemory(GPUKernels.gemmSharedMemoryBytes)
         self.modules = Array(modules.values)
     }
 

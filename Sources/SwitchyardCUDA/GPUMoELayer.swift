@@ -25,6 +25,8 @@ public final class GPUMoELayer: @unchecked Sendable {
     let routerPadded: DeviceBuffer
     /// Output tile width of the up-projection: 256 when n is a multiple of 128 (gate and up halves of 128), else 128.
     var upWidth: Int { config.intermediate % 128 == 0 ? 256 : 128 }
+    /// Output tile width of the dH kernel (N = n).
+    var dHiddenWidth: Int { config.intermediate % 256 == 0 ? 256 : 128 }
     /// E rounded up to a multiple of 64: the width of dZ and of the padded router weight.
     var paddedExperts: Int { (config.experts + 63) / 64 * 64 }
 
@@ -204,13 +206,15 @@ public final class GPUMoELayer: @unchecked Sendable {
         }
         let sms = kernels.context.multiprocessorCount
         let gemmGrid = (sms, 1, 1), gemmBlock = (GPUKernels.gemmThreads, 1, 1), smem = GPUKernels.gemmSharedMemoryBytes
-        let nTiles = (n + GPUKernels.tileColumns - 1) / GPUKernels.tileColumns
+        let nTiles = (n + dHiddenWidth - 1) / dHiddenWidth
 
         var a = KernelArguments()
         a.append(outputGradient); a.append(w.gatherIndex); a.append(w2Canonical); a.append(Int32(n)); a.append(Int32(d))
         a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.scoreOfPosition)
         a.append(g.hiddenGradient); a.append(g.scaledActivation); a.append(g.scorePartials)
-        try kernels.gemmDSwiGLU.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream, arguments: a)
+        let dHidden = kernels.gemmDSwiGLU(dHiddenWidth)
+        try dHidden.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dHidden.sharedBytes, stream: stream,
+                                    arguments: a)
 
         let mode = routerMode
         a = KernelArguments()

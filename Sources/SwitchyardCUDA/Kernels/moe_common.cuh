@@ -77,29 +77,6 @@ SY_DEVICE u64 wgmma_desc_mn_major_sw128(u32 smem_byte_address, u32 chunk_bytes) 
   return desc;
 }
 
-// ---- mbarriers (warp-specialized kernels) -------------------------------------------------------------------
-
-SY_DEVICE void mbar_init(u32 bar, u32 count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-}
-SY_DEVICE void mbar_arrive(u32 bar) {
-  asm volatile("{\n .reg .b64 state;\n mbarrier.arrive.shared::cta.b64 state, [%0];\n}\n" ::"r"(bar) : "memory");
-}
-SY_DEVICE bool mbar_try_wait(u32 bar, u32 parity) {
-  u32 done;
-  asm volatile(
-      "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
-      : "=r"(done)
-      : "r"(bar), "r"(parity)
-      : "memory");
-  return done != 0;
-}
-// Waits until the barrier's phase with the given parity has completed.
-SY_DEVICE void mbar_wait(u32 bar, u32 parity) {
-  while (!mbar_try_wait(bar, parity)) {
-  }
-}
-
 SY_DEVICE void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 SY_DEVICE void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int N> SY_DEVICE void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }

@@ -63,201 +63,194 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
   // wgmma's 128B swizzle needs 1024-byte aligned tiles.
   unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw + 1023) & ~1023ull);
   const u32 smem_base = smem_addr(smem);
-  constexpr int STAGES = GemmShape<BN>::stages;
-  constexpr int STAGE_BYTES = GemmShape<BN>::stage_bytes;
-  // Stages the producer keeps in flight before it marks the oldest one full; ≤ STAGES − 2 so that the consumers can
-  // always release the slot the producer waits for.
-  constexpr int LAG = STAGES - 2;
-  __shared__ __align__(8) u64 full_bar[STAGES], empty_bar[STAGES];
 
   const int tid = threadIdx.x;
-  const int role = tid >> 7;  // warpgroup 0: producer; 1 and 2: consumers of rows 0..63 and 64..127
+  const int warpgroup = tid >> 7;
   const int lane = tid & 31;
   const int warp_in_group = (tid >> 5) & 3;
+  constexpr int STAGES = GemmShape<BN>::stages;
+  constexpr int STAGE_BYTES = GemmShape<BN>::stage_bytes;
+  constexpr int B_ROWS = BN / 32;  // B rows each thread copies per stage
   const int num_n_tiles = (N + BN - 1) / BN;
   const int total_tiles = tile_offsets[groups] * num_n_tiles;
   const int num_k = K / SY_BK;
 
-  if (tid == 0) {
-    for (int s = 0; s < STAGES; ++s) {
-      mbar_init(smem_addr(&full_bar[s]), 128);   // every producer thread, after its copies landed
-      mbar_init(smem_addr(&empty_bar[s]), 256);  // every consumer thread, after its wgmma read the stage
-    }
-  }
-  __syncthreads();
+  // Each thread copies chunk `chunk` (16 B) of A rows load_row + 32 i (i < 4) and B rows load_row + 32 i (i < BN/32).
+  const int chunk = tid & 7;
+  const int load_row = tid >> 3;
 
-  if (role == 0) {
-    // Producer warpgroup: cp.async copies with the gather, 16 B per copy, written already swizzled. Thread p copies
-    // chunk p % 8 of A rows p/8 + 16 i (i < 8) and of B rows p/8 + 16 i (i < BN/16).
-    const int chunk = tid & 7;
-    const int row0 = tid >> 3;
-    int it = 0;
-    for (int tile = blockIdx.x; tile < total_tiles; tile += gridDim.x) {
-      const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
-      for (int kb = 0; kb < num_k; ++kb, ++it) {
-        const int s = it % STAGES;
-        if (it >= STAGES) mbar_wait(smem_addr(&empty_bar[s]), ((it / STAGES) & 1) ^ 1);
-        const u32 stage = smem_base + s * STAGE_BYTES;
-        const int k0 = kb * SY_BK + chunk * 8;
+  const bf16_t *a_src[4];
+  const bf16_t *b_src[B_ROWS];
+  u32 a_bytes[4], b_bytes[B_ROWS];
+  auto set_sources = [&](const TileCoord &t) {
 #pragma unroll
-        for (int i = 0; i < 8; ++i) {
-          const int r = row0 + 16 * i;
-          const int row = tc.row_begin + r;
-          const bool valid = row < tc.row_end;
-          const long long src = valid ? (gather ? (long long)gather[row] : (long long)row) : 0;
-          cp_async_16(stage + swizzle128(r, chunk), a + src * lda + k0, valid ? 16u : 0u);
-        }
-#pragma unroll
-        for (int i = 0; i < BN / 16; ++i) {
-          const int r = row0 + 16 * i;
-          const int n = tc.n0 + r;
-          const bool valid = n < N;
-          cp_async_16(stage + SY_TILE_BYTES + swizzle128(r, chunk),
-                      b + ((long long)tc.group * N + (valid ? n : 0)) * K + k0, valid ? 16u : 0u);
-        }
-        cp_async_commit();
-        if (it >= LAG) {
-          cp_async_wait<LAG>();
-          fence_proxy_async();
-          mbar_arrive(smem_addr(&full_bar[(it - LAG) % STAGES]));
-        }
-      }
+    for (int i = 0; i < 4; ++i) {
+      int r = t.row_begin + load_row + 32 * i;
+      bool valid = r < t.row_end;
+      long long src_row = valid ? (gather ? (long long)gather[r] : (long long)r) : 0;
+      a_src[i] = a + src_row * lda + chunk * 8;
+      a_bytes[i] = valid ? 16u : 0u;
     }
-    cp_async_wait<0>();
-    fence_proxy_async();
-    for (int j = it > LAG ? it - LAG : 0; j < it; ++j) mbar_arrive(smem_addr(&full_bar[j % STAGES]));
-  } else {
-    // Consumer warpgroups: wgmma from the full stages, one group in flight, then the epilogue from registers while
-    // the producer is already filling the next tile's stages.
-    const int warpgroup = role - 1;
-    int it = 0;
-    for (int tile = blockIdx.x; tile < total_tiles; tile += gridDim.x) {
-      const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
-      float acc[BN / 2];
 #pragma unroll
-      for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
-      for (int kb = 0; kb < num_k; ++kb, ++it) {
-        const int s = it % STAGES;
-        mbar_wait(smem_addr(&full_bar[s]), (it / STAGES) & 1);
-        const u32 stage = smem_base + s * STAGE_BYTES;
-        const u32 a_tile = stage + warpgroup * (64 * 128);
-        const u32 b_tile = stage + SY_TILE_BYTES;
+    for (int i = 0; i < B_ROWS; ++i) {
+      int n = t.n0 + load_row + 32 * i;
+      bool n_valid = n < N;
+      b_src[i] = b + ((long long)t.group * N + (n_valid ? n : 0)) * K + chunk * 8;
+      b_bytes[i] = n_valid ? 16u : 0u;
+    }
+  };
+  auto load_stage = [&](int kb) {
+    const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
+    const int k0 = kb * SY_BK;
 #pragma unroll
-        for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
-        wgmma_fence();
+    for (int i = 0; i < 4; ++i)
+      cp_async_16(stage + swizzle128(load_row + 32 * i, chunk), a_src[i] + k0, a_bytes[i]);
 #pragma unroll
-        for (int kk = 0; kk < SY_BK / 16; ++kk) {
-          wgmma_step<BN, false>(acc, wgmma_desc_k_major_sw128(a_tile + kk * 32),
-                                wgmma_desc_k_major_sw128(b_tile + kk * 32), (kb > 0 || kk > 0) ? 1 : 0);
-        }
-        wgmma_commit();
-        wgmma_wait<1>();
+    for (int i = 0; i < B_ROWS; ++i)
+      cp_async_16(stage + SY_TILE_BYTES + swizzle128(load_row + 32 * i, chunk), b_src[i] + k0, b_bytes[i]);
+  };
+  auto load_prologue = [&]() {
 #pragma unroll
-        for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
-        if (kb > 0) mbar_arrive(smem_addr(&empty_bar[(it - 1) % STAGES]));
-      }
-      wgmma_wait<0>();
+    for (int s = 0; s < STAGES - 2; ++s) {
+      if (s < num_k) load_stage(s);
+      cp_async_commit();
+    }
+  };
+
+  // Persistent: each block walks tiles blockIdx.x, + gridDim.x, ... (Requesting the next tile's first stages before
+  // the epilogue was measured slower here: docs/kernel-notes.md.)
+  for (int tile = blockIdx.x; tile < total_tiles; tile += gridDim.x) {
+    const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
+    __syncthreads();  // every warp is done reading the previous tile's shared memory
+    set_sources(tc);
+    load_prologue();
+    float acc[BN / 2];
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+
+    for (int kb = 0; kb < num_k; ++kb) {
+      cp_async_wait<STAGES - 3>();
+      fence_proxy_async();
+      __syncthreads();
+      if (kb + STAGES - 2 < num_k) load_stage(kb + STAGES - 2);
+      cp_async_commit();
+
+      const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
+      const u32 a_tile = stage + warpgroup * (64 * 128);
+      const u32 b_tile = stage + SY_TILE_BYTES;
 #pragma unroll
       for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
-      mbar_arrive(smem_addr(&empty_bar[(it - 1) % STAGES]));
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < SY_BK / 16; ++kk) {
+        wgmma_step<BN, false>(acc, wgmma_desc_k_major_sw128(a_tile + kk * 32),
+                              wgmma_desc_k_major_sw128(b_tile + kk * 32), (kb > 0 || kk > 0) ? 1 : 0);
+      }
+      wgmma_commit();
+      wgmma_wait<1>();
+#pragma unroll
+      for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
+    }
+    wgmma_wait<0>();
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
 
-      // Accumulator layout of wgmma m64nNk16: register 4j+q holds row 16·warp + lane/4 + 8·(q ≥ 2),
-      // column 8j + 2·(lane % 4) + (q & 1) of the warpgroup's 64-row slice.
-      const int row_lo = tc.row_begin + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
-      const int col_in = 2 * (lane & 3);
-      if (EPI == EPI_SWIGLU) {
-        // Packed B rows: BN/2 gate columns then BN/2 up columns of the same intermediate slice n0/2 ..< n0/2 + BN/2.
-        // out0 = H [rows, 2n] (gate 0..n-1, up n..2n-1), out1 = A [rows, n]; ld_out = n.
-        bf16_t *h = (bf16_t *)out0;
-        bf16_t *act = (bf16_t *)out1;
-        const int n_inter = ld_out;
-        const int c0 = tc.n0 / 2;
-        constexpr int UP = BN / 16;  // accumulator groups of 8 columns before the up half starts
-  #pragma unroll
-        for (int j = 0; j < UP; ++j) {
-  #pragma unroll
+    // Accumulator layout of wgmma m64nNk16: register 4j+q holds row 16·warp + lane/4 + 8·(q ≥ 2),
+    // column 8j + 2·(lane % 4) + (q & 1) of the warpgroup's 64-row slice.
+    const int row_lo = tc.row_begin + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
+    const int col_in = 2 * (lane & 3);
+    if (EPI == EPI_SWIGLU) {
+      // Packed B rows: BN/2 gate columns then BN/2 up columns of the same intermediate slice n0/2 ..< n0/2 + BN/2.
+      // out0 = H [rows, 2n] (gate 0..n-1, up n..2n-1), out1 = A [rows, n]; ld_out = n.
+      bf16_t *h = (bf16_t *)out0;
+      bf16_t *act = (bf16_t *)out1;
+      const int n_inter = ld_out;
+      const int c0 = tc.n0 / 2;
+      constexpr int UP = BN / 16;  // accumulator groups of 8 columns before the up half starts
+#pragma unroll
+      for (int j = 0; j < UP; ++j) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int row = row_lo + 8 * half;
+          if (row < tc.row_end) {
+            const int col = c0 + 8 * j + col_in;
+            float g0 = round_bf16(acc[4 * j + 2 * half]), g1 = round_bf16(acc[4 * j + 2 * half + 1]);
+            float u0 = round_bf16(acc[4 * (j + UP) + 2 * half]), u1 = round_bf16(acc[4 * (j + UP) + 2 * half + 1]);
+            float a0 = g0 * sigmoidf_(g0) * u0, a1 = g1 * sigmoidf_(g1) * u1;
+            bf16_t *h_row = h + (long long)row * (2 * n_inter);
+            *(u32 *)(h_row + col) = pack_bf16x2(g0, g1);
+            *(u32 *)(h_row + n_inter + col) = pack_bf16x2(u0, u1);
+            *(u32 *)(act + (long long)row * n_inter + col) = pack_bf16x2(a0, a1);
+          }
+        }
+      }
+    } else if (EPI == EPI_DSWIGLU) {
+      // acc = dA' (unscaled by s). aux = H [rows, 2n]; out0 = dH [rows, 2n]; out1 = A' = s·A [rows, n];
+      // partial[row · n_tiles + tile] = Σ over this tile's columns of dA'·A (dS, reduced later in a fixed order).
+      const bf16_t *h = aux;
+      bf16_t *dh = (bf16_t *)out0;
+      bf16_t *a_scaled = (bf16_t *)out1;
+      const int n_inter = ld_out;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int row = row_lo + 8 * half;
+        const bool row_ok = row < tc.row_end;
+        const float s = row_ok ? row_scale[row] : 0.0f;
+        float ds = 0.0f;
+#pragma unroll
+        for (int j = 0; j < BN / 8; ++j) {
+          const int col = tc.n0 + 8 * j + col_in;
+          if (row_ok && col < N) {
+            const bf16_t *h_row = h + (long long)row * (2 * n_inter);
+            const u32 gp = *(const u32 *)(h_row + col), up = *(const u32 *)(h_row + n_inter + col);
+            float g[2] = {bf16_to_float((bf16_t)(gp & 0xffffu)), bf16_to_float((bf16_t)(gp >> 16))};
+            float u[2] = {bf16_to_float((bf16_t)(up & 0xffffu)), bf16_to_float((bf16_t)(up >> 16))};
+            float dg[2], du[2], as[2];
+#pragma unroll
+            for (int q = 0; q < 2; ++q) {
+              const float da = acc[4 * j + 2 * half + q];
+              const float sig = sigmoidf_(g[q]);
+              const float silu = g[q] * sig;
+              const float act = silu * u[q];
+              ds += da * act;
+              const float dact = s * da;
+              dg[q] = dact * u[q] * sig * (1.0f + g[q] * (1.0f - sig));
+              du[q] = dact * silu;
+              as[q] = s * act;
+            }
+            bf16_t *dh_row = dh + (long long)row * (2 * n_inter);
+            *(u32 *)(dh_row + col) = pack_bf16x2(dg[0], dg[1]);
+            *(u32 *)(dh_row + n_inter + col) = pack_bf16x2(du[0], du[1]);
+            *(u32 *)(a_scaled + (long long)row * n_inter + col) = pack_bf16x2(as[0], as[1]);
+          }
+        }
+        // The four lanes that share a row hold its BN columns between them.
+        ds += __shfl_xor_sync(0xffffffffu, ds, 1);
+        ds += __shfl_xor_sync(0xffffffffu, ds, 2);
+        if (row_ok && (lane & 3) == 0) partial[(long long)row * num_n_tiles + tc.n0 / BN] = ds;
+      }
+    } else {
+#pragma unroll
+      for (int j = 0; j < BN / 8; ++j) {
+        const int col = tc.n0 + 8 * j + col_in;
+        if (col < N) {
+#pragma unroll
           for (int half = 0; half < 2; ++half) {
             const int row = row_lo + 8 * half;
             if (row < tc.row_end) {
-              const int col = c0 + 8 * j + col_in;
-              float g0 = round_bf16(acc[4 * j + 2 * half]), g1 = round_bf16(acc[4 * j + 2 * half + 1]);
-              float u0 = round_bf16(acc[4 * (j + UP) + 2 * half]), u1 = round_bf16(acc[4 * (j + UP) + 2 * half + 1]);
-              float a0 = g0 * sigmoidf_(g0) * u0, a1 = g1 * sigmoidf_(g1) * u1;
-              bf16_t *h_row = h + (long long)row * (2 * n_inter);
-              *(u32 *)(h_row + col) = pack_bf16x2(g0, g1);
-              *(u32 *)(h_row + n_inter + col) = pack_bf16x2(u0, u1);
-              *(u32 *)(act + (long long)row * n_inter + col) = pack_bf16x2(a0, a1);
-            }
-          }
-        }
-      } else if (EPI == EPI_DSWIGLU) {
-        // acc = dA' (unscaled by s). aux = H [rows, 2n]; out0 = dH [rows, 2n]; out1 = A' = s·A [rows, n];
-        // partial[row · n_tiles + tile] = Σ over this tile's columns of dA'·A (dS, reduced later in a fixed order).
-        const bf16_t *h = aux;
-        bf16_t *dh = (bf16_t *)out0;
-        bf16_t *a_scaled = (bf16_t *)out1;
-        const int n_inter = ld_out;
-  #pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int row = row_lo + 8 * half;
-          const bool row_ok = row < tc.row_end;
-          const float s = row_ok ? row_scale[row] : 0.0f;
-          float ds = 0.0f;
-  #pragma unroll
-          for (int j = 0; j < BN / 8; ++j) {
-            const int col = tc.n0 + 8 * j + col_in;
-            if (row_ok && col < N) {
-              const bf16_t *h_row = h + (long long)row * (2 * n_inter);
-              const u32 gp = *(const u32 *)(h_row + col), up = *(const u32 *)(h_row + n_inter + col);
-              float g[2] = {bf16_to_float((bf16_t)(gp & 0xffffu)), bf16_to_float((bf16_t)(gp >> 16))};
-              float u[2] = {bf16_to_float((bf16_t)(up & 0xffffu)), bf16_to_float((bf16_t)(up >> 16))};
-              float dg[2], du[2], as[2];
-  #pragma unroll
-              for (int q = 0; q < 2; ++q) {
-                const float da = acc[4 * j + 2 * half + q];
-                const float sig = sigmoidf_(g[q]);
-                const float silu = g[q] * sig;
-                const float act = silu * u[q];
-                ds += da * act;
-                const float dact = s * da;
-                dg[q] = dact * u[q] * sig * (1.0f + g[q] * (1.0f - sig));
-                du[q] = dact * silu;
-                as[q] = s * act;
+              float v0 = acc[4 * j + 2 * half], v1 = acc[4 * j + 2 * half + 1];
+              if (row_scale) {
+                const float s = row_scale[row];
+                v0 *= s;
+                v1 *= s;
               }
-              bf16_t *dh_row = dh + (long long)row * (2 * n_inter);
-              *(u32 *)(dh_row + col) = pack_bf16x2(dg[0], dg[1]);
-              *(u32 *)(dh_row + n_inter + col) = pack_bf16x2(du[0], du[1]);
-              *(u32 *)(a_scaled + (long long)row * n_inter + col) = pack_bf16x2(as[0], as[1]);
-            }
-          }
-          // The four lanes that share a row hold its BN columns between them.
-          ds += __shfl_xor_sync(0xffffffffu, ds, 1);
-          ds += __shfl_xor_sync(0xffffffffu, ds, 2);
-          if (row_ok && (lane & 3) == 0) partial[(long long)row * num_n_tiles + tc.n0 / BN] = ds;
-        }
-      } else {
-  #pragma unroll
-        for (int j = 0; j < BN / 8; ++j) {
-          const int col = tc.n0 + 8 * j + col_in;
-          if (col < N) {
-  #pragma unroll
-            for (int half = 0; half < 2; ++half) {
-              const int row = row_lo + 8 * half;
-              if (row < tc.row_end) {
-                float v0 = acc[4 * j + 2 * half], v1 = acc[4 * j + 2 * half + 1];
-                if (row_scale) {
-                  const float s = row_scale[row];
-                  v0 *= s;
-                  v1 *= s;
-                }
-                if (EPI == EPI_BF16) {
-                  *(u32 *)((bf16_t *)out0 + (long long)row * ld_out + col) = pack_bf16x2(v0, v1);
-                } else {
-                  // fp32 rows of odd width (N = E may be odd) are not 8-byte aligned: store each value alone.
-                  float *dst = (float *)out0 + (long long)row * ld_out + col;
-                  dst[0] = v0;
-                  if (col + 1 < N) dst[1] = v1;
-                }
+              if (EPI == EPI_BF16) {
+                *(u32 *)((bf16_t *)out0 + (long long)row * ld_out + col) = pack_bf16x2(v0, v1);
+              } else {
+                // fp32 rows of odd width (N = E may be odd) are not 8-byte aligned: store each value alone.
+                float *dst = (float *)out0 + (long long)row * ld_out + col;
+                dst[0] = v0;
+                if (col + 1 < N) dst[1] = v1;
               }
             }
           }
@@ -270,7 +263,7 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
 // Up-projection: H = X[gather] · W1p[e]ᵀ with SwiGLU fused; writes H [rows, 2n] and A [rows, n] (bf16).
 // w1_packed: [E, 2n, d], rows interleaved in blocks of BN/2 gate / BN/2 up (see sy_pack_rows). N = 2n, K = d.
 #define SY_UP_SWIGLU(BN)                                                                                              \
-  extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_up_swiglu_##BN(                                        \
+  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_up_swiglu_##BN(                                        \
       const bf16_t *__restrict__ x, const int *__restrict__ gather, const bf16_t *__restrict__ w1_packed, int N,     \
       int K, const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,                      \
       bf16_t *__restrict__ h, bf16_t *__restrict__ act) {                                                            \
@@ -280,7 +273,7 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
 
 // C [rows, N] (bf16) = A [rows, K] · B[g]ᵀ, optional per-row scale; optional gather of A rows.
 #define SY_GEMM_BF16(BN)                                                                                              \
-  extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_bf16_##BN(                                             \
+  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_bf16_##BN(                                             \
       const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,      \
       const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,     \
       const float *__restrict__ row_scale) {                                                                         \
@@ -292,7 +285,7 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
 // each position; writes dH [rows, 2n] (score-scaled), A' = s·A [rows, n] and per-tile dS partials
 // [rows, ceil(n / BN)]. No atomics: each partial is written once.
 #define SY_DSWIGLU(BN)                                                                                                \
-  extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_dswiglu_##BN(                                          \
+  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_dswiglu_##BN(                                          \
       const bf16_t *__restrict__ d_out, const int *__restrict__ gather, const bf16_t *__restrict__ w2, int N, int K, \
       const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,                             \
       const bf16_t *__restrict__ h, const float *__restrict__ score_of_position, bf16_t *__restrict__ d_h,           \
@@ -305,10 +298,11 @@ SY_UP_SWIGLU(128)
 SY_UP_SWIGLU(256)
 SY_GEMM_BF16(128)
 SY_GEMM_BF16(256)
-SY_DSWIGLU(128)  // at BN 256 its epilogue spills with 384 threads
+SY_DSWIGLU(128)
+SY_DSWIGLU(256)
 
 // C [rows, N] (fp32) = A [rows, K] · B[g]ᵀ; used for the router logits (one group, N = E) and the router's dX.
-extern "C" __global__ void __launch_bounds__(384, 1)
+extern "C" __global__ void __launch_bounds__(256, 1)
     sy_gemm_f32(const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
                 const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
                 float *__restrict__ c) {
