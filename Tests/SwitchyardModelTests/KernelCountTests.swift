@@ -30,7 +30,7 @@ import Testing
 
     @Test func backwardExpertFLOPsAreTwiceForward() throws {
         let list = KernelPlan.kernels(for: workload, smCount: 132)
-        let names = ["dH = dO·W2ᵀ + act'", "dW2 = A′ᵀ·dO", "dW1 = Xᵀ·dH", "dX partial = dH·W1ᵀ"]
+        let names = ["dH = dO·W2ᵀ + act'", "dW2 = A′ᵀ·dO", "dW1 = Xᵀ·dH", "dX rows = dH·W1ᵀ"]
         let flops = try names.map { try kernel($0, list).flops }
         // dA′ 2, dW2 2, dW1 4, dX 4 in units of T·K·n·d
         let unit = 256.0 * 2 * 64 * 128

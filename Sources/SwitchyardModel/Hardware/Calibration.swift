@@ -13,6 +13,11 @@ public struct Calibration: Sendable, Hashable, Codable {
     /// K steps lost per output tile to the pipeline fill and the epilogue that the persistent scheduler
     /// does not hide. A GEMM with K = 4 steps runs at 4 / (4 + this) of its long-K rate.
     public var tileOverheadKSteps: Double
+    /// Fraction of the dense GEMM ceiling the weight-gradient GEMMs reach (dW = Xᵀ·dY, the reduction over
+    /// each expert's rows, both operands MN-major in shared memory, fp32 output).
+    public var weightGradientEfficiency: Double
+    /// K steps lost per output tile of a weight-gradient GEMM (its epilogue stores fp32, twice the bytes).
+    public var weightGradientTileOverheadKSteps: Double
     /// Fraction of the copy ceiling that streaming kernels (gathers, reductions, top-K) reach.
     public var memoryEfficiency: Double
     /// How much of the shorter of compute and memory time hides under the longer one inside a GEMM (0…1).
@@ -28,7 +33,9 @@ public struct Calibration: Sendable, Hashable, Codable {
 
     public init(
         gemmEfficiency: Double = 0.85, largeTileGEMMEfficiency: Double = 0.88,
-        smallTileGEMMEfficiency: Double = 0.70, tileOverheadKSteps: Double = 1.0, memoryEfficiency: Double = 0.85,
+        smallTileGEMMEfficiency: Double = 0.70, tileOverheadKSteps: Double = 1.0,
+        weightGradientEfficiency: Double = 0.85, weightGradientTileOverheadKSteps: Double = 1.0,
+        memoryEfficiency: Double = 0.85,
         computeMemoryOverlap: Double = 0.8, launchOverhead: Double = 3e-6, mxfp8EmulationEfficiency: Double = 0.6,
         nvlinkEfficiency: Double = 0.75, infinibandEfficiency: Double = 0.8
     ) {
@@ -36,6 +43,8 @@ public struct Calibration: Sendable, Hashable, Codable {
         self.largeTileGEMMEfficiency = largeTileGEMMEfficiency
         self.smallTileGEMMEfficiency = smallTileGEMMEfficiency
         self.tileOverheadKSteps = tileOverheadKSteps
+        self.weightGradientEfficiency = weightGradientEfficiency
+        self.weightGradientTileOverheadKSteps = weightGradientTileOverheadKSteps
         self.memoryEfficiency = memoryEfficiency
         self.computeMemoryOverlap = computeMemoryOverlap
         self.launchOverhead = launchOverhead

@@ -26,6 +26,8 @@ public struct HardwareFile: Sendable, Codable {
         public var largeTileGEMMEfficiency: Double?
         public var smallTileGEMMEfficiency: Double?
         public var tileOverheadKSteps: Double?
+        public var weightGradientEfficiency: Double?
+        public var weightGradientTileOverheadKSteps: Double?
         public var memoryEfficiency: Double?
         public var computeMemoryOverlap: Double?
         public var launchOverhead: Double?
@@ -87,7 +89,8 @@ public struct HardwareFile: Sendable, Codable {
         static let ceilings: Set<String> = ["bf16GEMMFLOPS", "fp8GEMMFLOPS", "copyBandwidth"]
         static let calibration: Set<String> = [
             "gemmEfficiency", "largeTileGEMMEfficiency", "smallTileGEMMEfficiency", "tileOverheadKSteps",
-            "memoryEfficiency", "computeMemoryOverlap", "launchOverhead", "mxfp8EmulationEfficiency",
+            "weightGradientEfficiency", "weightGradientTileOverheadKSteps", "memoryEfficiency", "computeMemoryOverlap",
+            "launchOverhead", "mxfp8EmulationEfficiency",
             "nvlinkEfficiency", "infinibandEfficiency",
         ]
 
@@ -124,6 +127,7 @@ public struct HardwareFile: Sendable, Codable {
             ("gemmEfficiency", calibration?.gemmEfficiency),
             ("largeTileGEMMEfficiency", calibration?.largeTileGEMMEfficiency),
             ("smallTileGEMMEfficiency", calibration?.smallTileGEMMEfficiency),
+            ("weightGradientEfficiency", calibration?.weightGradientEfficiency),
             ("memoryEfficiency", calibration?.memoryEfficiency),
             ("computeMemoryOverlap", calibration?.computeMemoryOverlap),
             ("mxfp8EmulationEfficiency", calibration?.mxfp8EmulationEfficiency),
@@ -163,6 +167,8 @@ public struct HardwareFile: Sendable, Codable {
         result.largeTileGEMMEfficiency = c.largeTileGEMMEfficiency ?? result.largeTileGEMMEfficiency
         result.smallTileGEMMEfficiency = c.smallTileGEMMEfficiency ?? result.smallTileGEMMEfficiency
         result.tileOverheadKSteps = c.tileOverheadKSteps ?? result.tileOverheadKSteps
+        result.weightGradientEfficiency = c.weightGradientEfficiency ?? result.weightGradientEfficiency
+        result.weightGradientTileOverheadKSteps = c.weightGradientTileOverheadKSteps ?? result.weightGradientTileOverheadKSteps
         result.memoryEfficiency = c.memoryEfficiency ?? result.memoryEfficiency
         result.computeMemoryOverlap = c.computeMemoryOverlap ?? result.computeMemoryOverlap
         result.launchOverhead = c.launchOverhead ?? result.launchOverhead
@@ -201,5 +207,35 @@ extension Hardware {
         guard let jsonFile else { return (base, .default) }
         let file = try HardwareFile.load(jsonFile)
         return (file.apply(to: base, source: jsonFile), file.apply(to: .default))
+    }
+}
+
+extension HardwareFile {
+    /// A file that pins a part's ceilings and every calibration factor (what a fit writes).
+    ///
+    /// ```swift
+    /// let file = HardwareFile(hardware: "h100", ceilings: .h100SXM, calibration: fitted)
+    /// try file.json().write(toFile: "bench/hardware/h100-sxm-fit.json", atomically: true, encoding: .utf8)
+    /// ```
+    public init(hardware name: String, ceilings part: Hardware, calibration c: Calibration) {
+        hardware = name
+        ceilings = CeilingOverrides(
+            bf16GEMMFLOPS: part.ceilings.bf16GEMMFLOPS, fp8GEMMFLOPS: part.ceilings.fp8GEMMFLOPS,
+            copyBandwidth: part.ceilings.copyBandwidth)
+        calibration = CalibrationOverrides(
+            gemmEfficiency: c.gemmEfficiency, largeTileGEMMEfficiency: c.largeTileGEMMEfficiency,
+            smallTileGEMMEfficiency: c.smallTileGEMMEfficiency, tileOverheadKSteps: c.tileOverheadKSteps,
+            weightGradientEfficiency: c.weightGradientEfficiency,
+            weightGradientTileOverheadKSteps: c.weightGradientTileOverheadKSteps, memoryEfficiency: c.memoryEfficiency,
+            computeMemoryOverlap: c.computeMemoryOverlap, launchOverhead: c.launchOverhead,
+            mxfp8EmulationEfficiency: c.mxfp8EmulationEfficiency, nvlinkEfficiency: c.nvlinkEfficiency,
+            infinibandEfficiency: c.infinibandEfficiency)
+    }
+
+    /// Pretty-printed JSON with sorted keys; fields left `nil` are omitted.
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
     }
 }

@@ -20,12 +20,20 @@ public enum Stage: String, Sendable, Hashable, Codable {
     case routing, experts, output
 }
 
+/// Which calibration factors a GEMM's tiles use.
+public enum GEMMKind: String, Sendable, Hashable, Codable {
+    /// Rows × columns over a reduction of d, n or E (the expert GEMMs and the router's GEMMs).
+    case grouped
+    /// dW = Xᵀ·dY: the reduction runs over each expert's rows (``Calibration/weightGradientEfficiency``).
+    case weightGradient
+}
+
 /// What decides a kernel's time.
 public enum KernelWork: Sendable, Hashable {
     /// A streaming kernel: its HBM bytes over the copy ceiling, plus launches.
     case streaming
-    /// A (grouped) GEMM tiled by the workload's ``TileConfig``, `columns` = N for every group.
-    case gemm(groups: [GEMMGroup], columns: Int, precision: Precision)
+    /// A (grouped) GEMM, `columns` = N for every group, on `tile` (the workload's tile when `nil`).
+    case gemm(groups: [GEMMGroup], columns: Int, precision: Precision, tile: TileConfig? = nil, kind: GEMMKind = .grouped)
 }
 
 /// One kernel (or a short run of launch-bound kernels) of the layer, with its counted work.
@@ -44,9 +52,11 @@ public struct KernelSpec: Sendable, Hashable {
 }
 
 /// The kernels Switchyard launches for one layer, in order, as data: change this list when the kernels change.
+/// It follows `GPUMoELayer.forward` and `.backward` (Sources/SwitchyardCUDA) launch by launch; kernels that do
+/// next to no work (one-thread setup, the dispatch metadata) are folded into a neighbour as extra launches.
 ///
-/// Notation in the comments: T tokens, d hidden, n intermediate, u = H columns (2n gated), E experts, K top-K,
-/// R = Σ rows over experts, s = operand bytes of the precision (2 bf16, 1.03 FP8 with scales).
+/// Notation in the comments: T tokens, d hidden, n intermediate, u = H columns (2n gated), E experts, E′ = E rounded
+/// up to 64, K top-K, R = Σ rows over experts, s = operand bytes of the precision (2 bf16, 1.03 FP8 with scales).
 public enum KernelPlan {
     /// All kernels, forward then backward. `smCount` sizes the split-K of the router's weight gradient.
     public static func kernels(for workload: LayerWorkload, smCount: Int) -> [KernelSpec] {
@@ -67,22 +77,51 @@ public enum KernelPlan {
         return s.R * s.u * 2 + routingMetadataBytes(workload)
     }
 
+    /// The tiles Switchyard's kernels use for this workload (``TileRule``).
+    struct Tiles {
+        /// Router GEMMs (X·Wr, dZ·Wrᵀ): the workload's tile.
+        let router: TileConfig
+        /// Up-projection (u columns; each tile holds N/2 gate and the matching N/2 up columns).
+        let up: TileConfig
+        /// Down-projection and dX rows (d columns).
+        let hiddenOutput: TileConfig
+        /// dH kernel (n columns; one dS partial per row and column tile).
+        let dH: TileConfig
+        /// Weight gradients dW2 (d columns), dW1 (u columns), dWr (E columns).
+        let dW2, dW1, dWr: TileConfig
+
+        init(_ w: LayerWorkload) {
+            let rule = w.tileRule, base = w.tile
+            router = base
+            up = rule.tile(base, columns: w.upColumns, halves: w.gated ? 2 : 1)
+            hiddenOutput = rule.tile(base, columns: w.hidden)
+            dH = rule.tile(base, columns: w.intermediate, divides: true)
+            dW2 = rule.tile(base, columns: w.hidden)
+            dW1 = rule.tile(base, columns: w.upColumns)
+            dWr = rule.tile(base, columns: w.experts)
+        }
+    }
+
     struct Sizes {
-        let T, d, n, u, E, TK, R, active, sa, sw, aOut: Double
+        let T, d, n, u, E, paddedE, TK, R, active, sa, sw, aOut: Double
         let groups: [Int]
         let quantized: Bool
-        let columnTilesOfN: Double
+        let tiles: Tiles
+        /// dS partials per row: one per column tile of the dH kernel.
+        let scorePartialsPerRow: Double
 
         init(_ w: LayerWorkload) {
             let rows = w.expertRows
             T = Double(w.tokens); d = Double(w.hidden); n = Double(w.intermediate); u = Double(w.upColumns)
-            E = Double(w.experts); TK = Double(w.tokens * w.topK); R = Double(rows.reduce(0, +))
+            E = Double(w.experts); paddedE = Double(ceilDiv(w.experts, 64) * 64)
+            TK = Double(w.tokens * w.topK); R = Double(rows.reduce(0, +))
             active = Double(rows.filter { $0 > 0 }.count)
             sa = w.precision.activationBytes; sw = w.precision.weightBytes
             quantized = w.precision.isQuantized
             aOut = quantized ? sa : 2
             groups = rows
-            columnTilesOfN = Double(ceilDiv(w.intermediate, w.tile.n))
+            tiles = Tiles(w)
+            scorePartialsPerRow = Double(ceilDiv(w.intermediate, tiles.dH.n))
         }
 
         func rowGroups(depth: Int) -> [GEMMGroup] { groups.map { GEMMGroup(rows: $0, depth: depth) } }
@@ -95,16 +134,19 @@ public enum KernelPlan {
         let p = w.precision
         let z = s.T * s.E * 4, a = s.R * s.n * s.aOut, y = s.R * s.d * 2, o = s.T * s.d * 2
         var list = [
+            // the one-thread group setup, then X·Wr with fp32 logits
             KernelSpec(
                 name: "router logits X·Wr", phase: .forward, stage: .routing, flops: 2 * s.T * s.d * s.E,
-                bytes: s.T * s.d * 2 + s.d * s.E * 2 + z, launches: 1, transientBytes: 0,
-                work: .gemm(groups: [GEMMGroup(rows: w.tokens, depth: w.hidden)], columns: w.experts, precision: .bf16)),
+                bytes: s.T * s.d * 2 + s.d * s.E * 2 + z, launches: 2, transientBytes: 0,
+                work: .gemm(groups: [GEMMGroup(rows: w.tokens, depth: w.hidden)], columns: w.experts, precision: .bf16,
+                            tile: s.tiles.router)),
             KernelSpec(
                 name: "top-K", phase: .forward, stage: .routing, flops: 0, bytes: z + s.TK * 8, launches: 1, transientBytes: 0,
                 work: .streaming),
-            // histogram, prefix sum, gather index, inverse map: idx read twice, R + T·K indices written
+            // count (idx read, local ranks written), scan, offsets, scatter (idx, scores, ranks read; gather index,
+            // assignment, score and position of each row written)
             KernelSpec(
-                name: "dispatch metadata", phase: .forward, stage: .routing, flops: 0, bytes: s.TK * 8 + s.R * 4 + s.TK * 4 + s.E * 12,
+                name: "dispatch metadata", phase: .forward, stage: .routing, flops: 0, bytes: s.TK * 8 + s.TK * 12 + s.R * 16 + s.E * 12,
                 launches: 4, transientBytes: 0, work: .streaming),
         ]
         let xq = s.quantized ? s.T * s.d * s.sa : 0
@@ -118,11 +160,12 @@ public enum KernelPlan {
                 name: "up-proj + act", phase: .forward, stage: .experts, flops: 2 * s.R * s.d * s.u,
                 bytes: s.R * s.d * s.sa + s.active * s.d * s.u * s.sw + s.R * s.u * 2 + a, launches: 1,
                 transientBytes: xq + a,
-                work: .gemm(groups: s.rowGroups(depth: w.hidden), columns: w.upColumns, precision: p)),
+                work: .gemm(groups: s.rowGroups(depth: w.hidden), columns: w.upColumns, precision: p, tile: s.tiles.up)),
             KernelSpec(
                 name: "down-proj", phase: .forward, stage: .experts, flops: 2 * s.R * s.n * s.d,
                 bytes: a + s.active * s.n * s.d * s.sw + y, launches: 1, transientBytes: a + y,
-                work: .gemm(groups: s.rowGroups(depth: w.intermediate), columns: w.hidden, precision: p)),
+                work: .gemm(groups: s.rowGroups(depth: w.intermediate), columns: w.hidden, precision: p,
+                            tile: s.tiles.hiddenOutput)),
             KernelSpec(
                 name: "combine", phase: .forward, stage: .output, flops: 2 * s.TK * s.d, bytes: y + s.TK * 8 + o, launches: 1,
                 transientBytes: y + o, work: .streaming),
@@ -134,72 +177,90 @@ public enum KernelPlan {
         let p = w.precision
         let dOq = s.quantized ? s.T * s.d * s.sa : 0
         let dH = s.R * s.u * s.sa * (s.quantized ? 2 : 1)  // FP8: row- and column-scaled copies
-        let aPrime = s.R * s.n * s.sa, dS = s.R * s.columnTilesOfN * 4
+        let aPrime = s.R * s.n * s.sa, dS = s.R * s.scorePartialsPerRow * 4
         let gatheredColumnCopies = s.quantized ? 2 * s.R * s.d * s.sa : 0
-        let dXPartial = s.R * s.d * 2, dX = s.T * s.d * 2
+        let dXRows = s.R * s.d * 2, dZ = s.T * s.paddedE * 2, routerDX = s.T * s.d * 4
         var list: [KernelSpec] = []
         if s.quantized {
             list.append(KernelSpec(
                 name: "quantize dO", phase: .backward, stage: .routing, flops: 0, bytes: s.T * s.d * 2 + dOq, launches: 1,
                 transientBytes: dOq, work: .streaming))
         }
+        // dO rows gathered, W2, H and each row's score read; dH, A′ = s·A and the dS partials written
         list.append(KernelSpec(
             name: "dH = dO·W2ᵀ + act'", phase: .backward, stage: .experts, flops: 2 * s.R * s.d * s.n,
             bytes: s.R * s.d * s.sa + s.active * s.n * s.d * s.sw + s.R * s.u * 2 + s.R * 4 + dH + aPrime + dS,
             launches: 1, transientBytes: dOq + dH + aPrime + dS,
-            work: .gemm(groups: s.rowGroups(depth: w.hidden), columns: w.intermediate, precision: p)))
+            work: .gemm(groups: s.rowGroups(depth: w.hidden), columns: w.intermediate, precision: p, tile: s.tiles.dH)))
+        // logits, idx, scores, positions and the dS partials read; dS (T·K fp32) and dZ (T × E′ bf16) written
+        list.append(KernelSpec(
+            name: "router dS→dZ", phase: .backward, stage: .output, flops: 0,
+            bytes: dS + s.T * s.E * 4 + s.TK * 12 + s.TK * 4 + dZ, launches: 1, transientBytes: dOq + dH + aPrime + dS + dZ,
+            work: .streaming))
+        let live = dOq + dH + aPrime + dS + dZ
+        list += [
+            KernelSpec(
+                name: "dX rows = dH·W1ᵀ", phase: .backward, stage: .experts, flops: 2 * s.R * s.u * s.d,
+                bytes: s.R * s.u * s.sa + s.active * s.d * s.u * s.sw + dXRows, launches: 1,
+                transientBytes: live + dXRows,
+                work: .gemm(groups: s.rowGroups(depth: w.upColumns), columns: w.hidden, precision: p,
+                            tile: s.tiles.hiddenOutput)),
+            // the router's share of dX, fp32, summed into dX below
+            KernelSpec(
+                name: "router dX = dZ·Wrᵀ", phase: .backward, stage: .output, flops: 2 * s.T * s.E * s.d,
+                bytes: dZ + s.d * s.paddedE * 2 + routerDX, launches: 1, transientBytes: live + dXRows + routerDX,
+                work: .gemm(groups: [GEMMGroup(rows: w.tokens, depth: Int(s.paddedE))], columns: w.hidden,
+                            precision: .bf16, tile: s.tiles.router)),
+            KernelSpec(
+                name: "dX sum", phase: .backward, stage: .output, flops: s.TK * s.d,
+                bytes: dXRows + s.TK * 4 + routerDX + s.T * s.d * 2, launches: 1,
+                transientBytes: live + dXRows + routerDX + s.T * s.d * 2, work: .streaming),
+        ]
         if s.quantized {
             // Weight gradients reduce over rows, so X and dO need 128×1 (column) scales over gathered rows.
             list.append(KernelSpec(
                 name: "quantize X, dO gathered", phase: .backward, stage: .experts, flops: 0,
                 bytes: 2 * s.R * s.d * 2 + gatheredColumnCopies, launches: 1,
-                transientBytes: dOq + dH + aPrime + dS + gatheredColumnCopies, work: .streaming))
+                transientBytes: live + gatheredColumnCopies, work: .streaming))
         }
-        let live = dOq + dH + aPrime + dS + gatheredColumnCopies
+        let weightLive = live + gatheredColumnCopies
         list += [
             KernelSpec(
                 name: "dW2 = A′ᵀ·dO", phase: .backward, stage: .experts, flops: 2 * s.R * s.n * s.d,
-                bytes: aPrime + s.R * s.d * s.sa + s.active * s.n * s.d * 2, launches: 1, transientBytes: live,
-                work: .gemm(groups: s.weightGroups(rows: w.intermediate), columns: w.hidden, precision: p)),
+                bytes: aPrime + s.R * s.d * s.sa + s.active * s.n * s.d * 4, launches: 1, transientBytes: weightLive,
+                work: .gemm(groups: s.weightGroups(rows: w.intermediate), columns: w.hidden, precision: p,
+                            tile: s.tiles.dW2, kind: .weightGradient)),
             KernelSpec(
                 name: "dW1 = Xᵀ·dH", phase: .backward, stage: .experts, flops: 2 * s.R * s.d * s.u,
-                bytes: s.R * s.d * s.sa + s.R * s.u * s.sa + s.active * s.d * s.u * 2, launches: 1,
-                transientBytes: live,
-                work: .gemm(groups: s.weightGroups(rows: w.hidden), columns: w.upColumns, precision: p)),
-            KernelSpec(
-                name: "dX partial = dH·W1ᵀ", phase: .backward, stage: .experts, flops: 2 * s.R * s.u * s.d,
-                bytes: s.R * s.u * s.sa + s.active * s.d * s.u * s.sw + dXPartial, launches: 1,
-                transientBytes: dOq + dH + dS + dXPartial,
-                work: .gemm(groups: s.rowGroups(depth: w.upColumns), columns: w.hidden, precision: p)),
-            KernelSpec(
-                name: "dX gather-sum", phase: .backward, stage: .output, flops: s.TK * s.d, bytes: dXPartial + s.TK * 4 + dX,
-                launches: 1, transientBytes: dS + dXPartial + dX, work: .streaming),
+                bytes: s.R * s.d * s.sa + s.R * s.u * s.sa + s.active * s.d * s.u * 4, launches: 1,
+                transientBytes: weightLive,
+                work: .gemm(groups: s.weightGroups(rows: w.hidden), columns: w.upColumns, precision: p,
+                            tile: s.tiles.dW1, kind: .weightGradient)),
         ]
-        return list + routerBackward(w, s, smCount: smCount)
+        return list + routerWeightGradient(w, s, smCount: smCount, live: weightLive)
     }
 
-    private static func routerBackward(_ w: LayerWorkload, _ s: Sizes, smCount: Int) -> [KernelSpec] {
-        let dZ = s.T * s.E * 4, dX = s.T * s.d * 2
-        // dWr = Xᵀ·dZ has only ⌈d/M⌉·⌈E/N⌉ output tiles over a T-long reduction: split K to fill the SMs,
-        // then reduce the fp32 partials.
-        let outputTiles = ceilDiv(w.hidden, w.tile.m) * ceilDiv(w.experts, w.tile.n)
-        let splits = max(1, min(smCount / max(outputTiles, 1), w.tokens / (4 * w.tile.k)))
-        let partials = Double(splits > 1 ? 2 * splits : 0) * s.d * s.E * 4
+    /// Row splits of dWr = Xᵀ·dZ as the GPU picks them: about two blocks per SM, each split at least 256 rows.
+    static func routerSplits(_ w: LayerWorkload, tile: TileConfig, smCount: Int) -> Int {
+        let outputTiles = ceilDiv(w.hidden, tile.m) * ceilDiv(w.experts, tile.n)
+        return max(1, min(w.tokens / 256, 2 * smCount / max(outputTiles, 1)))
+    }
+
+    /// dWr has only ⌈d/M⌉·⌈E/N⌉ output tiles over a T-long reduction: the one-thread split setup, the split-K
+    /// GEMM writing fp32 partials, and their sum in a fixed order.
+    private static func routerWeightGradient(_ w: LayerWorkload, _ s: Sizes, smCount: Int, live: Double) -> [KernelSpec] {
+        let tile = s.tiles.dWr
+        let splits = routerSplits(w, tile: tile, smCount: smCount)
+        let partials = Double(splits) * s.d * s.E * 4, dWr = s.d * s.E * 4
         let splitGroups = Array(repeating: GEMMGroup(rows: w.hidden, depth: ceilDiv(w.tokens, splits)), count: splits)
         return [
             KernelSpec(
-                name: "router dS→dZ", phase: .backward, stage: .output, flops: 0,
-                bytes: s.R * s.columnTilesOfN * 4 + 2 * dZ + s.TK * 8, launches: 1, transientBytes: dZ + dX,
-                work: .streaming),
-            KernelSpec(
-                name: "router dX += dZ·Wrᵀ", phase: .backward, stage: .output, flops: 2 * s.T * s.E * s.d,
-                bytes: dZ + s.d * s.E * 2 + 2 * dX, launches: 1, transientBytes: dZ + dX,
-                work: .gemm(groups: [GEMMGroup(rows: w.tokens, depth: w.experts)], columns: w.hidden, precision: .bf16)),
-            KernelSpec(
                 name: "router dWr = Xᵀ·dZ", phase: .backward, stage: .output, flops: 2 * s.T * s.d * s.E,
-                bytes: s.T * s.d * 2 + dZ + s.d * s.E * 4 + partials, launches: splits > 1 ? 2 : 1,
-                transientBytes: dZ + dX + partials / 2,
-                work: .gemm(groups: splitGroups, columns: w.experts, precision: .bf16)),
+                bytes: s.T * s.d * 2 + s.T * s.paddedE * 2 + partials, launches: 2, transientBytes: live + partials,
+                work: .gemm(groups: splitGroups, columns: w.experts, precision: .bf16, tile: tile, kind: .weightGradient)),
+            KernelSpec(
+                name: "router dWr sum", phase: .backward, stage: .output, flops: Double(splits - 1) * s.d * s.E,
+                bytes: partials + dWr, launches: 1, transientBytes: live + partials, work: .streaming),
         ]
     }
 }

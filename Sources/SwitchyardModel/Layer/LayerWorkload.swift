@@ -26,11 +26,14 @@ public struct LayerWorkload: Sendable, Hashable, Codable {
     /// SonicMoE token rounding: each expert's rows rounded to the nearest multiple of the M tile.
     public var tokenRounding: Bool
     public var tile: TileConfig
+    /// Whether GEMMs widen the tile where Switchyard's kernels do (the default, what `switchyard bench` runs)
+    /// or all use ``tile`` as given.
+    public var tileRule: TileRule
 
     public init(
         tokens: Int, hidden: Int, intermediate: Int, experts: Int, topK: Int, gated: Bool = true,
         precision: Precision = .bf16, expertCounts: [Int]? = nil, tokenRounding: Bool = false,
-        tile: TileConfig = .default
+        tile: TileConfig = .default, tileRule: TileRule = .switchyardKernels
     ) {
         self.tokens = tokens
         self.hidden = hidden
@@ -42,13 +45,17 @@ public struct LayerWorkload: Sendable, Hashable, Codable {
         self.expertCounts = expertCounts
         self.tokenRounding = tokenRounding
         self.tile = tile
+        self.tileRule = tileRule
     }
 
     /// A named shape of MOE.md §3 (SwiGLU).
-    public init(shape: NamedShape, precision: Precision = .bf16, tokenRounding: Bool = false, tile: TileConfig = .default) {
+    public init(
+        shape: NamedShape, precision: Precision = .bf16, tokenRounding: Bool = false, tile: TileConfig = .default,
+        tileRule: TileRule = .switchyardKernels
+    ) {
         self.init(
             tokens: shape.tokens, hidden: shape.hidden, intermediate: shape.intermediate, experts: shape.experts,
-            topK: shape.topK, precision: precision, tokenRounding: tokenRounding, tile: tile)
+            topK: shape.topK, precision: precision, tokenRounding: tokenRounding, tile: tile, tileRule: tileRule)
     }
 
     /// Throws a ``SwitchyardError`` naming the bad field and the allowed range.

@@ -35,7 +35,7 @@ public struct PerformanceModel: Sendable {
             forwardFLOPs: workload.forwardFLOPs, backwardFLOPs: workload.backwardFLOPs)
     }
 
-    /// Predicts one kernel.
+    /// Predicts one kernel; a GEMM without its own tile uses `tile`.
     public func estimate(_ spec: KernelSpec, tile: TileConfig) -> KernelEstimate {
         let memory = spec.bytes / (hardware.ceilings.copyBandwidth * calibration.memoryEfficiency)
         let launch = Double(spec.launches) * calibration.launchOverhead
@@ -47,9 +47,10 @@ public struct PerformanceModel: Sendable {
                 bound: memory >= launch ? .memory : .launch,
                 percentOfPeak: 100 * spec.bytes / seconds / hardware.memoryBandwidth,
                 memorySeconds: memory, launches: spec.launches)
-        case .gemm(let groups, let columns, let precision):
+        case .gemm(let groups, let columns, let precision, let own, let kind):
+            let tile = own ?? tile
             let tiles = tile.tileCount(groupRows: groups.map(\.rows), columns: columns)
-            let compute = gemmComputeSeconds(groups: groups, columns: columns, precision: precision, tile: tile)
+            let compute = gemmComputeSeconds(groups: groups, columns: columns, precision: precision, tile: tile, kind: kind)
             let overlapped = max(compute, memory) + (1 - calibration.computeMemoryOverlap) * min(compute, memory)
             let seconds = overlapped + launch
             let computeBound = compute >= memory
@@ -65,22 +66,27 @@ public struct PerformanceModel: Sendable {
     }
 
     /// FLOP/s one SM reaches on a precision's GEMM with this tile.
-    public func perSMRate(_ precision: Precision, tile: TileConfig) -> Double {
-        var rate = hardware.gemmCeiling(precision) * calibration.gemmEfficiency(for: tile)
+    public func perSMRate(_ precision: Precision, tile: TileConfig, kind: GEMMKind = .grouped) -> Double {
+        let efficiency = kind == .weightGradient ? calibration.weightGradientEfficiency : calibration.gemmEfficiency(for: tile)
+        var rate = hardware.gemmCeiling(precision) * efficiency
         if precision == .mxfp8, !hardware.blockScaledMMA { rate *= calibration.mxfp8EmulationEfficiency }
         return rate / Double(hardware.smCount)
     }
 
     /// Seconds for one output tile with reduction length `depth`.
-    public func tileSeconds(depth: Int, precision: Precision, tile: TileConfig) -> Double {
-        let steps = Double(ceilDiv(depth, tile.k)) + calibration.tileOverheadKSteps
-        return 2 * Double(tile.m * tile.n * tile.k) * steps / perSMRate(precision, tile: tile)
+    public func tileSeconds(depth: Int, precision: Precision, tile: TileConfig, kind: GEMMKind = .grouped) -> Double {
+        let overhead = kind == .weightGradient ? calibration.weightGradientTileOverheadKSteps : calibration.tileOverheadKSteps
+        let steps = Double(ceilDiv(depth, tile.k)) + overhead
+        return 2 * Double(tile.m * tile.n * tile.k) * steps / perSMRate(precision, tile: tile, kind: kind)
     }
 
-    private func gemmComputeSeconds(groups: [GEMMGroup], columns: Int, precision: Precision, tile: TileConfig) -> Double {
+    private func gemmComputeSeconds(
+        groups: [GEMMGroup], columns: Int, precision: Precision, tile: TileConfig, kind: GEMMKind
+    ) -> Double {
         let columnTiles = ceilDiv(columns, tile.n)
         let runs = groups.filter { $0.rows > 0 && $0.depth > 0 }.map {
-            (count: ceilDiv($0.rows, tile.m) * columnTiles, cost: tileSeconds(depth: $0.depth, precision: precision, tile: tile))
+            (count: ceilDiv($0.rows, tile.m) * columnTiles,
+             cost: tileSeconds(depth: $0.depth, precision: precision, tile: tile, kind: kind))
         }
         return persistentMakespan(runs: runs, workers: hardware.smCount)
     }

@@ -107,7 +107,7 @@ public struct Planner: Sendable {
                             let workload = LayerWorkload(
                                 tokens: tokens, hidden: request.hidden, intermediate: request.intermediate,
                                 experts: request.experts, topK: request.topK, gated: request.gated,
-                                precision: precision, tokenRounding: rounding, tile: tile)
+                                precision: precision, tokenRounding: rounding, tile: tile, tileRule: .uniform)
                             let candidate = try evaluate(workload, parallel: parallel, request: request)
                             if let memory = candidate.memoryBytesPerGPU, memory > memoryBudgetFraction * hardware.memoryBytes {
                                 excluded.append(

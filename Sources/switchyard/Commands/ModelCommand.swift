@@ -17,15 +17,22 @@ struct ModelCommand: AsyncParsableCommand {
               switchyard model --shape 7B-n256 --hardware h100
               switchyard model --tokens 8192 --hidden 4096 --intermediate 1536 --experts 128 --top-k 8 \\
                 --precision fp8 --ep 8 --nodes 2 --json
+              switchyard model --fit bench/results/DIR/switchyard.json --ceilings bench/hardware/h100-sxm.json \\
+                --out bench/hardware/h100-sxm-fit.json
             """)
 
     @OptionGroup var layer: LayerOptions
     @OptionGroup var hardware: HardwareOptions
     @OptionGroup var parallel: ParallelOptions
+    @OptionGroup var fitting: ModelFitOptions
     @Flag(help: "Print JSON instead of tables.") var json = false
 
     func run() async throws {
         let (part, calibration) = try hardware.resolve()
+        if fitting.requested {
+            try fitting.run(hardware: part, start: calibration, hardwareName: hardware.hardware)
+            return
+        }
         let workload = try layer.workload()
         try workload.tile.validate(for: part, precision: workload.precision)
         let config = try parallel.config(experts: workload.experts)
