@@ -20,7 +20,10 @@ import Switchyard
 public final class GPUTeacherStudent: @unchecked Sendable {
     public let config: MoEConfig
     public let tokens: Int
+    /// The optimizer at the peak learning rate; ``schedule`` scales its rate per step.
     public let optimizer: AdamW
+    public let schedule: LearningRateSchedule
+    public let studentInit: StudentInit
     public let dataSeed: UInt64
     /// Steps enqueued so far.
     public private(set) var steps = 0
@@ -39,10 +42,13 @@ public final class GPUTeacherStudent: @unchecked Sendable {
     static let lossBlocks = 1024
 
     /// Builds the teacher and the student from seeded random bf16 weights made on the device (Wr, W1 scaled by
-    /// d^-½, W2 by n^-½; score-correction biases start at zero) and allocates every buffer a step needs.
+    /// d^-½, W2 by n^-½; score-correction biases start at zero), balances the teacher's bias for `calibrationSteps`
+    /// and sets up the student from `studentInit` as ``TeacherStudent`` does (`sy_perturb_bf16`; the student takes
+    /// the teacher's bias unless independent), and allocates every buffer a step needs.
     /// Throws ``SwitchyardError`` for a layer the GPU kernels do not cover, or one with aux or z losses.
     public init(
         kernels: GPUKernels, cache: KernelCache, config c: MoEConfig, tokens: Int, optimizer: AdamW,
+        schedule: LearningRateSchedule = .constant, studentInit: StudentInit = .independent, calibrationSteps: Int = 0,
         teacherSeed: UInt64 = 1, studentSeed: UInt64 = 2, dataSeed: UInt64 = 3
     ) throws {
         try GPUMoELayer.requireSupported(c)
@@ -55,10 +61,14 @@ public final class GPUTeacherStudent: @unchecked Sendable {
         self.config = c
         self.tokens = tokens
         self.optimizer = optimizer
+        self.schedule = schedule
+        self.studentInit = studentInit
         self.dataSeed = dataSeed
         self.kernels = kernels
-        functions = try OptimizerFunctions(context: context, cache: cache)
-        stream = try CUDAStream(context: context)
+        let loaded = try OptimizerFunctions(context: context, cache: cache)
+        functions = loaded
+        let stream = try CUDAStream(context: context)
+        self.stream = stream
 
         /// Random canonical bf16 weights (Wr, W1, W2) from one seed.
         func randomWeights(_ seed: UInt64) throws -> (router: DeviceBuffer, w1: DeviceBuffer, w2: DeviceBuffer) {
@@ -75,20 +85,54 @@ public final class GPUTeacherStudent: @unchecked Sendable {
         }
         let zeros = [Float](repeating: 0, count: E)
         let teacherWeights = try randomWeights(teacherSeed)
-        teacher = try GPUMoELayer(kernels: kernels, config: c, router: teacherWeights.router.address, routerBias: zeros,
-                                  w1: teacherWeights.w1.address, w2: teacherWeights.w2.address)
+        let teacher = try GPUMoELayer(kernels: kernels, config: c, router: teacherWeights.router.address,
+                                      routerBias: zeros, w1: teacherWeights.w1.address, w2: teacherWeights.w2.address)
+        self.teacher = teacher
+        let teacherWorkspace = try GPUWorkspace(layer: teacher, capacity: tokens)
+        self.teacherWorkspace = teacherWorkspace
+        let input = try context.allocate(bytes: tokens * d * 2)
+        self.input = input
+        // The teacher's bias balancing (TeacherStudent.calibrationSteps), on inputs of its own seed.
+        if case .sigmoidBias = c.router.kind {
+            for step in 0..<calibrationSteps {
+                var generator = SeededGenerator(seed: TeacherStudent.calibrationSeed(dataSeed: dataSeed, step: step))
+                try kernels.fillRandomBF16(address: input.address, count: tokens * d, seed: generator.next(), scale: 1,
+                                           stream: stream)
+                try teacher.forward(input: input.address, tokens: tokens, workspace: teacherWorkspace, stream: stream)
+                var a = KernelArguments()
+                a.append(teacherWorkspace.counts); a.append(Int32(E)); a.append(Float(c.router.biasUpdateRate))
+                a.append(teacher.routerBias)
+                try loaded.routerBiasUpdate.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
+            }
+            try stream.synchronize()
+        }
+        let teacherBias = try teacher.routerBias.download(Float.self, count: E)
         let studentWeights = try randomWeights(studentSeed)
-        student = try GPUMoELayer(kernels: kernels, config: c, router: studentWeights.router.address, routerBias: zeros,
+        /// Student = teacher + σ·(its random weights), in place (σ 0: a copy of the teacher's).
+        func perturb(_ weight: DeviceBuffer, _ center: DeviceBuffer, count: Int, sigma: Double) throws {
+            var a = KernelArguments()
+            a.append(weight); a.append(center); a.append(Int64(count)); a.append(Float(sigma))
+            try loaded.perturb.launch(grid: (max(min((count + 255) / 256, 8192), 1), 1, 1), block: (256, 1, 1),
+                                         arguments: a)
+        }
+        switch studentInit {
+        case .independent: break
+        case .teacherRouter: try perturb(studentWeights.router, teacherWeights.router, count: d * E, sigma: 0)
+        case .perturbed(let sigma):
+            try perturb(studentWeights.router, teacherWeights.router, count: d * E, sigma: sigma)
+            try perturb(studentWeights.w1, teacherWeights.w1, count: E * d * 2 * n, sigma: sigma)
+            try perturb(studentWeights.w2, teacherWeights.w2, count: E * n * d, sigma: sigma)
+        }
+        student = try GPUMoELayer(kernels: kernels, config: c, router: studentWeights.router.address,
+                                  routerBias: studentInit == .independent ? zeros : teacherBias,
                                   w1: studentWeights.w1.address, w2: studentWeights.w2.address)
         routerBF16 = studentWeights.router
         masterRouter = try AdamWState(kernels: kernels, from: routerBF16, count: d * E)
         masterW1 = try AdamWState(kernels: kernels, from: student.w1Canonical, count: E * d * 2 * n)
         masterW2 = try AdamWState(kernels: kernels, from: student.w2Canonical, count: E * n * d)
 
-        teacherWorkspace = try GPUWorkspace(layer: teacher, capacity: tokens)
         studentWorkspace = try GPUWorkspace(layer: student, capacity: tokens)
         gradients = try GPUGradients(layer: student, capacity: tokens)
-        input = try context.allocate(bytes: tokens * d * 2)
         outputGradient = try context.allocate(bytes: tokens * d * 2)
         lossPartials = try context.allocate(bytes: Self.lossBlocks * 4)
         lossValue = try context.allocate(bytes: 4)
@@ -115,6 +159,9 @@ public final class GPUTeacherStudent: @unchecked Sendable {
 
         try student.backward(outputGradient: outputGradient.address, input: input.address, tokens: T,
                              workspace: studentWorkspace, gradients: gradients, stream: stream)
+        let multiplier = schedule.multiplier(step: steps)
+        var optimizer = optimizer
+        optimizer.learningRate *= multiplier
         let corrections = optimizer.biasCorrections(step: steps)
         try masterRouter.update(gradient: gradients.router, bf16: routerBF16.address, optimizer: optimizer,
                                 corrections: corrections, functions: functions, stream: stream)
@@ -126,7 +173,8 @@ public final class GPUTeacherStudent: @unchecked Sendable {
 
         if case .sigmoidBias = c.router.kind {
             a = KernelArguments()
-            a.append(studentWorkspace.counts); a.append(Int32(c.experts)); a.append(Float(c.router.biasUpdateRate))
+            a.append(studentWorkspace.counts); a.append(Int32(c.experts))
+            a.append(Float(c.router.biasUpdateRate * multiplier))  // γ follows the schedule, as in TeacherStudent
             a.append(student.routerBias)
             try functions.routerBiasUpdate.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
         }
@@ -184,7 +232,7 @@ final class AdamWState: @unchecked Sendable {
 /// The kernels of moe_optimizer.cu, loaded through the kernel cache (compiled once per machine).
 struct OptimizerFunctions {
     let module: CUDAModule
-    let mseLossGrad, lossSum, adamw, routerBiasUpdate: CUDAFunction
+    let mseLossGrad, lossSum, adamw, routerBiasUpdate, perturb: CUDAFunction
 
     init(context: CUDAContext, cache: KernelCache) throws {
         let name = "moe_optimizer.cu"
@@ -199,6 +247,7 @@ struct OptimizerFunctions {
         lossSum = try module.function(named: "sy_loss_sum")
         adamw = try module.function(named: "sy_adamw")
         routerBiasUpdate = try module.function(named: "sy_router_bias_update")
+        perturb = try module.function(named: "sy_perturb_bf16")
     }
 }
 

@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import Switchyard
 
 @Suite("Training: AdamW, the MSE loss, teacher–student steps")
@@ -76,7 +79,7 @@ struct TrainingTests {
         #expect(run.student.routerBias.scalars.allSatisfy { $0 == 0 })
     }
 
-    @Test("a short teacher–student run on a tiny layer reduces the loss by a clear factor")
+    @Test("an independent student on a tiny layer reduces the loss by a clear factor; the same seeds repeat")
     func shortRunLearns() throws {
         let config = try Self.tinyConfig(.sigmoidBias(groups: 1, topKGroups: 1, scaling: 1))
         var run = try TeacherStudent(config: config, tokens: 128, optimizer: try AdamW(learningRate: 1e-2), threads: 1)
@@ -85,8 +88,85 @@ struct TrainingTests {
         let first = losses[0], last = losses.suffix(10).reduce(0, +) / 10
         #expect(losses.allSatisfy { $0.isFinite })
         #expect(last < first / 3, "loss \(first) → \(last)")
-        // The same seeds give the same run.
         var again = try TeacherStudent(config: config, tokens: 128, optimizer: try AdamW(learningRate: 1e-2), threads: 1)
         #expect(try again.step().loss == first)
+    }
+
+    @Test("warm-up then cosine: hand-computed multipliers")
+    func scheduleHandComputed() throws {
+        let schedule = try LearningRateSchedule(warmupSteps: 4, totalSteps: 12)
+        // Warm-up t/W; then ½(1 + cos(π(t − 4)/9)).
+        let expected: [Int: Double] = [1: 0.25, 2: 0.5, 4: 1, 5: 0.5 * (1 + cos(Double.pi / 9)),
+                                       8: 0.5 * (1 + cos(4 * Double.pi / 9)), 12: 0.5 * (1 + cos(8 * Double.pi / 9))]
+        for (step, value) in expected { #expect(abs(schedule.multiplier(step: step) - value) < 1e-12, "step \(step)") }
+        #expect(LearningRateSchedule.constant.multiplier(step: 7) == 1)
+        #expect(try LearningRateSchedule(warmupSteps: 2, totalSteps: nil).multiplier(step: 9) == 1)
+        #expect(throws: SwitchyardError.self) { try LearningRateSchedule(warmupSteps: 5, totalSteps: 5) }
+        #expect(throws: SwitchyardError.self) { try LearningRateSchedule(warmupSteps: -1, totalSteps: nil) }
+    }
+
+    @Test("student inits parse, and start where they say: a copy of Wr, teacher + σ·noise")
+    func studentInits() throws {
+        #expect(try StudentInit(parsing: "perturbed:0.25") == .perturbed(sigma: 0.25))
+        #expect(try StudentInit(parsing: "perturbed") == .perturbed(sigma: StudentInit.defaultSigma))
+        #expect(try StudentInit(parsing: "teacher-router") == .teacherRouter)
+        #expect(throws: SwitchyardError.self) { try StudentInit(parsing: "perturbed:-1") }
+        #expect(throws: SwitchyardError.self) { try StudentInit(parsing: "copy") }
+
+        let config = try Self.tinyConfig(.softmaxTopK(renormalize: true))
+        let optimizer = try AdamW(learningRate: 1e-3)
+        let routed = try TeacherStudent(config: config, tokens: 8, optimizer: optimizer, studentInit: .teacherRouter)
+        #expect(routed.student.router == routed.teacher.router && routed.student.w1 != routed.teacher.w1)
+        let perturbed = try TeacherStudent(config: config, tokens: 8, optimizer: optimizer,
+                                           studentInit: .perturbed(sigma: 0.5))
+        let noise = MoEWeights<Float>.random(config: config, seed: 2)  // the student's seed
+        for i in [0, 7, 100] {
+            let expected = Double(perturbed.teacher.w1.scalars[i]) + 0.5 * Double(noise.w1.scalars[i])
+            #expect(abs(Double(perturbed.student.w1.scalars[i]) - expected) < 1e-6)
+        }
+    }
+
+    /// The command's default task on a tiny layer: teacher + 0.5·noise, lr 0.02 with 10% warm-up and a cosine
+    /// decay (γ too), the teacher's bias balanced for 200 steps first; the mean of the last 10 losses against step 1.
+    private func recoveryRatio(_ kind: RouterKind) throws -> Double {
+        let config = try Self.tinyConfig(kind)
+        var run = try TeacherStudent(config: config, tokens: 256, optimizer: try AdamW(learningRate: 0.02),
+                                     schedule: try LearningRateSchedule(warmupSteps: 30, totalSteps: 300),
+                                     studentInit: .perturbed(sigma: 0.5), calibrationSteps: 200)
+        var losses: [Double] = []
+        for _ in 0..<300 { losses.append(try run.step().loss) }
+        return losses[0] / (losses.suffix(10).reduce(0, +) / 10)
+    }
+
+    @Test("the default recovery task falls ≥ 100× in 300 steps with a softmax router")
+    func recoverySoftmax() throws {
+        let ratio = try recoveryRatio(.softmaxTopK(renormalize: true))
+        #expect(ratio >= 100, "loss fell \(ratio)×")
+    }
+
+    @Test("the default recovery task with sigmoid-bias balancing falls by well over an order of magnitude")
+    func recoverySigmoidBias() throws {
+        // About 100× at the CPU default T 4096 (docs/training.md); at T 256 routing noise leaves it near 70×.
+        let ratio = try recoveryRatio(.sigmoidBias(groups: 1, topKGroups: 1, scaling: 1))
+        #expect(ratio >= 30, "loss fell \(ratio)×")
+    }
+
+    @Test("the teacher's bias is balanced before training; perturbed students start with it, independent ones at 0")
+    func teacherBalancing() throws {
+        let config = try Self.tinyConfig(.sigmoidBias(groups: 1, topKGroups: 1, scaling: 1))
+        let optimizer = try AdamW(learningRate: 1e-3)
+        let run = try TeacherStudent(config: config, tokens: 64, optimizer: optimizer,
+                                     studentInit: .perturbed(sigma: 0.5), calibrationSteps: 20, threads: 1)
+        let bias = run.teacher.routerBias.scalars
+        #expect(bias.contains { $0 != 0 })
+        #expect(bias.allSatisfy { abs($0) <= 20 * 1e-3 + 1e-6 }, "at most one γ per step")
+        #expect(run.student.routerBias == run.teacher.routerBias)
+        let independent = try TeacherStudent(config: config, tokens: 64, optimizer: optimizer, calibrationSteps: 20,
+                                             threads: 1)
+        #expect(independent.teacher.routerBias == run.teacher.routerBias)
+        #expect(independent.student.routerBias.scalars.allSatisfy { $0 == 0 })
+        #expect(throws: SwitchyardError.self) {
+            try TeacherStudent(config: config, tokens: 8, optimizer: optimizer, calibrationSteps: -1)
+        }
     }
 }

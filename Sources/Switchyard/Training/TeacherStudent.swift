@@ -1,4 +1,6 @@
 /// A student MoE layer learning a fixed random teacher layer of the same configuration, on the CPU.
+/// ``StudentInit`` says where the student starts (and so what is learned); ``LearningRateSchedule`` scales the
+/// optimizer's rate per step.
 ///
 /// Each step draws a fresh seeded input X [T, d], runs both layers forward, takes the loss
 /// L = mean over T·d of (O_student − O_teacher)² with dO = 2(O_student − O_teacher)/(T·d), runs the student's
@@ -11,42 +13,82 @@
 /// for _ in 0..<100 { print(try run.step().loss) }
 /// ```
 public struct TeacherStudent {
-    public let teacher: MoEWeights<Float>
+    public private(set) var teacher: MoEWeights<Float>
     public private(set) var student: MoEWeights<Float>
     public let tokens: Int
+    /// The optimizer at the peak learning rate; ``schedule`` scales its rate per step.
     public let optimizer: AdamW
+    public let schedule: LearningRateSchedule
+    public let studentInit: StudentInit
     public let dataSeed: UInt64
     /// Steps taken so far.
     public private(set) var steps = 0
     private var moments: (router: AdamWMoments, w1: AdamWMoments, w2: AdamWMoments)
     private let backend: CPUBackend
 
-    /// Builds the teacher (``MoEWeights/random(config:seed:)`` with `teacherSeed`) and the student (`studentSeed`),
-    /// both with zero score-correction biases.
+    /// Builds the teacher (``MoEWeights/random(config:seed:)`` with `teacherSeed`, score-correction bias zero) and,
+    /// for the sigmoid-bias router, balances the teacher's bias with `calibrationSteps` aux-loss-free updates on
+    /// inputs of their own (so the teacher routes as a balanced trained layer does, and the student's balancing
+    /// has a fixed point at the teacher). The student comes from `studentInit` (its random weights from
+    /// `studentSeed`); it starts with the teacher's bias, or zero when independent.
     /// Throws ``SwitchyardError`` for a bad configuration, `tokens` < 1, or a configuration with shared experts
     /// (their weights are not trained here).
     public init(
-        config: MoEConfig, tokens: Int, optimizer: AdamW, teacherSeed: UInt64 = 1, studentSeed: UInt64 = 2,
+        config: MoEConfig, tokens: Int, optimizer: AdamW, schedule: LearningRateSchedule = .constant,
+        studentInit: StudentInit = .independent, calibrationSteps: Int = 0, teacherSeed: UInt64 = 1, studentSeed: UInt64 = 2,
         dataSeed: UInt64 = 3, threads: Int? = nil
     ) throws {
         try config.validate()
         guard tokens >= 1 else { throw SwitchyardError(.invalidConfiguration, "tokens must be ≥ 1, got \(tokens)") }
+        guard calibrationSteps >= 0 else {
+            throw SwitchyardError(.invalidConfiguration, "calibration steps must be ≥ 0, got \(calibrationSteps)")
+        }
         guard config.sharedExperts == 0 else {
             throw SwitchyardError(.unsupported, "teacher–student training covers routed experts only; set sharedExperts to 0")
         }
-        // Score-correction biases start at zero (as on the GPU): the teacher's routing is its router's alone.
+        let backend = CPUBackend(threads: threads)
         var teacher = MoEWeights<Float>.random(config: config, seed: teacherSeed)
-        var student = MoEWeights<Float>.random(config: config, seed: studentSeed)
         teacher.routerBias = Tensor(zeros: [config.experts])
+        if case .sigmoidBias = config.router.kind {
+            for step in 0..<calibrationSteps {
+                var generator = SeededGenerator(seed: Self.calibrationSeed(dataSeed: dataSeed, step: step))
+                let x = HostTensor.randomNormal(shape: [tokens, config.hidden], generator: &generator)
+                let counts = try backend.forward(x, weights: teacher).plan.counts
+                try updateRouterBias(&teacher.routerBias, counts: counts, rate: config.router.biasUpdateRate)
+            }
+        }
+        var student = MoEWeights<Float>.random(config: config, seed: studentSeed)
         student.routerBias = Tensor(zeros: [config.experts])
+        switch studentInit {
+        case .independent: break
+        case .teacherRouter:
+            student.router = teacher.router
+            student.routerBias = teacher.routerBias
+        case .perturbed(let sigma):
+            // Student = teacher + σ·(its own random weights), which have the teacher's scale.
+            func perturb(_ weight: inout Tensor<Float>, _ center: Tensor<Float>) {
+                for i in weight.scalars.indices { weight.scalars[i] = center.scalars[i] + Float(sigma) * weight.scalars[i] }
+            }
+            perturb(&student.router, teacher.router)
+            perturb(&student.w1, teacher.w1)
+            perturb(&student.w2, teacher.w2)
+            student.routerBias = teacher.routerBias
+        }
         self.teacher = teacher
         self.student = student
         self.tokens = tokens
         self.optimizer = optimizer
+        self.schedule = schedule
+        self.studentInit = studentInit
         self.dataSeed = dataSeed
         moments = (AdamWMoments(count: student.router.count), AdamWMoments(count: student.w1.count),
                    AdamWMoments(count: student.w2.count))
-        backend = CPUBackend(threads: threads)
+        self.backend = backend
+    }
+
+    /// The seed of calibration step `step` (from 0): inputs apart from the training inputs.
+    public static func calibrationSeed(dataSeed: UInt64, step: Int) -> UInt64 {
+        (dataSeed ^ 0xC0FF_EE00_C0FF_EE00) &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
     }
 
     /// The input of step `step` (counting from 1): standard normal, [T, d], the same for the same seed and step.
@@ -63,12 +105,18 @@ public struct TeacherStudent {
         let forward = try backend.forward(x, weights: student)
         let (loss, dO) = meanSquaredError(forward.output, target: target)
         let gradients = try backend.backward(dO, input: x, weights: student, forward: forward)
+        let multiplier = schedule.multiplier(step: steps)
+        var optimizer = optimizer
+        optimizer.learningRate *= multiplier
         optimizer.update(&student.router.scalars, gradient: gradients.router.scalars, moments: &moments.router, step: steps)
         optimizer.update(&student.w1.scalars, gradient: gradients.w1.scalars, moments: &moments.w1, step: steps)
         optimizer.update(&student.w2.scalars, gradient: gradients.w2.scalars, moments: &moments.w2, step: steps)
         let config = student.config
         if case .sigmoidBias = config.router.kind {
-            try updateRouterBias(&student.routerBias, counts: forward.plan.counts, rate: config.router.biasUpdateRate)
+            // γ follows the schedule too: a fixed γ keeps the bias jittering by about γ (DeepSeek-V3 set γ to 0 for
+            // its last tokens).
+            try updateRouterBias(&student.routerBias, counts: forward.plan.counts,
+                                 rate: config.router.biasUpdateRate * multiplier)
         }
         return TrainingStep(step: steps, loss: loss, counts: forward.plan.counts)
     }

@@ -10,6 +10,8 @@
 //   aligned (the caller's buffers are), a scalar tail for count % 4. Grid-stride, block 256.
 // sy_router_bias_update: the aux-loss-free balancing step of DeepSeek-V3, b_e += rate·sign(mean load − load_e),
 //   with the comparison done exactly in integers (load_e·E against the total). One block of 256; any E.
+// sy_perturb_bf16: student[i] = teacher[i] + sigma·student[i] over `count` bf16 values (fp32 math), the start of a
+//   teacher–student run (sigma 0 copies the teacher). Grid-stride, block 256.
 #include "moe_common.cuh"
 
 #define SY_LOSS_THREADS 256
@@ -105,4 +107,10 @@ extern "C" __global__ void __launch_bounds__(256)
     const long long scaled = (long long)counts[e] * experts;  // load_e·E against Σ loads: exact
     bias[e] += scaled < total ? rate : (scaled > total ? -rate : 0.0f);
   }
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+    sy_perturb_bf16(bf16_t *__restrict__ student, const bf16_t *__restrict__ teacher, long long count, float sigma) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
+    student[i] = float_to_bf16(bf16_to_float(teacher[i]) + sigma * bf16_to_float(student[i]));
 }

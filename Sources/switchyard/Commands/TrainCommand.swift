@@ -12,13 +12,16 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train a student MoE layer to match a fixed random teacher layer, on the best available device.",
         discussion: """
+            The default task is recovery: the student starts at the teacher's weights plus noise (--student-init \
+            perturbed:0.5, i.e. W = W_teacher + 0.5·N(0, the weight's scale²) on Wr, W1, W2) and must remove it; \
+            --student-init independent learns from an unrelated random start (the loss falls only about 2×). \
             Each step draws a fresh seeded X, runs teacher and student forward, takes L = mean over T·d of \
             (O_student − O_teacher)², runs the student's backward pass and an AdamW step on Wr, W1 and W2 (fp32 master \
-            weights), and for the sigmoid-bias router the aux-loss-free bias update b_e += γ·sign(mean load − load_e). \
-            On a GPU everything stays on the device (one float and E counts come back per logged step); the default \
-            shape is 7B-n256. On the CPU the default is a small layer (T 512, d 64, n 32, E 8, K 2). \
-            Prints step, loss, tokens/s and the largest and smallest expert load; --csv writes the same columns. \
-            See docs/training.md.
+            weights; lr with linear warm-up and cosine decay), and for the sigmoid-bias router the aux-loss-free bias \
+            update b_e += γ·sign(mean load − load_e) (γ on the same schedule; the teacher's bias is balanced the same \
+            way before training). On a GPU everything stays on the device; the default shape is 7B-n256. On the CPU \
+            the default is a small layer (T 4096, d 64, n 32, E 8, K 2). Prints step, loss, tokens/s and the largest \
+            and smallest expert load; --csv writes the same columns. See docs/training.md.
             """)
 
     @OptionGroup var devices: DeviceOptions
@@ -30,8 +33,17 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .customLong("top-k"), help: "Experts per token K.") var topK: Int?
     @Option(help: "Router: sigmoid-bias (DeepSeek-V3, one group, bias balancing on), softmax or mixtral.")
     var router: RouterChoice = .sigmoidBias
-    @Option(help: "Training steps (default: 300 on a GPU, 200 on the CPU).") var steps: Int?
-    @Option(help: "AdamW learning rate (default 0.32/d: 5e-3 at d 64, 2.1e-4 at d 1536).") var lr: Double?
+    @Option(help: "Training steps.") var steps: Int = 300
+    @Option(help: "Peak AdamW learning rate (default 0.04/√d: 5e-3 at d 64, 1.0e-3 at d 1536).") var lr: Double?
+    @Option(help: "Learning-rate schedule: cosine (linear warm-up, then cosine decay to ~0 at the last step) or constant.")
+    var schedule: ScheduleChoice = .cosine
+    @Option(help: "Warm-up steps of the schedule (default: 10% of the steps).") var warmup: Int?
+    @Option(name: .customLong("student-init"),
+            help: "Student start: independent, teacher-router or perturbed[:σ] (teacher + σ·noise; σ default 0.5).")
+    var studentInit: StudentInit = .perturbed(sigma: StudentInit.defaultSigma)
+    @Option(name: .customLong("teacher-balance-steps"),
+            help: "Sigmoid-bias router: aux-loss-free balancing steps that set the teacher's bias before training.")
+    var teacherBalanceSteps: Int = 200
     @Option(name: .customLong("weight-decay"), help: "AdamW decoupled weight decay λ.") var weightDecay: Double = 0.01
     @Option(help: "AdamW ε.") var eps: Double = 1e-8
     @Option(name: .customLong("bias-rate"), help: "Step γ of the aux-loss-free bias update (sigmoid-bias router).")
@@ -39,6 +51,10 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Seed: the teacher uses it, the student seed + 1, the inputs seed + 2.") var seed: UInt64 = 1
     @Option(help: "Write step,loss,tokens_per_s,load_max,load_min to this CSV file.") var csv: String?
     @Option(name: .customLong("log-every"), help: "Log (and read the loss back) every N steps.") var logEvery: Int = 10
+
+    enum ScheduleChoice: String, ExpressibleByArgument, CaseIterable {
+        case cosine, constant
+    }
 
     enum RouterChoice: String, ExpressibleByArgument, CaseIterable {
         case sigmoidBias = "sigmoid-bias", softmax, mixtral
@@ -49,27 +65,37 @@ struct TrainCommand: AsyncParsableCommand {
         let backend = try makeBackend(devices.device)
         let isGPU = backend is GPUBackend
         let shape = try selectedShape(gpu: isGPU)
-        let stepCount = steps ?? (isGPU ? 300 : 200)
+        let stepCount = steps
         guard stepCount >= 1 else { throw ValidationError("--steps must be ≥ 1") }
         let config = try shape.config(router: RouterConfig(kind: routerKind, biasUpdateRate: biasRate))
-        // Adam's first steps are sign-like (every weight moves by about lr), so H moves by about lr·d·E|x|:
-        // the default keeps that change the same at every width.
-        let learningRate = lr ?? 0.32 / Double(shape.hidden)
+        // Adam's steps are about lr per weight; the weights (teacher, and noise of the default task) scale as d^-½,
+        // so lr ∝ d^-½ makes the relative step, and the steps needed to remove the noise, the same at every width.
+        let learningRate = lr ?? 0.04 / Double(shape.hidden).squareRoot()
         let optimizer = try AdamW(learningRate: learningRate, epsilon: eps, weightDecay: weightDecay)
+        let warmupSteps = warmup ?? stepCount / 10
+        let lrSchedule = try LearningRateSchedule(warmupSteps: warmupSteps,
+                                                  totalSteps: schedule == .cosine ? stepCount : nil)
 
         let run: any TrainingRun
         if let gpu = backend as? GPUBackend {
             note("building teacher and student on the device")
             run = try GPUTeacherStudent(kernels: gpu.kernels, cache: try KernelCache(), config: config,
-                                        tokens: shape.tokens, optimizer: optimizer, teacherSeed: seed,
+                                        tokens: shape.tokens, optimizer: optimizer, schedule: lrSchedule,
+                                        studentInit: studentInit, calibrationSteps: teacherBalanceSteps,
+                                        teacherSeed: seed,
                                         studentSeed: seed &+ 1, dataSeed: seed &+ 2)
         } else {
             run = CPUTrainingRun(try TeacherStudent(config: config, tokens: shape.tokens, optimizer: optimizer,
-                                                    teacherSeed: seed, studentSeed: seed &+ 1, dataSeed: seed &+ 2))
+                                                    schedule: lrSchedule, studentInit: studentInit,
+                                                    calibrationSteps: teacherBalanceSteps, teacherSeed: seed,
+                                                    studentSeed: seed &+ 1, dataSeed: seed &+ 2))
         }
         print("train on \(backend.description): \(shape.name) T=\(shape.tokens) d=\(shape.hidden) n=\(shape.intermediate) "
               + "E=\(shape.experts) K=\(shape.topK), router \(router.rawValue), \(stepCount) steps, AdamW lr \(format(learningRate)) "
               + "λ \(weightDecay) ε \(eps)")
+        print("task: \(studentInit.task); lr \(schedule.rawValue) with \(warmupSteps) warm-up steps"
+              + (teacherBalanceSteps > 0 && router == .sigmoidBias
+                 ? "; teacher bias balanced for \(teacherBalanceSteps) steps, γ \(biasRate) on the schedule" : ""))
         print(pad("step", 8) + pad("loss", 14) + pad("tokens/s", 14) + pad("load max", 10) + "load min")
         let log = try train(run, steps: stepCount, tokens: shape.tokens)
         if let csv { try writeCSV(log.rows, to: csv) }
@@ -138,7 +164,7 @@ struct TrainCommand: AsyncParsableCommand {
             }
             selected = named
         } else {
-            selected = NamedShape(name: "cpu-small", tokens: 512, hidden: 64, intermediate: 32, experts: 8, topK: 2)
+            selected = NamedShape(name: "cpu-small", tokens: 4096, hidden: 64, intermediate: 32, experts: 8, topK: 2)
         }
         if let tokens {
             guard tokens >= 1 else { throw ValidationError("--tokens must be ≥ 1") }
@@ -156,6 +182,10 @@ protocol TrainingRun: AnyObject {
 }
 
 extension GPUTeacherStudent: TrainingRun {}
+
+extension StudentInit: ExpressibleByArgument {
+    public init?(argument: String) { try? self.init(parsing: argument) }
+}
 
 /// The CPU trainer behind the same interface (its step computes the loss at once).
 final class CPUTrainingRun: TrainingRun {
