@@ -27,37 +27,60 @@ extension Router {
         let rule = ScoreRule(kind: config.router.kind, logits: z, selected: decision.selected, experts: experts, topK: topK)
         var gradient = [Double](repeating: 0, count: tokens * experts)
         var perExpert = [Double](repeating: 0, count: experts)
+        // Differences of dS are formed pairwise, Σ_j s_j (dS_e − dS_j) + dS_e (norm − Σ_j s_j), rather than
+        // dS_e − Σ_j s_j dS_j: with a saturated router (one score ≈ 1) the true gradient is tiny and the direct form
+        // cancels it away. 1 − p_e of the full softmax is summed from the other experts for the same reason.
         for t in 0..<tokens {
             for e in 0..<experts { perExpert[e] = 0 }
-            var weighted = 0.0
-            for j in 0..<slots where decision.expertIndex[t * slots + j] >= 0 {
-                perExpert[Int(decision.expertIndex[t * slots + j])] += scoreGradient[t * slots + j]
-                weighted += scoreGradient[t * slots + j] * decision.scores[t * slots + j]
-            }
+            var kept: [(expert: Int, gradient: Double, score: Double)] = []
             let row = t * experts
+            for j in 0..<slots where decision.expertIndex[t * slots + j] >= 0 {
+                let e = Int(decision.expertIndex[t * slots + j])
+                // The score in Double from the logits, not the stored one, which may be rounded to Float.
+                let score = rule.score(token: t, logit: z[row + e])
+                perExpert[e] += scoreGradient[t * slots + j]
+                kept.append((e, scoreGradient[t * slots + j], score))
+            }
             switch rule.form {
             case .softmax:
+                // dZ_e = p_e (g_e − Σ_m g_m p_m) over all experts, g = dS at the chosen experts and 0 elsewhere.
+                let p = (0..<experts).map { rule.score(token: t, logit: z[row + $0]) }
+                let chosenWeighted = kept.reduce(0.0) { $0 + $1.gradient * $1.score }
                 for e in 0..<experts {
-                    let p = rule.score(token: t, logit: z[row + e])
-                    gradient[row + e] = p * (perExpert[e] - weighted)
+                    guard perExpert[e] != 0 else {
+                        gradient[row + e] = -p[e] * chosenWeighted
+                        continue
+                    }
+                    var others = 0.0  // 1 − p_e
+                    for i in 0..<experts where i != e { others += p[i] }
+                    var rest = 0.0  // Σ over the other chosen slots of g·p
+                    for slot in kept where slot.expert != e { rest += slot.gradient * slot.score }
+                    gradient[row + e] = p[e] * (perExpert[e] * others - rest)
                 }
-            case .normalizedExponential:
-                for e in 0..<experts where perExpert[e] != 0 {
-                    gradient[row + e] = rule.score(token: t, logit: z[row + e]) * perExpert[e]
+            case .normalizedExponential, .normalizedSigmoid:
+                // Experts in the normalizer (the router's K picks, kept or dropped) get r_e (c·dS_e − Σ_kept s·dS)
+                // with c = Σ_picks r (1, or the routed scaling); experts added by token rounding get r_e·c·dS_e.
+                // c·dS_e − Σ_kept s·dS = Σ_kept s_j (dS_e − dS_j) + dS_e (Σ_dropped r − Σ_added s).
+                let picks = Set(decision.selected[(t * topK)..<(t * topK + topK)].map { Int($0) })
+                var residual = 0.0
+                for e in picks where !kept.contains(where: { $0.expert == e }) {
+                    residual += rule.score(token: t, logit: z[row + e])
                 }
-                for k in 0..<topK {
-                    let e = Int(decision.selected[t * topK + k])
-                    gradient[row + e] -= rule.score(token: t, logit: z[row + e]) * weighted
-                }
-            case .normalizedSigmoid:
-                var sigmaGradient = [Double](repeating: 0, count: experts)
-                for e in 0..<experts { sigmaGradient[e] = rule.weight * perExpert[e] / rule.denominator[t] }
-                for k in 0..<topK {
-                    sigmaGradient[Int(decision.selected[t * topK + k])] -= weighted / rule.denominator[t]
-                }
-                for e in 0..<experts where sigmaGradient[e] != 0 {
-                    let sigma = Elementary.sigmoid(z[row + e])
-                    gradient[row + e] = sigmaGradient[e] * sigma * (1 - sigma)
+                for slot in kept where !picks.contains(slot.expert) { residual -= slot.score }
+                for e in 0..<experts where perExpert[e] != 0 || picks.contains(e) {
+                    let value: Double
+                    if picks.contains(e) {
+                        let pairwise = kept.reduce(0.0) { $0 + $1.score * (perExpert[e] - $1.gradient) }
+                        value = pairwise + perExpert[e] * residual
+                    } else {
+                        value = rule.weight * perExpert[e]
+                    }
+                    if rule.form == .normalizedExponential {
+                        gradient[row + e] = rule.score(token: t, logit: z[row + e]) / rule.weight * value
+                    } else {
+                        let sigmaGradient = value / rule.denominator[t]
+                        gradient[row + e] = sigmaGradient * Elementary.sigmoid(z[row + e]) * Elementary.sigmoid(-z[row + e])
+                    }
                 }
             }
         }
