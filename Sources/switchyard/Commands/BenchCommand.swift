@@ -36,7 +36,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Hardware of the performance model whose prediction is printed beside each GPU measurement.")
     var hardware: String = "h100"
     @Option(help: "JSON file of measured ceilings and calibration for the model (see docs/performance-model.md).")
-    var calibration: String = "bench/hardware/h100-sxm-fit-ec5ac74.json"
+    var calibration: String = "bench/hardware/h100-sxm-fit-8c933b6.json"
 
     struct Row: Codable {
         var config: String
