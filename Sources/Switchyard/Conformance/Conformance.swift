@@ -4,7 +4,8 @@ import SwitchyardFormats
 /// with the float64 CPU reference.
 ///
 /// Inputs and weights are drawn fresh for each case and rounded to bf16 values, so a bf16 device sees exactly the
-/// numbers the reference sees. The reference is run twice: once on its own (to check the backend's routing, where a
+/// numbers the reference sees; the reference stores its activations in the backend's precision (bf16 H, A, Y, O and
+/// dH, A′ for a GPU) and computes everything else in float64. The reference is run twice: once on its own (to check the backend's routing, where a
 /// difference is allowed only at a near-tie of the selection values) and once with the backend's routing forced
 /// (to compare O, H, the scores and the dispatch metadata like for like).
 public struct ConformanceCase: Sendable, CustomStringConvertible {
@@ -152,7 +153,7 @@ public enum Conformance {
             let grads = try backend.backward(dO, input: x, weights: weights, forward: got)
             let want = try ReferenceLayer.backward(
                 dO.converted(to: Double.self), input: x.converted(to: Double.self), weights: weights.converted(to: Double.self),
-                forward: reference)
+                forward: reference, storage: storage)
             let bound = tolerance(for: storage)
             result.compare("dX", grads.input, want.input, bound: bound)
             result.compare("dWr", grads.router, want.router, bound: bound)
@@ -176,7 +177,8 @@ public enum Conformance {
         result.routingMismatches = routingMismatches(
             got: got.plan.expertIndex, reference: free, bias: w64.routerBias.scalars, config: c.config,
             failures: &result.failures)
-        let forced = try ReferenceLayer.forward(x64, weights: w64, routingOverride: got.plan.expertIndex)
+        // The oracle stores what the backend stores (bf16 H, A, Y, O on a GPU), computing everything else in float64.
+        let forced = try ReferenceLayer.forward(x64, weights: w64, storage: storage, routingOverride: got.plan.expertIndex)
         if got.plan != forced.plan { result.failures.append("dispatch metadata differs from the reference plan") }
         let bound = tolerance(for: storage)
         result.compare("O", got.output, forced.output, bound: bound)
