@@ -7,7 +7,8 @@ import SwitchyardFormats
 /// numbers the reference sees; the reference stores its activations in the backend's precision (bf16 H, A, Y, O and
 /// dH, A′ for a GPU) and computes everything else in float64. The reference is run twice: once on its own (to check the backend's routing, where a
 /// difference is allowed only at a near-tie of the selection values) and once with the backend's routing forced
-/// (to compare O, H, the scores and the dispatch metadata like for like).
+/// (to compare O, H, the scores and the dispatch metadata like for like). Each case also runs the backend twice and
+/// requires the same bytes both times (determinism).
 public struct ConformanceCase: Sendable, CustomStringConvertible {
     public var tokens: Int
     public var config: MoEConfig
@@ -151,6 +152,12 @@ public enum Conformance {
             var dO = HostTensor.randomNormal(shape: [c.tokens, c.config.hidden], generator: &g)
             for i in dO.scalars.indices { dO.scalars[i] = roundedToBFloat16(dO.scalars[i]) }
             let grads = try backend.backward(dO, input: x, weights: weights, forward: got)
+            let again = try backend.backward(dO, input: x, weights: weights, forward: got)
+            for (name, first, second) in [("dX", grads.input, again.input), ("dWr", grads.router, again.router),
+                                          ("dW1", grads.w1, again.w1), ("dW2", grads.w2, again.w2),
+                                          ("dS", grads.scores, again.scores)] where !sameBits(first, second) {
+                result.failures.append("\(name) differs between two runs on the same inputs (not deterministic)")
+            }
             let want = try ReferenceLayer.backward(
                 dO.converted(to: Double.self), input: x.converted(to: Double.self), weights: weights.converted(to: Double.self),
                 forward: reference, storage: storage)
@@ -171,6 +178,10 @@ public enum Conformance {
     ) throws -> (HostTensor, MoEWeights<Float>, LayerForward<Float>, LayerForward<Double>) {
         let (x, weights) = inputs(for: c)
         let got = try backend.forward(x, weights: weights)
+        let again = try backend.forward(x, weights: weights)
+        if !sameBits(got.output, again.output) || !sameBits(got.hidden, again.hidden) || got.plan != again.plan {
+            result.failures.append("forward differs between two runs on the same inputs (not deterministic)")
+        }
         let x64 = x.converted(to: Double.self)
         let w64 = weights.converted(to: Double.self)
         let free = try ReferenceLayer.forward(x64, weights: w64)
@@ -185,6 +196,11 @@ public enum Conformance {
         result.compare("H", got.hidden, forced.hidden, bound: bound)
         result.compare("scores", got.scores, forced.scores, bound: bound)
         return (x, weights, got, forced)
+    }
+
+    /// Whether two tensors hold the same bytes (NaN payloads included).
+    static func sameBits(_ a: Tensor<Float>, _ b: Tensor<Float>) -> Bool {
+        a.shape == b.shape && a.scalars.elementsEqual(b.scalars) { $0.bitPattern == $1.bitPattern }
     }
 
     /// Tokens whose chosen expert set differs from the reference's; a difference that is not a near-tie of the

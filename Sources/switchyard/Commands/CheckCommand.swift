@@ -8,7 +8,8 @@ struct CheckCommand: AsyncParsableCommand {
         abstract: "Conformance suite: random layers on the chosen device against the float64 CPU reference.",
         discussion: """
             Each case draws fresh random weights and inputs (rounded to bf16 values), poisons the device outputs \
-            with NaN bytes, runs the layer, and compares O, H, the scores and the dispatch metadata with the float64 \
+            with NaN bytes, runs the layer twice (the two runs must give the same bytes), and compares O, H, the scores \
+            and the dispatch metadata with the float64 \
             reference run on the device's own routing (routing itself must match the reference except at near-ties). \
             Cases cover every router, ragged and empty experts, all tokens on one expert, T = 1 and large T. \
             With --backward, every gradient is compared too. Prints `N passed, M failed`; exits non-zero on failure.
@@ -50,6 +51,10 @@ func format(_ value: Double) -> String {
     if mantissa == 0 { return "0" }
     while mantissa >= 10 { mantissa /= 10; exponent += 1 }
     while mantissa < 1 { mantissa *= 10; exponent -= 1 }
-    let rounded = (mantissa * 100).rounded() / 100
+    var rounded = (mantissa * 100).rounded() / 100
+    if rounded >= 10 {  // 9.996 rounds up to 10.0: print 1.0e(x+1)
+        rounded /= 10
+        exponent += 1
+    }
     return "\(value < 0 ? "-" : "")\(rounded)e\(exponent)"
 }
