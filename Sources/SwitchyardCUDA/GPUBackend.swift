@@ -41,7 +41,13 @@ public final class GPUBackend: Backend, @unchecked Sendable {
         try x.upload(input.scalars.map { BFloat16($0).bitPattern })
         try layer.forward(input: x.address, tokens: tokens, workspace: workspace, stream: nil)
         try context.synchronize()
-        return try readBack(workspace: workspace, tokens: tokens, config: c)
+        var result = try readBack(workspace: workspace, tokens: tokens, config: c)
+        // The router losses are reported, not yet differentiated, on the GPU path: computed here from the device's
+        // logits and choices (T·E work on the host).
+        let decision = try Router.route(logits: result.logits, bias: weights.routerBias, config: c,
+                                        override: result.plan.expertIndex)
+        (result.auxLoss, result.zLoss) = Router.losses(logits: result.logits, decision: decision, config: c)
+        return result
     }
 
     /// Runs forward and backward on the device (forward again, so that H and the routing metadata are the device's
