@@ -15,7 +15,6 @@ public final class GPUKernels: @unchecked Sendable {
     let singleGroup: CUDAFunction
     let combine: CUDAFunction
     let packRows: CUDAFunction
-    let floatToBF16: CUDAFunction
     let bf16ToFloat: CUDAFunction
     let fillRandomBF16: CUDAFunction
     let gemmDSwiGLU: TileWidths
@@ -89,7 +88,6 @@ public final class GPUKernels: @unchecked Sendable {
         singleGroup = try function("moe_router.cu", "sy_single_group")
         combine = try function("moe_elementwise.cu", "sy_combine")
         packRows = try function("moe_elementwise.cu", "sy_pack_rows")
-        floatToBF16 = try function("moe_elementwise.cu", "sy_f32_to_bf16")
         bf16ToFloat = try function("moe_elementwise.cu", "sy_bf16_to_f32")
         fillRandomBF16 = try function("moe_elementwise.cu", "sy_fill_random_bf16")
         gemmDSwiGLU = try widths("moe_grouped_gemm.cu", "sy_gemm_dswiglu", GPUKernels.gemmSharedMemoryBytes(width:))

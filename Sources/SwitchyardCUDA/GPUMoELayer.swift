@@ -79,39 +79,39 @@ public final class GPUMoELayer: @unchecked Sendable {
         self.config = c
         self.kernels = kernels
         let context = kernels.context
-        self.router = try GPUMoELayer.packed(kernels, router, groups: 1, rows: c.hidden, columns: c.experts, interleave: 0)
-        self.w1 = try GPUMoELayer.packed(kernels, w1, groups: c.experts, rows: c.hidden, columns: 2 * c.intermediate,
-                                         interleave: c.intermediate % 128 == 0 ? 128 : 64)
-        self.w2 = try GPUMoELayer.packed(kernels, w2, groups: c.experts, rows: c.intermediate, columns: c.hidden, interleave: 0)
-        self.routerBias = try context.allocate(bytes: c.experts * 4)
+        let E = c.experts, d = c.hidden, n = c.intermediate
+        func bf16Buffer(_ count: Int) throws -> DeviceBuffer { try context.allocate(bytes: max(count, 1) * 2) }
+        self.router = try bf16Buffer(d * E)
+        self.w1 = try bf16Buffer(E * d * 2 * n)
+        self.w2 = try bf16Buffer(E * n * d)
+        routerPadded = try bf16Buffer(d * ((E + 63) / 64 * 64))
+        self.routerBias = try context.allocate(bytes: E * 4)
         try self.routerBias.upload(routerBias)
-        w1Canonical = try GPUMoELayer.copied(kernels, w1, count: c.experts * c.hidden * 2 * c.intermediate)
-        w2Canonical = try GPUMoELayer.copied(kernels, w2, count: c.experts * c.intermediate * c.hidden)
-        let padded = (c.experts + 63) / 64 * 64
-        routerPadded = try context.allocate(bytes: c.hidden * padded * 2)
-        var args = KernelArguments()
-        args.append(router); args.append(Int32(c.hidden)); args.append(Int32(c.experts)); args.append(Int32(padded))
-        args.append(routerPadded)
-        try kernels.padColumns.launch(grid: (min((c.hidden * padded + 255) / 256, 4096), 1, 1), block: (256, 1, 1),
-                                      arguments: args)
+        w1Canonical = try GPUMoELayer.copied(kernels, w1, count: E * d * 2 * n)
+        w2Canonical = try GPUMoELayer.copied(kernels, w2, count: E * n * d)
+        try repack(router: router, stream: nil)
         try context.synchronize()
     }
 
-    /// Transposes bf16 [groups, rows, columns] at `source` on the device into a new [groups, columns, rows] buffer;
-    /// `interleave` > 0 orders the output rows in blocks of `interleave` gate then `interleave` up columns.
-    private static func packed(
-        _ kernels: GPUKernels, _ source: UInt64, groups: Int, rows: Int, columns: Int, interleave: Int
-    ) throws -> DeviceBuffer {
-        let out = try kernels.context.allocate(bytes: max(groups * rows * columns, 1) * 2)
-        var args = KernelArguments()
-        args.append(source)
-        args.append(Int32(rows))
-        args.append(Int32(columns))
-        args.append(Int32(interleave))
-        args.append(out)
-        try kernels.packRows.launch(
-            grid: ((columns + 31) / 32, (rows + 31) / 32, groups), block: (32, 8, 1), arguments: args)
-        return out
+    /// Fills the kernels' layouts from ``w1Canonical``, ``w2Canonical`` and `router` (bf16 [d, E], canonical):
+    /// Wr → [E, d] and the zero-padded [d, E′]; W1 → [E, 2n, d] with rows in blocks of upWidth/2 gate then the
+    /// matching upWidth/2 up columns; W2 → [E, d, n]. Used at init and after training updated the canonical weights.
+    func repack(router source: UInt64, stream: CUDAStream?) throws {
+        let c = config, d = c.hidden, n = c.intermediate, E = c.experts, Ep = paddedExperts
+        func pack(_ from: UInt64, groups: Int, rows: Int, columns: Int, interleave: Int, into out: DeviceBuffer) throws {
+            var a = KernelArguments()
+            a.append(from); a.append(Int32(rows)); a.append(Int32(columns)); a.append(Int32(interleave))
+            a.append(out)
+            try kernels.packRows.launch(grid: ((columns + 31) / 32, (rows + 31) / 32, groups), block: (32, 8, 1),
+                                        stream: stream, arguments: a)
+        }
+        try pack(w1Canonical.address, groups: E, rows: d, columns: 2 * n, interleave: upWidth / 2, into: w1)
+        try pack(w2Canonical.address, groups: E, rows: n, columns: d, interleave: 0, into: w2)
+        try pack(source, groups: 1, rows: d, columns: E, interleave: 0, into: router)
+        var a = KernelArguments()
+        a.append(source); a.append(Int32(d)); a.append(Int32(E)); a.append(Int32(Ep)); a.append(routerPadded)
+        try kernels.padColumns.launch(grid: (min((d * Ep + 255) / 256, 4096), 1, 1), block: (256, 1, 1),
+                                      stream: stream, arguments: a)
     }
 
     /// A device copy of `count` bf16 values (a pad with no padding).

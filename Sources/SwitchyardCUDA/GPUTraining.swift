@@ -250,27 +250,3 @@ struct OptimizerFunctions {
         perturb = try module.function(named: "sy_perturb_bf16")
     }
 }
-
-extension GPUMoELayer {
-    /// Re-packs the kernels' layouts after training changed the weights on the device: W1 and W2 from
-    /// ``w1Canonical`` and ``w2Canonical`` (updated in place by the caller), the router from `router`, bf16 [d, E]
-    /// in the canonical layout. The same kernels as the packing at init; enqueued on `stream`.
-    func repack(router source: UInt64, stream: CUDAStream) throws {
-        let c = config, d = c.hidden, n = c.intermediate, E = c.experts, Ep = paddedExperts
-        func pack(_ from: UInt64, groups: Int, rows: Int, columns: Int, interleave: Int, into out: DeviceBuffer) throws {
-            var a = KernelArguments()
-            a.append(from); a.append(Int32(rows)); a.append(Int32(columns)); a.append(Int32(interleave))
-            a.append(out)
-            try kernels.packRows.launch(grid: ((columns + 31) / 32, (rows + 31) / 32, groups), block: (32, 8, 1),
-                                        stream: stream, arguments: a)
-        }
-        // W1's rows interleave gate and up halves in blocks of half the up-projection's tile width, as at init.
-        try pack(w1Canonical.address, groups: E, rows: d, columns: 2 * n, interleave: upWidth / 2, into: w1)
-        try pack(w2Canonical.address, groups: E, rows: n, columns: d, interleave: 0, into: w2)
-        try pack(source, groups: 1, rows: d, columns: E, interleave: 0, into: router)
-        var a = KernelArguments()
-        a.append(source); a.append(Int32(d)); a.append(Int32(E)); a.append(Int32(Ep)); a.append(routerPadded)
-        try kernels.padColumns.launch(grid: (min((d * Ep + 255) / 256, 4096), 1, 1), block: (256, 1, 1),
-                                      stream: stream, arguments: a)
-    }
-}

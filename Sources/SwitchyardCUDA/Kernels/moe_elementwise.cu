@@ -11,7 +11,7 @@
 //   of a 2h-wide tile), i.e. block b, w < h → column hb + w; w ≥ h → n + hb + (w − h), with n = columns / 2.
 //   in: [groups, rows, columns], out: [groups, columns, rows]. grid (ceil(columns/32), ceil(rows/32), groups),
 //   block (32, 8).
-// sy_f32_to_bf16 / sy_bf16_to_f32: conversions, grid-stride.
+// sy_bf16_to_f32: conversion, grid-stride.
 #include "moe_common.cuh"
 
 extern "C" __global__ void __launch_bounds__(128)
@@ -69,11 +69,6 @@ extern "C" __global__ void __launch_bounds__(256)
     const int r = r0 + threadIdx.x;
     if (p < columns && r < rows) out[(g * columns + p) * rows + r] = tile[threadIdx.x][i];
   }
-}
-
-extern "C" __global__ void sy_f32_to_bf16(const float *__restrict__ in, long long count, bf16_t *__restrict__ out) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
-    out[i] = float_to_bf16(in[i]);
 }
 
 extern "C" __global__ void sy_bf16_to_f32(const bf16_t *__restrict__ in, long long count, float *__restrict__ out) {
