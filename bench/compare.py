@@ -14,19 +14,21 @@ def main(ours_path, torch_path, out_path=None):
     ours = {r["config"]: r for r in json.load(open(ours_path))}
     theirs = {r["config"]: r.get("grouped") for r in json.load(open(torch_path))}
     lines = ["| config | fwd ms | fwd TFLOP/s | model fwd ms | torch fwd ms | fwd speed-up | bwd ms | bwd TFLOP/s "
-             "| model bwd ms | torch bwd ms | bwd speed-up | torch peak GiB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model bwd ms | torch bwd ms | bwd speed-up | fwd act GiB | fwd+bwd act GiB | torch peak GiB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in ours.items():
         t = theirs.get(name)
         t_fwd = t["fwd_ms"] if t else None
         t_bwd = t["fwdbwd_ms"] - t["fwd_ms"] if t else None
         bwd = r.get("backwardMs")
+        both = r["activationGiB"] + r["backwardActivationGiB"] if r.get("backwardActivationGiB") is not None else None
         fwd_x = f"{t_fwd / r['forwardMs']:.2f}x" if t_fwd else "-"
         bwd_x = f"{t_bwd / bwd:.2f}x" if t_bwd and bwd else "-"
         lines.append(
             f"| {name} | {fmt(r['forwardMs'])} | {r['forwardTFLOPS']:.0f} | {fmt(r.get('predictedForwardMs'))} | "
             f"{fmt(t_fwd)} | {fwd_x} | {fmt(bwd)} | {fmt(r.get('backwardTFLOPS'), 0)} | "
-            f"{fmt(r.get('predictedBackwardMs'))} | {fmt(t_bwd)} | {bwd_x} | {fmt(t['peak_gib'] if t else None, 2)} |")
+            f"{fmt(r.get('predictedBackwardMs'))} | {fmt(t_bwd)} | {bwd_x} | {fmt(r.get('activationGiB'), 2)} | "
+            f"{fmt(both, 2)} | {fmt(t['peak_gib'] if t else None, 2)} |")
     text = "\n".join(lines)
     print(text)
     if out_path:

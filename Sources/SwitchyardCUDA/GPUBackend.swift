@@ -10,6 +10,9 @@ public final class GPUBackend: Backend, @unchecked Sendable {
     public var device: DeviceKind { .cuda }
     public var description: String { "cuda: \(kernels.context.deviceName) (\(kernels.context.architecture))" }
     private var layerCache: (weights: MoEWeights<Float>, layer: GPUMoELayer)?
+    /// Tokens per chunk of the down-projection, combine and dX (``GPUWorkspace/chunkTokens``); nil: the default
+    /// memory budget. `switchyard check` sets it to exercise the chunked path on small cases.
+    public var chunkTokens: Int?
 
     public init(context: CUDAContext, cache: KernelCache) throws {
         kernels = try GPUKernels(context: context, cache: cache)
@@ -35,15 +38,15 @@ public final class GPUBackend: Backend, @unchecked Sendable {
         try input.requireFinite("input X")
         let layer = try layer(for: weights)
         let context = kernels.context
-        let workspace = try GPUWorkspace(layer: layer, capacity: tokens)
+        let workspace = try GPUWorkspace(layer: layer, capacity: tokens, chunkTokens: chunkTokens)
         if poison { try workspace.poison() }
         let x = try context.allocate(bytes: max(input.count, 1) * 2)
         try x.upload(input.scalars.map { BFloat16($0).bitPattern })
         try layer.forward(input: x.address, tokens: tokens, workspace: workspace, stream: nil)
         try context.synchronize()
         var result = try readBack(workspace: workspace, tokens: tokens, config: c)
-        // The router losses are reported, not yet differentiated, on the GPU path: computed here from the device's
-        // logits and choices (T·E work on the host).
+        // The router losses' values come from the device's logits and choices (T·E work on the host); their
+        // gradients are part of the device's backward pass.
         let decision = try Router.route(logits: result.logits, bias: weights.routerBias, config: c,
                                         override: result.plan.expertIndex)
         (result.auxLoss, result.zLoss) = Router.losses(logits: result.logits, decision: decision, config: c)
@@ -62,8 +65,8 @@ public final class GPUBackend: Backend, @unchecked Sendable {
         try outputGradient.requireFinite("output gradient dO")
         let layer = try layer(for: weights)
         let context = kernels.context
-        let workspace = try GPUWorkspace(layer: layer, capacity: tokens)
-        let gradients = try GPUGradients(layer: layer, capacity: tokens)
+        let workspace = try GPUWorkspace(layer: layer, capacity: tokens, chunkTokens: chunkTokens)
+        let gradients = try GPUGradients(layer: layer, capacity: tokens, chunkTokens: chunkTokens)
         try workspace.poison()
         try gradients.poison()
         let x = try context.allocate(bytes: max(input.count, 1) * 2)

@@ -171,16 +171,74 @@ public final class GPUMoELayer: @unchecked Sendable {
         let up = kernels.gemmUpSwiGLU(upWidth)
         try up.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: up.sharedBytes, stream: stream, arguments: a)
 
-        a = KernelArguments()
-        a.append(w.activation); a.append(UInt64(0)); a.append(w2); a.append(Int32(d)); a.append(Int32(n))
-        a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput); a.append(UInt64(0))
+        // Down-projection and combine, one token chunk at a time, so that Y holds at most w.chunkTokens·K rows.
         let down = kernels.gemmBF16(GPUKernels.tileWidth(columns: d))
-        try down.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: down.sharedBytes, stream: stream, arguments: a)
+        for chunk in w.chunks(tokens: tokens) {
+            let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream)
+            a = KernelArguments()
+            a.append(w.activation); a.append(rows.gather); a.append(w2); a.append(Int32(d)); a.append(Int32(n))
+            a.append(rows.offsets); a.append(rows.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput)
+            a.append(UInt64(0))
+            try down.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: down.sharedBytes, stream: stream,
+                                     arguments: a)
+            a = KernelArguments()
+            a.append(w.expertOutput); a.append(rows.position); a.append(w.scores.address + UInt64(chunk.lowerBound * K * 4))
+            a.append(Int32(K)); a.append(Int32(d)); a.append(UInt64(0))
+            a.append(w.output.address + UInt64(chunk.lowerBound * d * 2))
+            try kernels.combine.launch(grid: (chunk.count, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
+        }
+    }
 
+    /// Where the rows of one token chunk are: for the single chunk of a workspace that is not chunked, the whole
+    /// plan (no gather); else the chunk's own plan, whose row p of expert e gathers row `gather[p]` of the whole plan.
+    struct ChunkRows {
+        var gather: UInt64
+        var offsets: UInt64
+        var tileOffsets: UInt64
+        /// Chunk-local assignment (t − t0)·K + k → the chunk row holding it.
+        var position: UInt64
+    }
+
+    /// The rows of `chunk` (see ``ChunkRows``); in forward (`build`) it also enqueues the chunk's dispatch plan:
+    /// counts, offsets and the stable order of the chunk's assignments, gathering from the whole plan's positions.
+    func enqueueChunkPlan(_ chunk: Range<Int>, workspace w: GPUWorkspace, stream: CUDAStream?, build: Bool = true) throws
+        -> ChunkRows
+    {
+        let E = config.experts, K = config.topK
+        guard w.isChunked else {
+            return ChunkRows(gather: 0, offsets: w.offsets.address, tileOffsets: w.tileOffsets.address,
+                             position: w.positionOfAssignment.address)
+        }
+        let index = chunk.lowerBound / w.chunkTokens
+        let first = UInt64(chunk.lowerBound * K * 4)
+        let rows = ChunkRows(
+            gather: w.chunkGather.address + first, offsets: w.chunkOffsets.address + UInt64(index * (E + 1) * 4),
+            tileOffsets: w.chunkTileOffsets.address + UInt64(index * (E + 1) * 4),
+            position: w.chunkPosition.address + first)
+        guard build else { return rows }
+        let assignments = chunk.count * K
+        let blocks = (assignments + GPUKernels.routeChunk - 1) / GPUKernels.routeChunk
+        let expertIndex = w.expertIndex.address + first
+        var a = KernelArguments()
+        a.append(expertIndex); a.append(Int32(assignments)); a.append(Int32(E)); a.append(Int32(blocks))
+        a.append(w.chunkCounts); a.append(w.localRank)
+        try kernels.routeCount.launch(grid: (blocks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), sharedMemoryBytes: E * 4,
+                                      stream: stream, arguments: a)
         a = KernelArguments()
-        a.append(w.expertOutput); a.append(w.positionOfAssignment); a.append(w.scores); a.append(Int32(K)); a.append(Int32(d))
-        a.append(UInt64(0)); a.append(w.output)
-        try kernels.combine.launch(grid: (tokens, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
+        a.append(w.chunkCounts); a.append(Int32(blocks)); a.append(w.counts.address + UInt64(E * 4))
+        try kernels.routeScan.launch(grid: (E, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
+        a = KernelArguments()
+        a.append(w.counts.address + UInt64(E * 4)); a.append(Int32(E)); a.append(Int32(GPUKernels.tileRows))
+        a.append(rows.offsets); a.append(rows.tileOffsets)
+        try kernels.routeOffsets.launch(grid: (1, 1, 1), block: (32, 1, 1), stream: stream, arguments: a)
+        a = KernelArguments()
+        a.append(expertIndex); a.append(UInt64(0)); a.append(Int32(assignments)); a.append(Int32(K)); a.append(Int32(blocks))
+        a.append(w.chunkCounts); a.append(w.localRank); a.append(rows.offsets); a.append(rows.gather)
+        a.append(UInt64(0)); a.append(UInt64(0)); a.append(rows.position)
+        a.append(w.positionOfAssignment.address + first)
+        try kernels.routeScatter.launch(grid: (blocks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), stream: stream,
+                                        arguments: a)
+        return rows
     }
 
     /// Enqueues the backward pass after ``forward(input:tokens:workspace:stream:)`` ran on the same workspace:
@@ -193,11 +251,11 @@ public final class GPUMoELayer: @unchecked Sendable {
         stream: CUDAStream?
     ) throws {
         let c = config
-        guard c.router.auxLossCoefficient == 0, c.router.zLossCoefficient == 0 else {
-            throw SwitchyardError(.unsupported, "the GPU backward pass does not include the aux or z losses yet; use --device cpu")
-        }
         guard tokens <= w.capacity, tokens <= g.capacity else {
             throw SwitchyardError(.shapeMismatch, "workspaces hold \(min(w.capacity, g.capacity)) tokens, asked for \(tokens)")
+        }
+        guard g.chunkCapacity >= w.chunkTokens else {
+            throw SwitchyardError(.shapeMismatch, "the gradients' buffers hold token chunks of \(g.chunkCapacity), the workspace uses \(w.chunkTokens); make both with the same chunkTokens")
         }
         let E = c.experts, K = c.topK, d = c.hidden, n = c.intermediate, Ep = paddedExperts
         guard tokens > 0 else {
@@ -221,23 +279,39 @@ public final class GPUMoELayer: @unchecked Sendable {
         a.append(w.logits); a.append(w.expertIndex); a.append(w.scores); a.append(w.positionOfAssignment)
         a.append(g.scorePartials); a.append(Int32(nTiles)); a.append(Int32(tokens)); a.append(Int32(E)); a.append(Int32(K))
         a.append(mode.mode); a.append(mode.scaling); a.append(g.scores); a.append(g.logitGradient); a.append(Int32(Ep))
+        // Router losses: h_e = α·E·f_e / T with f_e = counts[e] / (T·K); z: 2β·lse / T (see moe_router.cu).
+        let T = Double(tokens)
+        a.append(w.counts)
+        a.append(Float(c.router.auxLossCoefficient * Double(E) / (T * Double(K) * T)))
+        a.append(Float(2 * c.router.zLossCoefficient / T))
         try kernels.routerBackward.launch(grid: ((tokens + 3) / 4, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
 
-        // dX rows: dH · W1ᵀ into the (now free) expert-output buffer, then the router's dZ · Wrᵀ, then the sum.
-        a = KernelArguments()
-        a.append(g.hiddenGradient); a.append(UInt64(0)); a.append(w1Canonical); a.append(Int32(d)); a.append(Int32(2 * n))
-        a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput); a.append(UInt64(0))
+        // dX, one token chunk at a time (the forward's chunks and plans): rows dH · W1ᵀ into the (now free)
+        // expert-output buffer, the router's dZ · Wrᵀ for the chunk's tokens, then the sum over each token's K rows.
         let dRows = kernels.gemmBF16(GPUKernels.tileWidth(columns: d))
-        try dRows.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dRows.sharedBytes, stream: stream,
-                                  arguments: a)
-        a = KernelArguments()
-        a.append(g.logitGradient); a.append(UInt64(0)); a.append(routerPadded); a.append(Int32(d)); a.append(Int32(Ep))
-        a.append(w.singleOffsets); a.append(w.singleTileOffsets); a.append(Int32(1)); a.append(g.routerInputGradient)
-        try kernels.gemmF32.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream, arguments: a)
-        a = KernelArguments()
-        a.append(w.expertOutput); a.append(w.positionOfAssignment); a.append(UInt64(0)); a.append(Int32(K)); a.append(Int32(d))
-        a.append(g.routerInputGradient); a.append(g.input)
-        try kernels.combine.launch(grid: (tokens, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
+        for chunk in w.chunks(tokens: tokens) {
+            let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream, build: false)
+            a = KernelArguments()
+            a.append(g.hiddenGradient); a.append(rows.gather); a.append(w1Canonical); a.append(Int32(d))
+            a.append(Int32(2 * n)); a.append(rows.offsets); a.append(rows.tileOffsets); a.append(Int32(E))
+            a.append(w.expertOutput); a.append(UInt64(0))
+            try dRows.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dRows.sharedBytes,
+                                      stream: stream, arguments: a)
+            a = KernelArguments()
+            a.append(Int32(chunk.count)); a.append(Int32(GPUKernels.tileRows))
+            a.append(g.chunkOffsets); a.append(g.chunkTileOffsets)
+            try kernels.singleGroup.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
+            a = KernelArguments()
+            a.append(g.logitGradient.address + UInt64(chunk.lowerBound * Ep * 2)); a.append(UInt64(0))
+            a.append(routerPadded); a.append(Int32(d)); a.append(Int32(Ep))
+            a.append(g.chunkOffsets); a.append(g.chunkTileOffsets); a.append(Int32(1)); a.append(g.routerInputGradient)
+            try kernels.gemmF32.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream,
+                                       arguments: a)
+            a = KernelArguments()
+            a.append(w.expertOutput); a.append(rows.position); a.append(UInt64(0)); a.append(Int32(K)); a.append(Int32(d))
+            a.append(g.routerInputGradient); a.append(g.input.address + UInt64(chunk.lowerBound * d * 2))
+            try kernels.combine.launch(grid: (chunk.count, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
+        }
 
         func weightGrad(a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64,
                         m: Int, n: Int, groups: Int, offsets: DeviceBuffer, out: DeviceBuffer, ldOut: Int) throws {
@@ -292,50 +366,94 @@ public final class GPUMoELayer: @unchecked Sendable {
         a.append(w.expertIndex); a.append(w.scores); a.append(Int32(assignments)); a.append(Int32(K)); a.append(Int32(chunks))
         a.append(w.chunkCounts); a.append(w.localRank); a.append(w.offsets); a.append(w.gatherIndex)
         a.append(w.assignmentOfPosition); a.append(w.scoreOfPosition); a.append(w.positionOfAssignment)
+        a.append(UInt64(0))
         try kernels.routeScatter.launch(grid: (chunks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), stream: stream, arguments: a)
     }
 }
 
 /// Device buffers for a forward pass of up to `capacity` tokens. Allocate once and reuse: the forward pass itself
 /// allocates nothing.
+///
+/// The down-projection output Y (T·K·d values, the largest activation) exists for one token chunk at a time:
+/// `chunkTokens` tokens, by default as many as fit ``defaultChunkBytes`` of Y. Each chunk gets its own dispatch
+/// plan (rows of a chunk are still grouped by expert), kept for the backward pass's dX, which runs in the same
+/// chunks. With one chunk the layer uses the whole plan directly.
 public final class GPUWorkspace: @unchecked Sendable {
     public let capacity: Int
+    /// Tokens per chunk of the down-projection, combine and dX (= capacity when not chunked).
+    public let chunkTokens: Int
     let logits, expertIndex, scores, chunkCounts, localRank, counts, offsets, tileOffsets: DeviceBuffer
     let gatherIndex, assignmentOfPosition, scoreOfPosition, positionOfAssignment: DeviceBuffer
     let singleOffsets, singleTileOffsets: DeviceBuffer
-    /// H [rows, 2n] (kept for backward), A [rows, n], Y [rows, d] (transient), O [T, d]; all bf16.
+    /// The chunks' plans: gather [T·K] (row of the whole plan for each chunk row; chunk c starts at t0·K),
+    /// position [T·K] (chunk row of each assignment), offsets and tile offsets [chunks, E + 1].
+    let chunkGather, chunkPosition, chunkOffsets, chunkTileOffsets: DeviceBuffer
+    /// H [rows, 2n] (kept for backward), A [rows, n], Y [chunkTokens·K, d] (transient), O [T, d]; all bf16.
     public let hidden, activation, expertOutput, output: DeviceBuffer
+    /// Bytes of device memory this workspace holds.
+    public let byteCount: Int
 
-    public init(layer: GPUMoELayer, capacity: Int) throws {
+    /// Y is limited to this many bytes per chunk by default (1 GiB).
+    public static let defaultChunkBytes = 1 << 30
+
+    /// Tokens per chunk for a layer and capacity: `requested` when given (clamped to 1...capacity), else as many as
+    /// fit ``defaultChunkBytes`` of Y.
+    public static func chunkTokens(config c: MoEConfig, capacity: Int, requested: Int? = nil) -> Int {
+        let fit = requested ?? defaultChunkBytes / max(c.topK * c.hidden * 2, 1)
+        return max(1, min(max(capacity, 1), fit))
+    }
+
+    var isChunked: Bool { chunkTokens < capacity }
+
+    /// The token chunks of a pass over `tokens` tokens.
+    func chunks(tokens: Int) -> [Range<Int>] {
+        stride(from: 0, to: tokens, by: chunkTokens).map { $0..<min($0 + chunkTokens, tokens) }
+    }
+
+    /// - Parameter chunkTokens: tokens per chunk of Y (nil: from ``defaultChunkBytes``).
+    public init(layer: GPUMoELayer, capacity: Int, chunkTokens requested: Int? = nil) throws {
         let c = layer.config
         let ctx = layer.kernels.context
         let rows = max(capacity * c.topK, 1)
         let chunks = (rows + GPUKernels.routeChunk - 1) / GPUKernels.routeChunk
         self.capacity = capacity
-        logits = try ctx.allocate(bytes: max(capacity, 1) * c.experts * 4)
-        expertIndex = try ctx.allocate(bytes: rows * 4)
-        scores = try ctx.allocate(bytes: rows * 4)
-        chunkCounts = try ctx.allocate(bytes: chunks * c.experts * 4)
-        localRank = try ctx.allocate(bytes: rows * 4)
-        counts = try ctx.allocate(bytes: c.experts * 4)
-        offsets = try ctx.allocate(bytes: (c.experts + 1) * 4)
-        tileOffsets = try ctx.allocate(bytes: (c.experts + 1) * 4)
-        gatherIndex = try ctx.allocate(bytes: rows * 4)
-        assignmentOfPosition = try ctx.allocate(bytes: rows * 4)
-        scoreOfPosition = try ctx.allocate(bytes: rows * 4)
-        positionOfAssignment = try ctx.allocate(bytes: rows * 4)
-        singleOffsets = try ctx.allocate(bytes: 8)
-        singleTileOffsets = try ctx.allocate(bytes: 8)
-        hidden = try ctx.allocate(bytes: rows * 2 * c.intermediate * 2)
-        activation = try ctx.allocate(bytes: rows * c.intermediate * 2)
-        expertOutput = try ctx.allocate(bytes: rows * c.hidden * 2)
-        output = try ctx.allocate(bytes: max(capacity, 1) * c.hidden * 2)
+        chunkTokens = GPUWorkspace.chunkTokens(config: c, capacity: capacity, requested: requested)
+        let chunked = chunkTokens < capacity
+        let chunkCount = chunked ? (capacity + chunkTokens - 1) / chunkTokens : 0
+        var total = 0
+        func allocate(_ bytes: Int) throws -> DeviceBuffer {
+            total += max(bytes, 1)
+            return try ctx.allocate(bytes: max(bytes, 1))
+        }
+        logits = try allocate(max(capacity, 1) * c.experts * 4)
+        expertIndex = try allocate(rows * 4)
+        scores = try allocate(rows * 4)
+        chunkCounts = try allocate(chunks * c.experts * 4)
+        localRank = try allocate(rows * 4)
+        counts = try allocate(2 * c.experts * 4)  // the whole plan's counts, then a chunk's
+        offsets = try allocate((c.experts + 1) * 4)
+        tileOffsets = try allocate((c.experts + 1) * 4)
+        gatherIndex = try allocate(rows * 4)
+        assignmentOfPosition = try allocate(rows * 4)
+        scoreOfPosition = try allocate(rows * 4)
+        positionOfAssignment = try allocate(rows * 4)
+        singleOffsets = try allocate(8)
+        singleTileOffsets = try allocate(8)
+        chunkGather = try allocate(chunked ? rows * 4 : 0)
+        chunkPosition = try allocate(chunked ? rows * 4 : 0)
+        chunkOffsets = try allocate(chunkCount * (c.experts + 1) * 4)
+        chunkTileOffsets = try allocate(chunkCount * (c.experts + 1) * 4)
+        hidden = try allocate(rows * 2 * c.intermediate * 2)
+        activation = try allocate(rows * c.intermediate * 2)
+        expertOutput = try allocate(chunkTokens * c.topK * c.hidden * 2)
+        output = try allocate(max(capacity, 1) * c.hidden * 2)
+        byteCount = total
     }
 
     /// Every output buffer filled with 0xFF bytes (NaN in bf16 and fp32, −1 in int32), so an unwritten element shows.
     public func poison() throws {
         for buffer in [logits, expertIndex, scores, gatherIndex, assignmentOfPosition, scoreOfPosition,
-                       positionOfAssignment, hidden, activation, expertOutput, output] {
+                       positionOfAssignment, chunkGather, chunkPosition, hidden, activation, expertOutput, output] {
             try buffer.fill(byte: 0xFF)
         }
     }
@@ -345,37 +463,56 @@ public final class GPUWorkspace: @unchecked Sendable {
 /// and the transient dH, A′, dS partials and dZ.
 public final class GPUGradients: @unchecked Sendable {
     public let capacity: Int
+    /// The largest token chunk (``GPUWorkspace/chunkTokens``) these buffers serve.
+    public let chunkCapacity: Int
     /// dX [T, d] bf16; dWr [d, E], dW1 [E, d, 2n], dW2 [E, n, d] fp32; dS [T, K] fp32.
     public let input, router, w1, w2, scores: DeviceBuffer
+    /// dH [rows, 2n], A′ [rows, n] (bf16), dS partials, dZ [T, E′] (bf16), the router's dX of one chunk (fp32).
     let hiddenGradient, scaledActivation, scorePartials, logitGradient, routerInputGradient: DeviceBuffer
     /// dWr split-K: row offsets of the splits and their fp32 partials [splits, d, E].
     let routerSplitOffsets, routerPartials: DeviceBuffer
+    /// One-group offsets of the router's dX GEMM over a chunk.
+    let chunkOffsets, chunkTileOffsets: DeviceBuffer
+    /// Bytes of the weight gradients (dWr, dW1, dW2: parameter-sized) and of everything else (activation-sized).
+    public let weightGradientBytes: Int
+    public let activationBytes: Int
     private let maxRouterSplits: Int
     private let routerTiles: Int
     private let multiprocessors: Int
 
-    public init(layer: GPUMoELayer, capacity: Int) throws {
+    /// - Parameter chunkTokens: as for the ``GPUWorkspace`` it will be used with (nil: the default).
+    public init(layer: GPUMoELayer, capacity: Int, chunkTokens requested: Int? = nil) throws {
         let c = layer.config
         let ctx = layer.kernels.context
         let rows = max(capacity * c.topK, 1)
         let tokens = max(capacity, 1)
         self.capacity = capacity
-        input = try ctx.allocate(bytes: tokens * c.hidden * 2)
-        router = try ctx.allocate(bytes: c.hidden * c.experts * 4)
-        w1 = try ctx.allocate(bytes: c.experts * c.hidden * 2 * c.intermediate * 4)
-        w2 = try ctx.allocate(bytes: c.experts * c.intermediate * c.hidden * 4)
-        scores = try ctx.allocate(bytes: rows * 4)
-        hiddenGradient = try ctx.allocate(bytes: rows * 2 * c.intermediate * 2)
-        scaledActivation = try ctx.allocate(bytes: rows * c.intermediate * 2)
-        scorePartials = try ctx.allocate(bytes: rows * ((c.intermediate + 127) / 128) * 4)
-        logitGradient = try ctx.allocate(bytes: tokens * layer.paddedExperts * 2)
-        routerInputGradient = try ctx.allocate(bytes: tokens * c.hidden * 4)
+        chunkCapacity = GPUWorkspace.chunkTokens(config: c, capacity: capacity, requested: requested)
+        var activations = 0, weights = 0
+        func allocate(_ bytes: Int, weight: Bool = false) throws -> DeviceBuffer {
+            if weight { weights += bytes } else { activations += bytes }
+            return try ctx.allocate(bytes: max(bytes, 1))
+        }
+        input = try allocate(tokens * c.hidden * 2)
+        router = try allocate(c.hidden * c.experts * 4, weight: true)
+        w1 = try allocate(c.experts * c.hidden * 2 * c.intermediate * 4, weight: true)
+        w2 = try allocate(c.experts * c.intermediate * c.hidden * 4, weight: true)
+        scores = try allocate(rows * 4)
+        hiddenGradient = try allocate(rows * 2 * c.intermediate * 2)
+        scaledActivation = try allocate(rows * c.intermediate * 2)
+        scorePartials = try allocate(rows * ((c.intermediate + 127) / 128) * 4)
+        logitGradient = try allocate(tokens * layer.paddedExperts * 2)
+        routerInputGradient = try allocate(chunkCapacity * c.hidden * 4)
+        chunkOffsets = try allocate(8)
+        chunkTileOffsets = try allocate(8)
         multiprocessors = ctx.multiprocessorCount
         let width = GPUKernels.tileWidth(columns: c.experts)
         routerTiles = (c.hidden + 127) / 128 * ((c.experts + width - 1) / width)
         maxRouterSplits = max(1, min(tokens / 256, 2 * ctx.multiprocessorCount / routerTiles))
-        routerSplitOffsets = try ctx.allocate(bytes: (maxRouterSplits + 1) * 4)
-        routerPartials = try ctx.allocate(bytes: maxRouterSplits * c.hidden * c.experts * 4)
+        routerSplitOffsets = try allocate((maxRouterSplits + 1) * 4)
+        routerPartials = try allocate(maxRouterSplits * c.hidden * c.experts * 4)
+        weightGradientBytes = weights
+        activationBytes = activations
     }
 
     /// Row splits of the dWr product for `tokens` rows: enough to give about two blocks per SM, each at least

@@ -26,7 +26,10 @@ public struct ConformanceCase: Sendable, CustomStringConvertible {
         case .mixtral: router = "mixtral"
         case .sigmoidBias(let g, let tg, _): router = "sigmoid-bias(g\(g)/\(tg))"
         }
-        let extra = allToOne ? " all-to-one" : (emptyExperts.isEmpty ? "" : " empty:\(emptyExperts.count)")
+        var extra = allToOne ? " all-to-one" : (emptyExperts.isEmpty ? "" : " empty:\(emptyExperts.count)")
+        if c.router.auxLossCoefficient != 0 || c.router.zLossCoefficient != 0 {
+            extra += " aux \(c.router.auxLossCoefficient) z \(c.router.zLossCoefficient)"
+        }
         return "T=\(tokens) d=\(c.hidden) n=\(c.intermediate) E=\(c.experts) K=\(c.topK) \(router)\(extra)"
     }
 }
@@ -97,9 +100,12 @@ public enum Conformance {
                 let topKGroups = groups == 1 ? 1 : max(2, (topK + experts / groups - 1) / (experts / groups))
                 kind = .sigmoidBias(groups: groups, topKGroups: min(groups, topKGroups), scaling: 2.5)
             }
+            // Every fifth case adds the aux and z losses (large enough to move dZ, dX and dWr visibly).
+            let losses = i % 5 == 2
             guard let config = try? MoEConfig(
                 hidden: hidden, intermediate: intermediate, experts: experts, topK: topK,
-                router: RouterConfig(kind: kind)) else { continue }
+                router: RouterConfig(kind: kind, auxLossCoefficient: losses ? 0.1 : 0,
+                                     zLossCoefficient: losses ? 0.01 : 0)) else { continue }
             // Every third expert starves, keeping at least K + 1 that can receive tokens.
             let empty = experts >= 8 && i % 3 == 1
                 ? Array(Array(stride(from: 1, to: experts, by: 3)).prefix(max(0, experts - topK - 1))) : []

@@ -13,7 +13,9 @@
 //   sy_route_scan     grid = E, block 256: exclusive scan of chunk_counts[e, :] in place; counts[e] = total.
 //   sy_route_offsets  grid = 1, block 32: offsets[E+1] and tile_offsets[E+1] (M tiles of `tile_m` rows).
 //   sy_route_scatter  grid = chunks, block 256: position of each assignment = offsets[e] + chunk base + rank;
-//                     writes gather_index, assignment_of_position, score_of_position, position_of_assignment.
+//                     writes gather_index (the token a / K, or gather_source[a] when given: the token chunks of
+//                     the down-projection gather rows of A by their position in the whole plan),
+//                     assignment_of_position and score_of_position (each skipped when null), position_of_assignment.
 // The order is stable (by assignment index within each expert), so the result is the same bytes on every run.
 // Experts < 0 in expert_index mean "dropped" and are skipped.
 #include "moe_common.cuh"
@@ -265,7 +267,7 @@ extern "C" __global__ void __launch_bounds__(SY_CHUNK)
                      int chunks, const int *__restrict__ chunk_base, const int *__restrict__ local_rank,
                      const int *__restrict__ offsets, int *__restrict__ gather_index,
                      int *__restrict__ assignment_of_position, float *__restrict__ score_of_position,
-                     int *__restrict__ position_of_assignment) {
+                     int *__restrict__ position_of_assignment, const int *__restrict__ gather_source) {
   const int a = blockIdx.x * SY_CHUNK + threadIdx.x;
   if (a >= assignments) return;
   const int e = expert_index[a];
@@ -274,9 +276,9 @@ extern "C" __global__ void __launch_bounds__(SY_CHUNK)
     return;
   }
   const int p = offsets[e] + chunk_base[(long long)e * chunks + blockIdx.x] + local_rank[a];
-  gather_index[p] = a / K;
-  assignment_of_position[p] = a;
-  score_of_position[p] = scores[a];
+  gather_index[p] = gather_source ? gather_source[a] : a / K;
+  if (assignment_of_position) assignment_of_position[p] = a;
+  if (score_of_position) score_of_position[p] = scores[a];
   position_of_assignment[a] = p;
 }
 
@@ -299,12 +301,18 @@ extern "C" __global__ void sy_single_group(int rows, int tile_m, int *__restrict
 //   and for modes 0 and 1 through the softmax: dZ_j = p_j (g_j − Σ_chosen g·p).
 //   Differences of dS are formed pairwise (Σ_m s_m (dS_k − dS_m)) and 1 − p_k as the sum of the other experts'
 //   probabilities, so a saturated router does not cancel its tiny true gradient away in fp32.
+//   Router losses (added to dZ when aux_scale or z_scale is non-zero):
+//     aux = α·E·Σ_e f_e·P_e with f_e = counts[e] / (T·K) a constant, P_e = mean_t q_te, q = softmax(Z_t) (σ(Z_t)/Σσ
+//     for mode 3): ∂/∂q_te = h_e = aux_scale·counts[e] with aux_scale = α·E / (T·K·T); through the softmax
+//     dZ_te += q_te (h_e − Σ h·q), through σ/Σσ dZ_te += (h_e − Σ h·q) / Σσ · σ_te (1 − σ_te).
+//     z = β·mean_t logsumexp(Z_t)²: dZ_te += z_scale·lse_t·softmax(Z_t)_e with z_scale = 2β / T.
 //   dz is bf16 [T, e_padded] with zeros past E (the padded operand of the router GEMMs).
 extern "C" __global__ void __launch_bounds__(128)
     sy_router_backward(const float *__restrict__ logits, const int *__restrict__ expert_index,
                        const float *__restrict__ scores, const int *__restrict__ position_of_assignment,
                        const float *__restrict__ ds_partial, int n_tiles, int T, int E, int K, int mode, float scaling,
-                       float *__restrict__ d_scores, bf16_t *__restrict__ dz, int e_padded) {
+                       float *__restrict__ d_scores, bf16_t *__restrict__ dz, int e_padded,
+                       const int *__restrict__ counts, float aux_scale, float z_scale) {
   __shared__ float prob[4][SY_MAX_E_PER_LANE * 32];
   __shared__ float grad[4][SY_MAX_E_PER_LANE * 32];
   const int warp = threadIdx.x >> 5;
@@ -403,6 +411,40 @@ extern "C" __global__ void __launch_bounds__(128)
   __syncwarp();
   if (chosen) grad[warp][idx] = g;
   __syncwarp();
+  if (aux_scale != 0.0f || z_scale != 0.0f) {
+    // Softmax of the whole row (m is its maximum), lse, and the aux loss's q (softmax, or σ / Σσ for mode 3). The
+    // logits are read again (cached) rather than kept in registers through the kernel; fast divisions (2 ulp)
+    // keep the IEEE division's slow-path call, and its stack spills, out of this kernel.
+    const float *row = logits + (long long)t * E;
+    float sum_exp = 0.0f, sum_sigma = 0.0f;
+    for (int e = lane; e < E; e += 32) {
+      sum_exp += __expf(row[e] - m);
+      sum_sigma += __fdividef(1.0f, 1.0f + __expf(-row[e]));  // σ
+    }
+    sum_exp = warp_sum(sum_exp);
+    sum_sigma = warp_sum(sum_sigma);
+    const float lse = m + __logf(sum_exp);
+    const float inv_sigma = __fdividef(1.0f, sum_sigma);
+    float hq = 0.0f;  // Σ_e h_e q_e
+    for (int e = lane; e < E; e += 32) {
+      const float q = mode == 3 ? __fdividef(1.0f, 1.0f + __expf(-row[e])) * inv_sigma : __expf(row[e] - lse);
+      hq += aux_scale * (float)counts[e] * q;
+    }
+    hq = warp_sum(hq);
+    for (int e = lane; e < E; e += 32) {
+      const float softmax = __expf(row[e] - lse);
+      const float h = aux_scale * (float)counts[e];
+      float add = z_scale * lse * softmax;
+      if (mode == 3) {
+        const float sigma = __fdividef(1.0f, 1.0f + __expf(-row[e]));
+        add += (h - hq) * inv_sigma * sigma * (1.0f - sigma);
+      } else {
+        add += softmax * (h - hq);
+      }
+      grad[warp][e] += add;
+    }
+    __syncwarp();
+  }
   for (int e = lane; e < e_padded; e += 32) {
     float dze = 0.0f;
     if (e < E) dze = grad[warp][e];

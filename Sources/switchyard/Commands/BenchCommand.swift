@@ -45,11 +45,18 @@ struct BenchCommand: AsyncParsableCommand {
         var forwardMs: Double
         var forwardMinMs: Double
         var forwardTFLOPS: Double
+        /// Peak activation memory of the forward pass (MOE.md: allocated during forward minus weights and inputs):
+        /// the workspace, output O included, GiB.
         var activationGiB: Double
+        /// Tokens per chunk of the down-projection/combine (= T when not chunked).
+        var chunkTokens: Int?
         var backwardMs: Double?
         var backwardTFLOPS: Double?
-        /// Device memory taken by the backward pass's buffers (gradients included), GiB.
-        var backwardWorkspaceGiB: Double?
+        /// Activation-sized buffers of the backward pass (dX, dH, A′, dZ, dS, ...; the weight gradients excluded), GiB.
+        /// Peak activation memory of forward+backward = activationGiB + this.
+        var backwardActivationGiB: Double?
+        /// The fp32 weight gradients dWr, dW1, dW2, GiB.
+        var weightGradientGiB: Double?
         var predictedForwardMs: Double?
         var predictedBackwardMs: Double?
     }
@@ -84,7 +91,7 @@ struct BenchCommand: AsyncParsableCommand {
             print("bench on \(gpu.description), median of \(iterations) after \(warmup) warm-up; "
                   + "model: \(machine.name)\(calibrationFile.map { " calibrated by \($0)" } ?? " (vendor defaults)")")
             print(pad("config", 12) + pad("T", 7) + pad("fwd ms", 10) + pad("TFLOP/s", 9) + pad("act GiB", 9)
-                  + pad("model ms", 10) + (backward ? pad("bwd ms", 10) + pad("TFLOP/s", 9) + pad("model ms", 10) + pad("bwd GiB", 9) : ""))
+                  + pad("model ms", 10) + (backward ? pad("bwd ms", 10) + pad("TFLOP/s", 9) + pad("model ms", 10) + pad("bwd act GiB", 12) : ""))
             for (i, shape) in list.enumerated() {
                 note("[\(i + 1)/\(list.count)] \(shape.name): building the layer on the device")
                 var row = try benchGPU(gpu, shape)
@@ -95,9 +102,9 @@ struct BenchCommand: AsyncParsableCommand {
                 var line = pad(row.config, 12) + pad("\(row.tokens)", 7) + pad(fixed(row.forwardMs, 3), 10)
                     + pad(fixed(row.forwardTFLOPS, 1), 9) + pad(fixed(row.activationGiB, 2), 9)
                     + pad(fixed(row.predictedForwardMs ?? .nan, 3), 10)
-                if let ms = row.backwardMs, let tf = row.backwardTFLOPS, let gib = row.backwardWorkspaceGiB {
+                if let ms = row.backwardMs, let tf = row.backwardTFLOPS, let gib = row.backwardActivationGiB {
                     line += pad(fixed(ms, 3), 10) + pad(fixed(tf, 1), 9) + pad(fixed(row.predictedBackwardMs ?? .nan, 3), 10)
-                        + pad(fixed(gib, 2), 9)
+                        + pad(fixed(gib, 2), 12)
                 }
                 print(line)
             }
@@ -134,9 +141,7 @@ struct BenchCommand: AsyncParsableCommand {
         try kernels.fillRandomBF16(address: x.address, count: T * d, seed: 4, scale: 1)
         let layer = try GPUMoELayer(kernels: kernels, config: config, router: router.address,
                                     routerBias: [Float](repeating: 0, count: E), w1: w1.address, w2: w2.address)
-        let before = try context.memoryInfo().free
         let workspace = try GPUWorkspace(layer: layer, capacity: T)
-        let after = try context.memoryInfo().free
         let stream = try CUDAStream(context: context)
         let start = try CUDAEvent(context: context), stop = try CUDAEvent(context: context)
         for _ in 0..<warmup { try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream) }
@@ -154,13 +159,11 @@ struct BenchCommand: AsyncParsableCommand {
         var row = Row(config: shape.name, device: gpu.description, tokens: T, hidden: d, intermediate: n, experts: E,
                       topK: shape.topK, forwardMs: median, forwardMinMs: times[0],
                       forwardTFLOPS: shape.forwardFLOPs / (median * 1e-3) / 1e12,
-                      activationGiB: Double(before - after) / Double(1 << 30))
+                      activationGiB: Double(workspace.byteCount) / Double(1 << 30), chunkTokens: workspace.chunkTokens)
         if backward {
             let dO = try context.allocate(bytes: T * d * 2)
             try kernels.fillRandomBF16(address: dO.address, count: T * d, seed: 5, scale: 1)
-            let free0 = try context.memoryInfo().free
             let gradients = try GPUGradients(layer: layer, capacity: T)
-            let free1 = try context.memoryInfo().free
             func step() throws {
                 try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream)
                 try layer.backward(outputGradient: dO.address, input: x.address, tokens: T, workspace: workspace,
@@ -180,7 +183,8 @@ struct BenchCommand: AsyncParsableCommand {
             let backwardMs = both[both.count / 2] - median
             row.backwardMs = backwardMs
             row.backwardTFLOPS = shape.backwardFLOPs / (backwardMs * 1e-3) / 1e12
-            row.backwardWorkspaceGiB = Double(free0 - free1) / Double(1 << 30)
+            row.backwardActivationGiB = Double(gradients.activationBytes) / Double(1 << 30)
+            row.weightGradientGiB = Double(gradients.weightGradientBytes) / Double(1 << 30)
         }
         return row
     }

@@ -11,7 +11,9 @@ struct CheckCommand: AsyncParsableCommand {
             with NaN bytes, runs the layer twice (the two runs must give the same bytes), and compares O, H, the scores \
             and the dispatch metadata with the float64 \
             reference run on the device's own routing (routing itself must match the reference except at near-ties). \
-            Cases cover every router, ragged and empty experts, all tokens on one expert, T = 1 and large T. \
+            Cases cover every router, ragged and empty experts, all tokens on one expert, T = 1 and large T, and \
+            the aux and z losses. On the GPU every other case splits the tokens into three chunks for the \
+            down-projection, combine and dX (as large layers do to bound memory). \
             With --backward, every gradient is compared too. Prints `N passed, M failed`; exits non-zero on failure.
             """)
 
@@ -29,13 +31,17 @@ struct CheckCommand: AsyncParsableCommand {
         let maxT = maxTokens ?? (isGPU ? 65536 : 4096)
         print("check on \(backend.description): \(cases) cases, seed \(seed), tolerance \(Conformance.tolerance(for: storage)) (relative L2)")
         var passed = 0, failed = 0
+        let gpu = backend as? GPUBackend
         for (i, c) in Conformance.randomCases(count: cases, seed: seed, maxTokens: maxT, gpuShapes: isGPU).enumerated() {
+            // Odd cases run the chunked path: three token chunks (when T allows).
+            gpu?.chunkTokens = i % 2 == 1 ? max(1, (c.tokens + 2) / 3) : nil
+            let chunks = gpu?.chunkTokens.map { " chunks of \($0)" } ?? ""
             let result = backward
                 ? Conformance.runBackward(c, on: backend, storage: storage)
                 : Conformance.run(c, on: backend, storage: storage)
             let errors = result.errors.map { "\($0.name) \(format($0.value))" }.joined(separator: " ")
             let routing = result.routingMismatches > 0 ? " routing-near-ties \(result.routingMismatches)" : ""
-            print("\(result.passed ? "PASS" : "FAIL") \(i + 1)/\(cases) \(c)  \(errors)\(routing)")
+            print("\(result.passed ? "PASS" : "FAIL") \(i + 1)/\(cases) \(c)\(chunks)  \(errors)\(routing)")
             for failure in result.failures { print("     \(failure)") }
             if result.passed { passed += 1 } else { failed += 1 }
         }
