@@ -56,35 +56,50 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   const int chunk = tid & 7;
   const int r_lo = tid >> 3;
 
-  auto load_stage = [&](const WeightGradTile &t, int kb) {
+  // Source rows of this thread's two rows of stage kb (the gather's indices). Loaded one stage ahead of their
+  // cp.async (see the main loop), so that no wgmma waits behind a dependent index load.
+  struct Sources {
+    long long a[2], b[2];
+  };
+  auto sources = [&](const WeightGradTile &t, int kb) {
+    Sources s;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int row = t.row_begin + kb * 64 + r_lo + 32 * i;
+      const bool ok = kb < t.num_k && row < t.row_end;
+      s.a[i] = ok ? (gather_a ? (long long)gather_a[row] : (long long)row) : -1;
+      s.b[i] = ok ? (gather_b ? (long long)gather_b[row] : (long long)row) : -1;
+    }
+    return s;
+  };
+  auto load_stage = [&](const WeightGradTile &t, int kb, const Sources &src) {
     const u32 stage = smem_base + (kb % SY_WG_STAGES) * STAGE_BYTES;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       const int r = r_lo + 32 * i;
-      const int row = t.row_begin + kb * 64 + r;
-      const bool ok = row < t.row_end;
-      const long long src_a = ok ? (gather_a ? (long long)gather_a[row] : (long long)row) : 0;
-      const long long src_b = ok ? (gather_b ? (long long)gather_b[row] : (long long)row) : 0;
+      const bool ok = src.a[i] >= 0;
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         const bool a_ok = ok && t.m0 + 64 * half < M;
         cp_async_16(stage + half * (64 * 128) + swizzle128(r, chunk),
-                    a + (a_ok ? src_a * lda + t.m0 + 64 * half + chunk * 8 : 0), a_ok ? 16u : 0u);
+                    a + (a_ok ? src.a[i] * lda + t.m0 + 64 * half + chunk * 8 : 0), a_ok ? 16u : 0u);
       }
 #pragma unroll
       for (int c = 0; c < B_CHUNKS; ++c) {
         const bool b_ok = ok && t.n0 + 64 * c < N;
         cp_async_16(stage + SY_WG_A_BYTES + c * (64 * 128) + swizzle128(r, chunk),
-                    b + (b_ok ? src_b * ldb + t.n0 + 64 * c + chunk * 8 : 0), b_ok ? 16u : 0u);
+                    b + (b_ok ? src.b[i] * ldb + t.n0 + 64 * c + chunk * 8 : 0), b_ok ? 16u : 0u);
       }
     }
   };
+  // Stages 0 .. STAGES − 3 of tile t, and the sources of the stage after them (returned).
   auto load_prologue = [&](const WeightGradTile &t, bool valid) {
 #pragma unroll
     for (int s = 0; s < SY_WG_STAGES - 2; ++s) {
-      if (valid && s < t.num_k) load_stage(t, s);
+      if (valid && s < t.num_k) load_stage(t, s, sources(t, s));
       cp_async_commit();
     }
+    return sources(t, valid ? SY_WG_STAGES - 2 : t.num_k);
   };
 
   // Persistent: each block walks tiles blockIdx.x, + gridDim.x, ... (expert-major, so concurrent blocks share an
@@ -93,7 +108,7 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   int tile = blockIdx.x;
   if (tile >= total) return;
   WeightGradTile cur = locate_weight_grad_tile<BN>(tile, M, N, offsets);
-  load_prologue(cur, true);
+  Sources ahead = load_prologue(cur, true);  // sources of stage kb + STAGES − 2
   while (true) {
     float acc[BN / 2];
 #pragma unroll
@@ -102,8 +117,11 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
       cp_async_wait<SY_WG_STAGES - 3>();
       fence_proxy_async();
       __syncthreads();
-      if (kb + SY_WG_STAGES - 2 < cur.num_k) load_stage(cur, kb + SY_WG_STAGES - 2);
+      // The cp.async of stage kb + 2 (its sources were loaded an iteration ago), then the indices of stage kb + 3,
+      // whose latency the wgmma of this stage hides.
+      if (kb + SY_WG_STAGES - 2 < cur.num_k) load_stage(cur, kb + SY_WG_STAGES - 2, ahead);
       cp_async_commit();
+      ahead = sources(cur, kb + SY_WG_STAGES - 1);
       const u32 stage = smem_base + (kb % SY_WG_STAGES) * STAGE_BYTES;
       const u32 a_tile = stage + warpgroup * (64 * 128);  // this warpgroup's 64-wide M chunk
       const u32 b_tile = stage + SY_WG_A_BYTES;
@@ -128,7 +146,7 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
     const bool has_next = next_tile < total;
     const WeightGradTile next = has_next ? locate_weight_grad_tile<BN>(next_tile, M, N, offsets) : cur;
     __syncthreads();  // every warp is done reading this tile's shared memory
-    load_prologue(next, has_next);
+    ahead = load_prologue(next, has_next);
 
     float *out_g = out + (long long)cur.group * M * ld_out;
     const int m_lo = cur.m0 + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
