@@ -16,7 +16,6 @@
 // Every output element of every group is written, zeros for an empty group. Deterministic: fixed reduction order.
 #include "moe_common.cuh"
 
-#define SY_WG_STAGES 4
 #define SY_WG_A_BYTES (2 * 64 * 128)  // two 64-wide M chunks × 64 rows × 128 B
 
 struct WeightGradTile {
@@ -37,11 +36,14 @@ SY_DEVICE WeightGradTile locate_weight_grad_tile(int tile, int M, int N, const i
   return t;
 }
 
-template <int BN>
+// STAGES shared-memory stages; W wgmma groups left in flight at the end of a k-step (0 or 1). Stages kb − W .. kb are
+// being read, so loads run AHEAD = STAGES − 1 − W stages ahead of the wgmma.
+template <int BN, int STAGES, int W>
 SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
                            const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M, int N,
                            int groups, const int *__restrict__ offsets, float *__restrict__ out, int ld_out) {
   constexpr int B_CHUNKS = BN / 64;  // 64-wide N chunks of the B tile
+  constexpr int AHEAD = STAGES - 1 - W;
   constexpr int STAGE_BYTES = SY_WG_A_BYTES + B_CHUNKS * 64 * 128;
   extern __shared__ unsigned char smem_raw[];
   unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw + 1023) & ~1023ull);
@@ -73,7 +75,7 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
     return s;
   };
   auto load_stage = [&](const WeightGradTile &t, int kb, const Sources &src) {
-    const u32 stage = smem_base + (kb % SY_WG_STAGES) * STAGE_BYTES;
+    const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       const int r = r_lo + 32 * i;
@@ -95,11 +97,11 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   // Stages 0 .. STAGES − 3 of tile t, and the sources of the stage after them (returned).
   auto load_prologue = [&](const WeightGradTile &t, bool valid) {
 #pragma unroll
-    for (int s = 0; s < SY_WG_STAGES - 2; ++s) {
+    for (int s = 0; s < AHEAD; ++s) {
       if (valid && s < t.num_k) load_stage(t, s, sources(t, s));
       cp_async_commit();
     }
-    return sources(t, valid ? SY_WG_STAGES - 2 : t.num_k);
+    return sources(t, valid ? AHEAD : t.num_k);
   };
 
   // Persistent: each block walks tiles blockIdx.x, + gridDim.x, ... (expert-major, so concurrent blocks share an
@@ -114,15 +116,15 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
     for (int kb = 0; kb < cur.num_k; ++kb) {
-      cp_async_wait<SY_WG_STAGES - 3>();
+      cp_async_wait<AHEAD - 1>();
       fence_proxy_async();
       __syncthreads();
       // The cp.async of stage kb + 2 (its sources were loaded an iteration ago), then the indices of stage kb + 3,
       // whose latency the wgmma of this stage hides.
-      if (kb + SY_WG_STAGES - 2 < cur.num_k) load_stage(cur, kb + SY_WG_STAGES - 2, ahead);
+      if (kb + AHEAD < cur.num_k) load_stage(cur, kb + AHEAD, ahead);
       cp_async_commit();
-      ahead = sources(cur, kb + SY_WG_STAGES - 1);
-      const u32 stage = smem_base + (kb % SY_WG_STAGES) * STAGE_BYTES;
+      ahead = sources(cur, kb + AHEAD + 1);
+      const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
       const u32 a_tile = stage + warpgroup * (64 * 128);  // this warpgroup's 64-wide M chunk
       const u32 b_tile = stage + SY_WG_A_BYTES;
 #pragma unroll
@@ -134,7 +136,7 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
                              wgmma_desc_mn_major_sw128(b_tile + kk * 2048, 64 * 128), (kb > 0 || kk > 0) ? 1 : 0);
       }
       wgmma_commit();
-      wgmma_wait<1>();
+      wgmma_wait<W>();
 #pragma unroll
       for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
     }
@@ -177,16 +179,19 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   }
 }
 
-#define SY_WEIGHT_GRAD(BN)                                                                                            \
-  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_weight_grad_##BN(                                      \
+#define SY_WEIGHT_GRAD(NAME, BN, STAGES, W)                                                                          \
+  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_weight_grad_##NAME(                                    \
       const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
       long long ldb, const int *__restrict__ gather_b, int M, int N, int groups, const int *__restrict__ offsets,    \
       float *__restrict__ out, int ld_out) {                                                                         \
-    weight_grad<BN>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);                         \
+    weight_grad<BN, STAGES, W>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);              \
   }
 
-SY_WEIGHT_GRAD(128)
-SY_WEIGHT_GRAD(256)
+SY_WEIGHT_GRAD(128, 128, 4, 1)
+SY_WEIGHT_GRAD(256, 256, 4, 1)
+// Experiments (SWITCHYARD_WEIGHT_GRAD_KERNEL): deeper prefetch.
+SY_WEIGHT_GRAD(128s7, 128, 7, 1)
+SY_WEIGHT_GRAD(256w0, 256, 4, 0)
 
 // Deterministic split-K for one-group products with few output tiles (dWr = Xᵀ·dZ): the rows are cut into `splits`
 // groups (offsets written here, on the device), each writes its own partial [M, ld_out], and sy_sum_partials adds
