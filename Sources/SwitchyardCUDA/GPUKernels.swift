@@ -19,8 +19,6 @@ public final class GPUKernels: @unchecked Sendable {
     let fillRandomBF16: CUDAFunction
     let gemmDSwiGLU: TileWidths
     let weightGrad: TileWidths
-    /// Experimental weight-gradient kernels by suffix (see moe_weight_grad.cu): function, shared bytes, tile width.
-    let weightGradVariants: [String: (function: CUDAFunction, sharedBytes: Int, width: Int)]
     let splitRows: CUDAFunction
     let sumPartials: CUDAFunction
     let routerBackward: CUDAFunction
@@ -46,10 +44,7 @@ public final class GPUKernels: @unchecked Sendable {
     }
     static let gemmSharedMemoryBytes = gemmSharedMemoryBytes(width: 128)
     /// moe_weight_grad.cu: 4 stages × (A: two 64-wide chunks × 64 rows × 128 B + B: BN/64 such chunks) + 1 KiB.
-    static func weightGradSharedMemoryBytes(width: Int) -> Int { weightGradSharedMemoryBytes(width: width, stages: 4) }
-    static func weightGradSharedMemoryBytes(width: Int, stages: Int) -> Int {
-        stages * (2 * 64 * 128 + width / 64 * 64 * 128) + 1024
-    }
+    static func weightGradSharedMemoryBytes(width: Int) -> Int { 4 * (2 * 64 * 128 + width / 64 * 64 * 128) + 1024 }
     /// The output tile width for N output columns: 256 once there are enough columns to fill it.
     static func tileWidth(columns: Int) -> Int { columns >= 256 ? 256 : 128 }
     static let gemmThreads = 256
@@ -97,16 +92,6 @@ public final class GPUKernels: @unchecked Sendable {
         fillRandomBF16 = try function("moe_elementwise.cu", "sy_fill_random_bf16")
         gemmDSwiGLU = try widths("moe_grouped_gemm.cu", "sy_gemm_dswiglu", GPUKernels.gemmSharedMemoryBytes(width:))
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
-        var variants: [String: (function: CUDAFunction, sharedBytes: Int, width: Int)] = [:]
-        for (suffix, width, stages) in [("128s7", 128, 7), ("256w0", 256, 4)] {
-            let f = try function("moe_weight_grad.cu", "sy_gemm_weight_grad_" + suffix)
-            let bytes = GPUKernels.weightGradSharedMemoryBytes(width: width, stages: stages)
-            try f.setMaxDynamicSharedMemory(bytes)
-            variants[suffix] = (f, bytes, width)
-        }
-        variants["128"] = (weightGrad.narrow, weightGrad.narrowSharedBytes, 128)
-        variants["256"] = (weightGrad.wide, weightGrad.wideSharedBytes, 256)
-        weightGradVariants = variants
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
         sumPartials = try function("moe_weight_grad.cu", "sy_sum_partials")
         routerBackward = try function("moe_router.cu", "sy_router_backward")

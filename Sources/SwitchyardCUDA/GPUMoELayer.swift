@@ -1,7 +1,4 @@
 import Switchyard
-#if canImport(Glibc)
-import Glibc
-#endif
 import SwitchyardFormats
 
 /// One MoE layer resident on a GPU: bf16 weights packed K-major for the wgmma kernels.
@@ -318,13 +315,8 @@ public final class GPUMoELayer: @unchecked Sendable {
 
         func weightGrad(a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64,
                         m: Int, n: Int, groups: Int, offsets: DeviceBuffer, out: DeviceBuffer, ldOut: Int) throws {
-            var width = GPUKernels.tileWidth(columns: n)
-            var kernel = kernels.weightGrad(width)
-            if groups == c.experts, let name = getenv("SWITCHYARD_WEIGHT_GRAD_KERNEL").map({ String(cString: $0) }),
-               let variant = kernels.weightGradVariants[name] {
-                width = variant.width
-                kernel = (variant.function, variant.sharedBytes)
-            }
+            let width = GPUKernels.tileWidth(columns: n)
+            let kernel = kernels.weightGrad(width)
             var args = KernelArguments()
             args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
             args.append(operandB); args.append(Int64(ldb)); args.append(gatherB)

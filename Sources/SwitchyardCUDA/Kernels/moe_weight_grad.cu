@@ -74,23 +74,27 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
     }
     return s;
   };
+  // Per thread and tile, constant over the reduction: the swizzled shared-memory offsets of its two rows, its
+  // column in A and B, and which 64-wide chunks exist (M, N % 64 == 0). A k-step then costs one address product per
+  // row and operand, and each cp.async only adds a constant.
+  const u32 sw[2] = {swizzle128(r_lo, chunk), swizzle128(r_lo + 32, chunk)};
   auto load_stage = [&](const WeightGradTile &t, int kb, const Sources &src) {
     const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
+    const int a_col = t.m0 + chunk * 8, b_col = t.n0 + chunk * 8;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      const int r = r_lo + 32 * i;
       const bool ok = src.a[i] >= 0;
+      const bf16_t *pa = ok ? a + src.a[i] * lda + a_col : a;
+      const bf16_t *pb = ok ? b + src.b[i] * ldb + b_col : b;
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         const bool a_ok = ok && t.m0 + 64 * half < M;
-        cp_async_16(stage + half * (64 * 128) + swizzle128(r, chunk),
-                    a + (a_ok ? src.a[i] * lda + t.m0 + 64 * half + chunk * 8 : 0), a_ok ? 16u : 0u);
+        cp_async_16(stage + half * (64 * 128) + sw[i], a_ok ? pa + 64 * half : a, a_ok ? 16u : 0u);
       }
 #pragma unroll
       for (int c = 0; c < B_CHUNKS; ++c) {
         const bool b_ok = ok && t.n0 + 64 * c < N;
-        cp_async_16(stage + SY_WG_A_BYTES + c * (64 * 128) + swizzle128(r, chunk),
-                    b + (b_ok ? src.b[i] * ldb + t.n0 + 64 * c + chunk * 8 : 0), b_ok ? 16u : 0u);
+        cp_async_16(stage + SY_WG_A_BYTES + c * (64 * 128) + sw[i], b_ok ? pb + 64 * c : b, b_ok ? 16u : 0u);
       }
     }
   };
@@ -189,9 +193,6 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
 
 SY_WEIGHT_GRAD(128, 128, 4, 1)
 SY_WEIGHT_GRAD(256, 256, 4, 1)
-// Experiments (SWITCHYARD_WEIGHT_GRAD_KERNEL): deeper prefetch.
-SY_WEIGHT_GRAD(128s7, 128, 7, 1)
-SY_WEIGHT_GRAD(256w0, 256, 4, 0)
 
 // Deterministic split-K for one-group products with few output tiles (dWr = Xᵀ·dZ): the rows are cut into `splits`
 // groups (offsets written here, on the device), each writes its own partial [M, ld_out], and sy_sum_partials adds
