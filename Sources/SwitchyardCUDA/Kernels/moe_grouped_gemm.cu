@@ -78,6 +78,9 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
   // Each thread copies chunk `chunk` (16 B) of A rows load_row + 32 i (i < 4) and B rows load_row + 32 i (i < BN/32).
   const int chunk = tid & 7;
   const int load_row = tid >> 3;
+  // Stage-0 wgmma descriptors: this warpgroup's 64 rows of A, and B.
+  const u64 desc_a0 = wgmma_desc_k_major_sw128(smem_base + warpgroup * (64 * 128));
+  const u64 desc_b0 = wgmma_desc_k_major_sw128(smem_base + SY_TILE_BYTES);
 
   const bf16_t *a_src[4];
   const bf16_t *b_src[B_ROWS];
@@ -135,16 +138,16 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
       if (kb + STAGES - 2 < num_k) load_stage(kb + STAGES - 2);
       cp_async_commit();
 
-      const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
-      const u32 a_tile = stage + warpgroup * (64 * 128);
-      const u32 b_tile = stage + SY_TILE_BYTES;
+      // The stage-0 descriptors plus the stage's and k-slice's byte offset >> 4 (the start-address field; shared
+      // memory lies below 256 KiB, so the sum never carries out of it).
+      const u64 stage_off = (u64)((kb % STAGES) * STAGE_BYTES) >> 4;
 #pragma unroll
       for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
       wgmma_fence();
 #pragma unroll
       for (int kk = 0; kk < SY_BK / 16; ++kk) {
-        wgmma_step<BN, false>(acc, wgmma_desc_k_major_sw128(a_tile + kk * 32),
-                              wgmma_desc_k_major_sw128(b_tile + kk * 32), (kb > 0 || kk > 0) ? 1 : 0);
+        wgmma_step<BN, false>(acc, desc_a0 + stage_off + kk * (32 >> 4), desc_b0 + stage_off + kk * (32 >> 4),
+                              (kb > 0 || kk > 0) ? 1 : 0);
       }
       wgmma_commit();
       wgmma_wait<1>();

@@ -38,7 +38,8 @@ SY_DEVICE WeightGradTile locate_weight_grad_tile(int tile, int M, int N, const i
 
 // STAGES shared-memory stages; W wgmma groups left in flight at the end of a k-step (0 or 1). Stages kb − W .. kb are
 // being read, so loads run AHEAD = STAGES − 1 − W stages ahead of the wgmma.
-template <int BN, int STAGES, int W>
+// GA / GB: whether gather_a / gather_b are used (compile-time, so the k-loop carries no null tests).
+template <int BN, int STAGES, int W, bool GA, bool GB>
 SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
                            const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M, int N,
                            int groups, const int *__restrict__ offsets, float *__restrict__ out, int ld_out) {
@@ -61,16 +62,16 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   // Source rows of this thread's two rows of stage kb (the gather's indices). Loaded one stage ahead of their
   // cp.async (see the main loop), so that no wgmma waits behind a dependent index load.
   struct Sources {
-    long long a[2], b[2];
+    int a[2], b[2];  // −1: past the group's rows
   };
   auto sources = [&](const WeightGradTile &t, int kb) {
     Sources s;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       const int row = t.row_begin + kb * 64 + r_lo + 32 * i;
-      const bool ok = kb < t.num_k && row < t.row_end;
-      s.a[i] = ok ? (gather_a ? (long long)gather_a[row] : (long long)row) : -1;
-      s.b[i] = ok ? (gather_b ? (long long)gather_b[row] : (long long)row) : -1;
+      const bool ok = row < t.row_end;
+      s.a[i] = ok ? (GA ? gather_a[row] : row) : -1;
+      s.b[i] = ok ? (GB ? gather_b[row] : row) : -1;
     }
     return s;
   };
@@ -84,8 +85,8 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       const bool ok = src.a[i] >= 0;
-      const bf16_t *pa = ok ? a + src.a[i] * lda + a_col : a;
-      const bf16_t *pb = ok ? b + src.b[i] * ldb + b_col : b;
+      const bf16_t *pa = ok ? a + (long long)src.a[i] * lda + a_col : a;
+      const bf16_t *pb = ok ? b + (long long)src.b[i] * ldb + b_col : b;
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         const bool a_ok = ok && t.m0 + 64 * half < M;
@@ -113,6 +114,9 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   // overlap those loads.
   int tile = blockIdx.x;
   if (tile >= total) return;
+  // Stage-0 descriptors of this warpgroup's 64-wide M chunk of A and of the B tile.
+  const u64 desc_a0 = wgmma_desc_mn_major_sw128(smem_base + warpgroup * (64 * 128), 64 * 128);
+  const u64 desc_b0 = wgmma_desc_mn_major_sw128(smem_base + SY_WG_A_BYTES, 64 * 128);
   WeightGradTile cur = locate_weight_grad_tile<BN>(tile, M, N, offsets);
   Sources ahead = load_prologue(cur, true);  // sources of stage kb + STAGES − 2
   while (true) {
@@ -128,16 +132,16 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
       if (kb + AHEAD < cur.num_k) load_stage(cur, kb + AHEAD, ahead);
       cp_async_commit();
       ahead = sources(cur, kb + AHEAD + 1);
-      const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
-      const u32 a_tile = stage + warpgroup * (64 * 128);  // this warpgroup's 64-wide M chunk
-      const u32 b_tile = stage + SY_WG_A_BYTES;
+      // Descriptors: the start-address field is (address >> 4) in its low 14 bits and shared memory lies below
+      // 256 KiB, so a stage's or k-slice's byte offset is added to the stage-0 descriptor as offset >> 4.
+      const u64 stage_off = (u64)((kb % STAGES) * STAGE_BYTES) >> 4;
 #pragma unroll
       for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
       wgmma_fence();
 #pragma unroll
       for (int kk = 0; kk < 4; ++kk) {
-        wgmma_step<BN, true>(acc, wgmma_desc_mn_major_sw128(a_tile + kk * 2048, 64 * 128),
-                             wgmma_desc_mn_major_sw128(b_tile + kk * 2048, 64 * 128), (kb > 0 || kk > 0) ? 1 : 0);
+        wgmma_step<BN, true>(acc, desc_a0 + stage_off + kk * (2048 >> 4), desc_b0 + stage_off + kk * (2048 >> 4),
+                             (kb > 0 || kk > 0) ? 1 : 0);
       }
       wgmma_commit();
       wgmma_wait<W>();
@@ -183,16 +187,24 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   }
 }
 
-#define SY_WEIGHT_GRAD(NAME, BN, STAGES, W)                                                                          \
-  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_weight_grad_##NAME(                                    \
+// One kernel per width; the gather pattern (dW2 gathers B, dW1 gathers A, dWr neither) picks an instantiation.
+#define SY_WEIGHT_GRAD(BN)                                                                                            \
+  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_weight_grad_##BN(                                      \
       const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
       long long ldb, const int *__restrict__ gather_b, int M, int N, int groups, const int *__restrict__ offsets,    \
       float *__restrict__ out, int ld_out) {                                                                         \
-    weight_grad<BN, STAGES, W>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);              \
+    if (gather_a && gather_b)                                                                                        \
+      weight_grad<BN, 4, 1, true, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);     \
+    else if (gather_a)                                                                                               \
+      weight_grad<BN, 4, 1, true, false>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);    \
+    else if (gather_b)                                                                                               \
+      weight_grad<BN, 4, 1, false, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);    \
+    else                                                                                                             \
+      weight_grad<BN, 4, 1, false, false>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);   \
   }
 
-SY_WEIGHT_GRAD(128, 128, 4, 1)
-SY_WEIGHT_GRAD(256, 256, 4, 1)
+SY_WEIGHT_GRAD(128)
+SY_WEIGHT_GRAD(256)
 
 // Deterministic split-K for one-group products with few output tiles (dWr = Xᵀ·dZ): the rows are cut into `splits`
 // groups (offsets written here, on the device), each writes its own partial [M, ld_out], and sy_sum_partials adds
