@@ -31,7 +31,8 @@ SY_DEVICE u32 pack_bf16x2(float lo, float hi) {
 
 SY_DEVICE float round_bf16(float f) { return bf16_to_float(float_to_bf16(f)); }
 
-SY_DEVICE float sigmoidf_(float x) { return 1.0f / (1.0f + __expf(-x)); }
+// σ(x) with the fast division (2 ulp; no IEEE slow-path call in the GEMM epilogues). Large |x| gives 0 or 1.
+SY_DEVICE float sigmoidf_(float x) { return __fdividef(1.0f, 1.0f + __expf(-x)); }
 
 // ---- shared memory and async copies ----------------------------------------------------------------------
 
