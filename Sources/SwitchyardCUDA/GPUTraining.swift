@@ -172,11 +172,14 @@ public final class GPUTeacherStudent: @unchecked Sendable {
         try student.repack(router: routerBF16.address, stream: stream)
 
         if case .sigmoidBias = c.router.kind {
-            a = KernelArguments()
-            a.append(studentWorkspace.counts); a.append(Int32(c.experts))
-            a.append(Float(c.router.biasUpdateRate * multiplier))  // γ follows the schedule, as in TeacherStudent
-            a.append(student.routerBias)
-            try functions.routerBiasUpdate.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
+            // γ follows the schedule; the teacher's bias takes the same step from its own loads, as in TeacherStudent.
+            let rate = Float(c.router.biasUpdateRate * multiplier)
+            let layers = [(studentWorkspace.counts, student.routerBias), (teacherWorkspace.counts, teacher.routerBias)]
+            for (counts, bias) in layers {
+                a = KernelArguments()
+                a.append(counts); a.append(Int32(c.experts)); a.append(rate); a.append(bias)
+                try functions.routerBiasUpdate.launch(grid: (1, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
+            }
         }
     }
 

@@ -5,7 +5,8 @@
 /// Each step draws a fresh seeded input X [T, d], runs both layers forward, takes the loss
 /// L = mean over T·d of (O_student − O_teacher)² with dO = 2(O_student − O_teacher)/(T·d), runs the student's
 /// backward pass, applies ``AdamW`` to Wr, W1 and W2 (fp32 master weights), and, for the sigmoid-bias router,
-/// the aux-loss-free bias update ``updateRouterBias(_:counts:rate:)`` with the step's per-expert loads.
+/// the aux-loss-free bias update ``updateRouterBias(_:counts:rate:)`` to the student's bias with its per-expert
+/// loads and to the teacher's with the teacher's (so a student that routes as the teacher does keeps its bias).
 /// `switchyard train` runs this loop on the CPU; `GPUTeacherStudent` in SwitchyardCUDA is its device twin.
 ///
 /// ```swift
@@ -101,9 +102,9 @@ public struct TeacherStudent {
     public mutating func step() throws -> TrainingStep {
         steps += 1
         let x = input(step: steps)
-        let target = try backend.forward(x, weights: teacher).output
+        let teacherForward = try backend.forward(x, weights: teacher)
         let forward = try backend.forward(x, weights: student)
-        let (loss, dO) = meanSquaredError(forward.output, target: target)
+        let (loss, dO) = meanSquaredError(forward.output, target: teacherForward.output)
         let gradients = try backend.backward(dO, input: x, weights: student, forward: forward)
         let multiplier = schedule.multiplier(step: steps)
         var optimizer = optimizer
@@ -114,9 +115,12 @@ public struct TeacherStudent {
         let config = student.config
         if case .sigmoidBias = config.router.kind {
             // γ follows the schedule too: a fixed γ keeps the bias jittering by about γ (DeepSeek-V3 set γ to 0 for
-            // its last tokens).
-            try updateRouterBias(&student.routerBias, counts: forward.plan.counts,
-                                 rate: config.router.biasUpdateRate * multiplier)
+            // its last tokens). The teacher's bias takes the same step from its own loads on the same input: the
+            // bias is balancing state, not a weight, and a student that routes as the teacher does then keeps the
+            // teacher's bias exactly instead of random-walking away from a frozen one.
+            let rate = config.router.biasUpdateRate * multiplier
+            try updateRouterBias(&student.routerBias, counts: forward.plan.counts, rate: rate)
+            try updateRouterBias(&teacher.routerBias, counts: teacherForward.plan.counts, rate: rate)
         }
         return TrainingStep(step: steps, loss: loss, counts: forward.plan.counts)
     }

@@ -19,7 +19,7 @@ struct TrainCommand: AsyncParsableCommand {
             (O_student − O_teacher)², runs the student's backward pass and an AdamW step on Wr, W1 and W2 (fp32 master \
             weights; lr with linear warm-up and cosine decay), and for the sigmoid-bias router the aux-loss-free bias \
             update b_e += γ·sign(mean load − load_e) (γ on the same schedule; the teacher's bias is balanced the same \
-            way before training). On a GPU everything stays on the device; the default shape is 7B-n256. On the CPU \
+            way before training, and during training takes the same step from its own loads). On a GPU everything stays on the device; the default shape is 7B-n256. On the CPU \
             the default is a small layer (T 4096, d 64, n 32, E 8, K 2). Prints step, loss, tokens/s and the largest \
             and smallest expert load; --csv writes the same columns. See docs/training.md.
             """)
@@ -34,7 +34,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Router: sigmoid-bias (DeepSeek-V3, one group, bias balancing on), softmax or mixtral.")
     var router: RouterChoice = .sigmoidBias
     @Option(help: "Training steps.") var steps: Int = 300
-    @Option(help: "Peak AdamW learning rate (default 0.04/√d: 5e-3 at d 64, 1.0e-3 at d 1536).") var lr: Double?
+    @Option(help: "Peak AdamW learning rate (default 0.08/√d: 1e-2 at d 64, 2.0e-3 at d 1536).") var lr: Double?
     @Option(help: "Learning-rate schedule: cosine (linear warm-up, then cosine decay to ~0 at the last step) or constant.")
     var schedule: ScheduleChoice = .cosine
     @Option(help: "Warm-up steps of the schedule (default: 10% of the steps).") var warmup: Int?
@@ -70,7 +70,7 @@ struct TrainCommand: AsyncParsableCommand {
         let config = try shape.config(router: RouterConfig(kind: routerKind, biasUpdateRate: biasRate))
         // Adam's steps are about lr per weight; the weights (teacher, and noise of the default task) scale as d^-½,
         // so lr ∝ d^-½ makes the relative step, and the steps needed to remove the noise, the same at every width.
-        let learningRate = lr ?? 0.04 / Double(shape.hidden).squareRoot()
+        let learningRate = lr ?? 0.08 / Double(shape.hidden).squareRoot()
         let optimizer = try AdamW(learningRate: learningRate, epsilon: eps, weightDecay: weightDecay)
         let warmupSteps = warmup ?? stepCount / 10
         let lrSchedule = try LearningRateSchedule(warmupSteps: warmupSteps,
@@ -95,7 +95,8 @@ struct TrainCommand: AsyncParsableCommand {
               + "λ \(weightDecay) ε \(eps)")
         print("task: \(studentInit.task); lr \(schedule.rawValue) with \(warmupSteps) warm-up steps"
               + (teacherBalanceSteps > 0 && router == .sigmoidBias
-                 ? "; teacher bias balanced for \(teacherBalanceSteps) steps, γ \(biasRate) on the schedule" : ""))
+                 ? "; teacher bias balanced for \(teacherBalanceSteps) steps, then balanced with the student's, "
+                   + "γ \(biasRate) on the schedule" : ""))
         print(pad("step", 8) + pad("loss", 14) + pad("tokens/s", 14) + pad("load max", 10) + "load min")
         let log = try train(run, steps: stepCount, tokens: shape.tokens)
         if let csv { try writeCSV(log.rows, to: csv) }
