@@ -118,9 +118,8 @@ public final class GPUTeacherStudent: @unchecked Sendable {
         switch studentInit {
         case .independent: break
         case .teacherRouter: try perturb(studentWeights.router, teacherWeights.router, count: d * E, sigma: 0)
-        case .perturbed(let sigma), .perturbedExperts(let sigma):
-            let routerSigma: Double = if case .perturbed = studentInit { sigma } else { 0 }
-            try perturb(studentWeights.router, teacherWeights.router, count: d * E, sigma: routerSigma)
+        case .perturbed(let sigma):
+            try perturb(studentWeights.router, teacherWeights.router, count: d * E, sigma: sigma)
             try perturb(studentWeights.w1, teacherWeights.w1, count: E * d * 2 * n, sigma: sigma)
             try perturb(studentWeights.w2, teacherWeights.w2, count: E * n * d, sigma: sigma)
         }

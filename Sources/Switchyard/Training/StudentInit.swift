@@ -7,8 +7,6 @@
 /// - ``perturbed(sigma:)``: every trained weight (Wr, W1, W2) is the teacher's plus σ times independent noise of
 ///   the same scale (N(0, σ²/d) for Wr and W1, N(0, σ²/n) for W2). A recovery (denoising) task: the student must
 ///   remove the noise; the loss starts near σ²·E[O_teacher²] and falls toward zero.
-/// - ``perturbedExperts(sigma:)``: the teacher's router (Wr and bias), W1 and W2 perturbed as above. The routing
-///   starts aligned, so the floor that re-routed tokens set for ``perturbed(sigma:)`` is much lower; Wr still trains.
 ///
 /// ```swift
 /// let start = try StudentInit(parsing: "perturbed:0.5")   // .perturbed(sigma: 0.5)
@@ -17,27 +15,25 @@ public enum StudentInit: Sendable, Hashable, CustomStringConvertible {
     case independent
     case teacherRouter
     case perturbed(sigma: Double)
-    case perturbedExperts(sigma: Double)
 
     /// σ of `perturbed` when the text gives none.
     public static let defaultSigma = 0.5
 
-    /// Parses `independent`, `teacher-router`, `perturbed[:σ]` or `perturbed-experts[:σ]` (σ > 0, finite).
+    /// Parses `independent`, `teacher-router`, `perturbed` or `perturbed:σ` (σ > 0, finite).
     public init(parsing text: String) throws {
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
         switch (parts.first ?? "", parts.count) {
         case ("independent", 1): self = .independent
         case ("teacher-router", 1): self = .teacherRouter
         case ("perturbed", 1): self = .perturbed(sigma: Self.defaultSigma)
-        case ("perturbed-experts", 1): self = .perturbedExperts(sigma: Self.defaultSigma)
-        case ("perturbed", 2), ("perturbed-experts", 2):
+        case ("perturbed", 2):
             guard let sigma = Double(parts[1]), sigma > 0, sigma.isFinite else {
-                throw SwitchyardError(.invalidConfiguration, "\(parts[0]):σ needs a positive number, got '\(parts[1])'")
+                throw SwitchyardError(.invalidConfiguration, "perturbed:σ needs a positive number, got '\(parts[1])'")
             }
-            self = parts[0] == "perturbed" ? .perturbed(sigma: sigma) : .perturbedExperts(sigma: sigma)
+            self = .perturbed(sigma: sigma)
         default:
             throw SwitchyardError(.invalidConfiguration,
-                                  "unknown student init '\(text)'; use independent, teacher-router, perturbed[:σ] or perturbed-experts[:σ]")
+                                  "unknown student init '\(text)'; use independent, teacher-router, perturbed or perturbed:σ")
         }
     }
 
@@ -47,7 +43,6 @@ public enum StudentInit: Sendable, Hashable, CustomStringConvertible {
         case .independent: "independent"
         case .teacherRouter: "teacher-router"
         case .perturbed(let sigma): "perturbed:\(sigma)"
-        case .perturbedExperts(let sigma): "perturbed-experts:\(sigma)"
         }
     }
 
@@ -57,7 +52,6 @@ public enum StudentInit: Sendable, Hashable, CustomStringConvertible {
         case .independent: "learn the teacher from an independent random start"
         case .teacherRouter: "learn the teacher's experts from random, router copied from the teacher"
         case .perturbed(let sigma): "recover the teacher from teacher + \(sigma)·noise on Wr, W1, W2"
-        case .perturbedExperts(let sigma): "recover the teacher's experts from teacher + \(sigma)·noise on W1, W2 (router copied, trained)"
         }
     }
 }

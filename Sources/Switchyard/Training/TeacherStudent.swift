@@ -65,12 +65,12 @@ public struct TeacherStudent {
         case .teacherRouter:
             student.router = teacher.router
             student.routerBias = teacher.routerBias
-        case .perturbed(let sigma), .perturbedExperts(let sigma):
+        case .perturbed(let sigma):
             // Student = teacher + σ·(its own random weights), which have the teacher's scale.
             func perturb(_ weight: inout Tensor<Float>, _ center: Tensor<Float>) {
                 for i in weight.scalars.indices { weight.scalars[i] = center.scalars[i] + Float(sigma) * weight.scalars[i] }
             }
-            if case .perturbed = studentInit { perturb(&student.router, teacher.router) } else { student.router = teacher.router }
+            perturb(&student.router, teacher.router)
             perturb(&student.w1, teacher.w1)
             perturb(&student.w2, teacher.w2)
             student.routerBias = teacher.routerBias
