@@ -200,31 +200,46 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
         const bool row_ok = row < tc.row_end;
         const float s = row_ok ? row_scale[row] : 0.0f;
         float ds = 0.0f;
+        const bf16_t *h_row = h + (long long)(row_ok ? row : 0) * (2 * n_inter);
+        // H is read in batches of 8 column pairs, all loads of a batch issued before any of its math and stores, so
+        // that their latencies overlap (one at a time, the epilogue was as long as a third of the main loop).
+        constexpr int BATCH = 8;
 #pragma unroll
-        for (int j = 0; j < BN / 8; ++j) {
-          const int col = tc.n0 + 8 * j + col_in;
-          if (row_ok && col < N) {
-            const bf16_t *h_row = h + (long long)row * (2 * n_inter);
-            const u32 gp = *(const u32 *)(h_row + col), up = *(const u32 *)(h_row + n_inter + col);
-            float g[2] = {bf16_to_float((bf16_t)(gp & 0xffffu)), bf16_to_float((bf16_t)(gp >> 16))};
-            float u[2] = {bf16_to_float((bf16_t)(up & 0xffffu)), bf16_to_float((bf16_t)(up >> 16))};
-            float dg[2], du[2], as[2];
+        for (int j0 = 0; j0 < BN / 8; j0 += BATCH) {
+          u32 gate_pairs[BATCH], up_pairs[BATCH];
 #pragma unroll
-            for (int q = 0; q < 2; ++q) {
-              const float da = acc[4 * j + 2 * half + q];
-              const float sig = sigmoidf_(g[q]);
-              const float silu = g[q] * sig;
-              const float act = silu * u[q];
-              ds += da * act;
-              const float dact = s * da;
-              dg[q] = dact * u[q] * sig * (1.0f + g[q] * (1.0f - sig));
-              du[q] = dact * silu;
-              as[q] = s * act;
+          for (int jj = 0; jj < BATCH; ++jj) {
+            const int col = tc.n0 + 8 * (j0 + jj) + col_in;
+            const bool ok = row_ok && col < N;
+            gate_pairs[jj] = ok ? __ldg((const unsigned int *)(h_row + col)) : 0u;
+            up_pairs[jj] = ok ? __ldg((const unsigned int *)(h_row + n_inter + col)) : 0u;
+          }
+#pragma unroll
+          for (int jj = 0; jj < BATCH; ++jj) {
+            const int j = j0 + jj;
+            const int col = tc.n0 + 8 * j + col_in;
+            if (row_ok && col < N) {
+              const u32 gp = gate_pairs[jj], up = up_pairs[jj];
+              float g[2] = {bf16_to_float((bf16_t)(gp & 0xffffu)), bf16_to_float((bf16_t)(gp >> 16))};
+              float u[2] = {bf16_to_float((bf16_t)(up & 0xffffu)), bf16_to_float((bf16_t)(up >> 16))};
+              float dg[2], du[2], as[2];
+#pragma unroll
+              for (int q = 0; q < 2; ++q) {
+                const float da = acc[4 * j + 2 * half + q];
+                const float sig = sigmoidf_(g[q]);
+                const float silu = g[q] * sig;
+                const float act = silu * u[q];
+                ds += da * act;
+                const float dact = s * da;
+                dg[q] = dact * u[q] * sig * (1.0f + g[q] * (1.0f - sig));
+                du[q] = dact * silu;
+                as[q] = s * act;
+              }
+              bf16_t *dh_row = dh + (long long)row * (2 * n_inter);
+              *(u32 *)(dh_row + col) = pack_bf16x2(dg[0], dg[1]);
+              *(u32 *)(dh_row + n_inter + col) = pack_bf16x2(du[0], du[1]);
+              *(u32 *)(a_scaled + (long long)row * n_inter + col) = pack_bf16x2(as[0], as[1]);
             }
-            bf16_t *dh_row = dh + (long long)row * (2 * n_inter);
-            *(u32 *)(dh_row + col) = pack_bf16x2(dg[0], dg[1]);
-            *(u32 *)(dh_row + n_inter + col) = pack_bf16x2(du[0], du[1]);
-            *(u32 *)(a_scaled + (long long)row * n_inter + col) = pack_bf16x2(as[0], as[1]);
           }
         }
         // The four lanes that share a row hold its BN columns between them.
