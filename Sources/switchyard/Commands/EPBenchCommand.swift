@@ -13,7 +13,10 @@ struct EPBenchCommand: AsyncParsableCommand {
         discussion: """
             Tokens are routed top-K uniformly at random (seeded) and planned as the EP layer plans them: each token \
             goes once to every rank that holds one of its experts. Bytes are the deduplicated cross-rank token bytes. \
-            Needs at least 2 GPUs. Compare with bench/ep_torch_baseline.py run in the same session.
+            Needs at least 2 GPUs for bandwidth figures; --gpus 1 runs NCCL's one-rank path as a smoke test of the \
+            NCCL library, communicator and grouped send/receive (no cross-rank bytes, so no bandwidth is reported). \
+            Every run checks the received bytes: each rank sends its own byte pattern, and each received segment \
+            must hold its source rank's pattern. Compare with bench/ep_torch_baseline.py run in the same session.
             """
     )
 
@@ -43,11 +46,12 @@ struct EPBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let visible = (try? CUDAContext.deviceCount()) ?? 0
-        guard visible >= 2 else {
-            throw ValidationError("ep-bench needs at least 2 GPUs; this machine has \(visible) usable")
+        guard visible >= 1 else { throw ValidationError("ep-bench needs a GPU; this machine has none usable") }
+        guard visible >= 2 || gpus == 1 else {
+            throw ValidationError("ep-bench needs at least 2 GPUs for bandwidth; this machine has \(visible) (--gpus 1 runs the one-rank NCCL smoke test)")
         }
         let ranks = gpus ?? visible
-        guard (2...visible).contains(ranks) else { throw ValidationError("--gpus must be in 2...\(visible)") }
+        guard (1...visible).contains(ranks) else { throw ValidationError("--gpus must be in 1...\(visible)") }
         guard ["bf16", "fp8"].contains(dispatch) else { throw ValidationError("--dispatch must be bf16 or fp8") }
         guard iterations >= 1 else { throw ValidationError("--iterations must be ≥ 1") }
         let chosen = shape == "all" ? Self.shapes : Self.shapes.filter { $0.name.lowercased() == shape.lowercased() }
@@ -89,6 +93,13 @@ struct EPBenchRun {
         let dispatch = try time(communicators, counts: counts, rowBytes: dispatchRowBytes)
         let combine = try time(communicators, counts: transpose(counts), rowBytes: combineRowBytes)
 
+        guard ranks > 1 else {
+            let rows = counts[0][0]
+            print("\(shape.name): one rank, \(tokens) tokens, NCCL self all-to-all of \(rows) rows: dispatch "
+                + "\(Self.format(dispatch * 1e6)) µs, combine \(Self.format(combine * 1e6)) µs, received bytes checked "
+                + "(a smoke test of the NCCL path; bandwidth needs 2 or more GPUs)")
+            return
+        }
         let remoteRows = (0..<ranks).map { r in plans[r].remoteRows(sourceRank: r) }
         let meanRemote = Double(remoteRows.reduce(0, +)) / Double(ranks)
         let hits = (0..<ranks).map { j in Double((0..<ranks).reduce(0) { $0 + counts[$1][j] }) / Double(ranks * tokens) }
@@ -118,7 +129,7 @@ struct EPBenchRun {
             let sent = counts[comm.rank].reduce(0, +) * rowBytes
             let received = counts.reduce(0) { $0 + $1[comm.rank] } * rowBytes
             let send = try comm.context.allocate(bytes: max(sent, 1))
-            try send.fill(byte: 0x3C)
+            try send.fill(byte: Self.pattern(rank: comm.rank))
             return (send, try comm.context.allocate(bytes: max(received, 1)))
         }
         let events = try communicators.map { (try CUDAEvent(context: $0.context), try CUDAEvent(context: $0.context)) }
@@ -147,8 +158,24 @@ struct EPBenchRun {
             }
             if iteration >= 3 { samples.append(slowest) }
         }
+        // Each received segment must hold its source rank's byte pattern.
+        for comm in communicators {
+            let r = comm.rank
+            let received = try buffers[r].receive.download(UInt8.self, count: counts.reduce(0) { $0 + $1[r] } * rowBytes)
+            var offset = 0
+            for source in 0..<communicators.count {
+                let length = counts[source][r] * rowBytes
+                if let bad = received[offset..<(offset + length)].firstIndex(where: { $0 != Self.pattern(rank: source) }) {
+                    throw ValidationError("rank \(r) received byte \(received[bad]) at \(bad) from rank \(source), expected \(Self.pattern(rank: source))")
+                }
+                offset += length
+            }
+        }
         return samples.sorted()[samples.count / 2]
     }
+
+    /// The byte a rank's send buffer is filled with.
+    static func pattern(rank: Int) -> UInt8 { UInt8(truncatingIfNeeded: 0x3C &+ 37 &* rank) }
 
     private func transpose(_ counts: [[Int]]) -> [[Int]] {
         counts.indices.map { r in counts.map { $0[r] } }
