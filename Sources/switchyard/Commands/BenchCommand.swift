@@ -17,6 +17,9 @@ struct BenchCommand: AsyncParsableCommand {
             --tokens/--hidden/--intermediate/--experts/--top-k. GPU timing: CUDA events around each forward pass \
             after warm-up, median of --iterations runs; weights and inputs are random (seeded) bf16 made on the device. \
             TFLOP/s counts expert FLOPs only (forward 6·T·K·n·d); the router is timed but not counted. \
+            "act GiB" is MOE.md's peak activation memory: everything the forward pass allocates, O included, weights \
+            and X not (Y exists one token chunk of at most 1 GiB at a time); "bwd act GiB" adds the backward pass's \
+            activation-sized buffers (dX, dH, A′, dZ, ...; the fp32 weight gradients are listed in the JSON apart). \
             On the CPU, shapes default to T = 4096.
             """)
 
@@ -36,7 +39,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Hardware of the performance model whose prediction is printed beside each GPU measurement.")
     var hardware: String = "h100"
     @Option(help: "JSON file of measured ceilings and calibration for the model (see docs/performance-model.md).")
-    var calibration: String = "bench/hardware/h100-sxm-fit-8c933b6.json"
+    var calibration: String = "bench/hardware/h100-sxm-fit-05ecbbc.json"
 
     struct Row: Codable {
         var config: String
