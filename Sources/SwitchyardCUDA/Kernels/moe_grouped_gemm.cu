@@ -102,9 +102,8 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
       b_bytes[i] = n_valid ? 16u : 0u;
     }
   };
-  // Loads k-step kb of the current sources into ring slot `slot`.
-  auto load_stage = [&](int slot, int kb) {
-    const u32 stage = smem_base + slot * STAGE_BYTES;
+  auto load_stage = [&](int kb) {
+    const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
     const int k0 = kb * SY_BK;
 #pragma unroll
     for (int i = 0; i < 4; ++i)
@@ -113,55 +112,35 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
     for (int i = 0; i < B_ROWS; ++i)
       cp_async_16(stage + SY_TILE_BYTES + swizzle128(load_row + 32 * i, chunk), b_src[i] + k0, b_bytes[i]);
   };
-  constexpr int AHEAD = STAGES - 2;  // loads run this many k-steps ahead of the wgmma (one wgmma group in flight)
   auto load_prologue = [&]() {
 #pragma unroll
-    for (int s = 0; s < AHEAD; ++s) {
-      if (s < num_k) load_stage(s, s);
+    for (int s = 0; s < STAGES - 2; ++s) {
+      if (s < num_k) load_stage(s);
       cp_async_commit();
     }
   };
 
-  // Persistent: each block walks tiles blockIdx.x, + gridDim.x, ...
-  // Streaming (the bf16 kernel: the down-projection and the dX rows, whose K is as short as 4 k-steps at n = 256):
-  // one load pipeline runs across the block's tiles. Once a tile's last k-step is requested, the sources switch to
-  // the next tile, whose first k-steps then load during this tile's last k-steps and its epilogue, instead of after
-  // them. The other kernels load each tile at its top (their epilogues need the registers the next tile's sources
-  // would hold: docs/kernel-notes.md, v3).
-  const bool stream = EPI == EPI_BF16 && num_k >= AHEAD;
-  int tile = blockIdx.x;
-  if (tile >= total_tiles) return;
-  TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
-  set_sources(tc);
-  load_prologue();
-  int it = 0;  // k-steps consumed since the ring was last filled from slot 0: the ring position
-  while (true) {
-    const int next_tile = tile + gridDim.x;
-    const bool has_next = next_tile < total_tiles;
-    // The next tile's coordinates, needed early only when streaming (elsewhere they would hold registers through
-    // the main loop and the epilogue).
-    const TileCoord next =
-        stream && has_next ? locate_tile<BN>(next_tile, num_n_tiles, offsets, tile_offsets, groups) : tc;
+  // Persistent: each block walks tiles blockIdx.x, + gridDim.x, ... (Requesting the next tile's first stages before
+  // the epilogue was measured slower here: docs/kernel-notes.md.)
+  for (int tile = blockIdx.x; tile < total_tiles; tile += gridDim.x) {
+    const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
+    __syncthreads();  // every warp is done reading the previous tile's shared memory
+    set_sources(tc);
+    load_prologue();
     float acc[BN / 2];
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
 
-    for (int kb = 0; kb < num_k; ++kb, ++it) {
-      cp_async_wait<AHEAD - 1>();
+    for (int kb = 0; kb < num_k; ++kb) {
+      cp_async_wait<STAGES - 3>();
       fence_proxy_async();
       __syncthreads();
-      const int slot_ahead = (it + AHEAD) % STAGES;
-      if (kb + AHEAD < num_k) {
-        load_stage(slot_ahead, kb + AHEAD);
-      } else if (stream && has_next) {
-        if (kb + AHEAD == num_k) set_sources(next);  // this tile's loads are all requested
-        load_stage(slot_ahead, kb + AHEAD - num_k);
-      }
+      if (kb + STAGES - 2 < num_k) load_stage(kb + STAGES - 2);
       cp_async_commit();
 
       // The stage-0 descriptors plus the stage's and k-slice's byte offset >> 4 (the start-address field; shared
       // memory lies below 256 KiB, so the sum never carries out of it).
-      const u64 stage_off = (u64)((it % STAGES) * STAGE_BYTES) >> 4;
+      const u64 stage_off = (u64)((kb % STAGES) * STAGE_BYTES) >> 4;
 #pragma unroll
       for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
       wgmma_fence();
@@ -295,15 +274,6 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
           }
         }
       }
-    }
-    if (!has_next) break;
-    tile = next_tile;
-    tc = stream ? next : locate_tile<BN>(next_tile, num_n_tiles, offsets, tile_offsets, groups);
-    if (!stream) {
-      __syncthreads();  // every warp is done reading this tile's shared memory
-      set_sources(tc);
-      load_prologue();
-      it = 0;
     }
   }
 }
