@@ -33,6 +33,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("top-k"), help: "Experts per token K.") var topK: Int?
     @Flag(help: "Also time forward+backward; backward time = (forward+backward) − forward, counted as 12·T·K·n·d.")
     var backward = false
+    @Option(name: .customLong("chunk-tokens"),
+            help: "GPU: tokens per chunk of the down-projection/combine and dX (default: Y ≤ 1 GiB a chunk); smaller saves activation memory and costs some speed.")
+    var chunkTokens: Int?
     @Option(help: "Warm-up runs before timing.") var warmup: Int = 5
     @Option(help: "Timed runs; the median is reported.") var iterations: Int = 20
     @Option(help: "Write the results as JSON to this file ('-' for stdout).") var json: String?
@@ -84,6 +87,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard warmup >= 0, iterations > 0 else { throw ValidationError("--warmup must be ≥ 0 and --iterations > 0") }
+        if let c = chunkTokens, c < 1 { throw ValidationError("--chunk-tokens must be ≥ 1") }
         let backend = try makeBackend(devices.device)
         var rows: [Row] = []
         if let gpu = backend as? GPUBackend {
@@ -144,7 +148,7 @@ struct BenchCommand: AsyncParsableCommand {
         try kernels.fillRandomBF16(address: x.address, count: T * d, seed: 4, scale: 1)
         let layer = try GPUMoELayer(kernels: kernels, config: config, router: router.address,
                                     routerBias: [Float](repeating: 0, count: E), w1: w1.address, w2: w2.address)
-        let workspace = try GPUWorkspace(layer: layer, capacity: T)
+        let workspace = try GPUWorkspace(layer: layer, capacity: T, chunkTokens: chunkTokens)
         let stream = try CUDAStream(context: context)
         let start = try CUDAEvent(context: context), stop = try CUDAEvent(context: context)
         for _ in 0..<warmup { try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream) }
@@ -166,7 +170,7 @@ struct BenchCommand: AsyncParsableCommand {
         if backward {
             let dO = try context.allocate(bytes: T * d * 2)
             try kernels.fillRandomBF16(address: dO.address, count: T * d, seed: 5, scale: 1)
-            let gradients = try GPUGradients(layer: layer, capacity: T)
+            let gradients = try GPUGradients(layer: layer, capacity: T, chunkTokens: chunkTokens)
             func step() throws {
                 try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream)
                 try layer.backward(outputGradient: dO.address, input: x.address, tokens: T, workspace: workspace,
