@@ -60,7 +60,8 @@ struct EPBenchCommand: AsyncParsableCommand {
         try NCCLLibrary.load()
         let contexts = try (0..<ranks).map { try CUDAContext.open(ordinal: $0) }
         let communicators = try NCCLCommunicator.initAll(contexts: contexts)
-        print("NCCL \(try NCCLLibrary.version()), \(ranks) × \(contexts[0].deviceName), NCCL_NVLS_ENABLE=0")
+        let code = try NCCLLibrary.version()  // major·10000 + minor·100 + patch (NCCL ≥ 2.9)
+        print("NCCL \(code / 10000).\(code / 100 % 100).\(code % 100), \(ranks) × \(contexts[0].deviceName), NCCL_NVLS_ENABLE=0")
         for shape in chosen {
             try EPBenchRun(shape: shape, ranks: ranks, fp8: dispatch == "fp8", iterations: iterations)
                 .measure(communicators: communicators)
