@@ -216,28 +216,11 @@ public final class GPUMoELayer: @unchecked Sendable {
             tileOffsets: w.chunkTileOffsets.address + UInt64(index * (E + 1) * 4),
             position: w.chunkPosition.address + first)
         guard build else { return rows }
-        let assignments = chunk.count * K
-        let blocks = (assignments + GPUKernels.routeChunk - 1) / GPUKernels.routeChunk
-        let expertIndex = w.expertIndex.address + first
-        var a = KernelArguments()
-        a.append(expertIndex); a.append(Int32(assignments)); a.append(Int32(E)); a.append(Int32(blocks))
-        a.append(w.chunkCounts); a.append(w.localRank)
-        try kernels.routeCount.launch(grid: (blocks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), sharedMemoryBytes: E * 4,
-                                      stream: stream, arguments: a)
-        a = KernelArguments()
-        a.append(w.chunkCounts); a.append(Int32(blocks)); a.append(w.counts.address + UInt64(E * 4))
-        try kernels.routeScan.launch(grid: (E, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
-        a = KernelArguments()
-        a.append(w.counts.address + UInt64(E * 4)); a.append(Int32(E)); a.append(Int32(GPUKernels.tileRows))
-        a.append(rows.offsets); a.append(rows.tileOffsets)
-        try kernels.routeOffsets.launch(grid: (1, 1, 1), block: (32, 1, 1), stream: stream, arguments: a)
-        a = KernelArguments()
-        a.append(expertIndex); a.append(UInt64(0)); a.append(Int32(assignments)); a.append(Int32(K)); a.append(Int32(blocks))
-        a.append(w.chunkCounts); a.append(w.localRank); a.append(rows.offsets); a.append(rows.gather)
-        a.append(UInt64(0)); a.append(UInt64(0)); a.append(rows.position)
-        a.append(w.positionOfAssignment.address + first)
-        try kernels.routeScatter.launch(grid: (blocks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), stream: stream,
-                                        arguments: a)
+        try enqueuePlan(
+            expertIndex: w.expertIndex.address + first, scores: 0, assignments: chunk.count * K,
+            counts: w.counts.address + UInt64(E * 4), offsets: rows.offsets, tileOffsets: rows.tileOffsets,
+            gather: rows.gather, assignmentOfPosition: 0, scoreOfPosition: 0, positionOfAssignment: rows.position,
+            gatherSource: w.positionOfAssignment.address + first, workspace: w, stream: stream)
         return rows
     }
 
@@ -348,26 +331,42 @@ public final class GPUMoELayer: @unchecked Sendable {
 
     /// Counts, offsets, tile offsets and the stable gather order, all on the device.
     func enqueueDispatch(tokens: Int, workspace w: GPUWorkspace, stream: CUDAStream?) throws {
+        try enqueuePlan(
+            expertIndex: w.expertIndex.address, scores: w.scores.address, assignments: tokens * config.topK,
+            counts: w.counts.address, offsets: w.offsets.address, tileOffsets: w.tileOffsets.address,
+            gather: w.gatherIndex.address, assignmentOfPosition: w.assignmentOfPosition.address,
+            scoreOfPosition: w.scoreOfPosition.address, positionOfAssignment: w.positionOfAssignment.address,
+            gatherSource: 0, workspace: w, stream: stream)
+    }
+
+    /// A dispatch plan over `assignments` consecutive entries of an expert-index array (the whole pass, or one token
+    /// chunk): counts [E], offsets and tile offsets [E + 1], and the stable order by expert: gather (the token, or
+    /// `gatherSource[a]` when given), position of each assignment, and optionally (non-zero addresses) the assignment
+    /// and score of each position. Uses the workspace's chunk counts and local ranks as scratch.
+    private func enqueuePlan(
+        expertIndex: UInt64, scores: UInt64, assignments: Int, counts: UInt64, offsets: UInt64, tileOffsets: UInt64,
+        gather: UInt64, assignmentOfPosition: UInt64, scoreOfPosition: UInt64, positionOfAssignment: UInt64,
+        gatherSource: UInt64, workspace w: GPUWorkspace, stream: CUDAStream?
+    ) throws {
         let E = config.experts, K = config.topK
-        let assignments = tokens * K
-        let chunks = (assignments + GPUKernels.routeChunk - 1) / GPUKernels.routeChunk
+        let blocks = (assignments + GPUKernels.routeChunk - 1) / GPUKernels.routeChunk
         var a = KernelArguments()
-        a.append(w.expertIndex); a.append(Int32(assignments)); a.append(Int32(E)); a.append(Int32(chunks))
+        a.append(expertIndex); a.append(Int32(assignments)); a.append(Int32(E)); a.append(Int32(blocks))
         a.append(w.chunkCounts); a.append(w.localRank)
-        try kernels.routeCount.launch(grid: (chunks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), sharedMemoryBytes: E * 4,
+        try kernels.routeCount.launch(grid: (blocks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), sharedMemoryBytes: E * 4,
                                       stream: stream, arguments: a)
         a = KernelArguments()
-        a.append(w.chunkCounts); a.append(Int32(chunks)); a.append(w.counts)
+        a.append(w.chunkCounts); a.append(Int32(blocks)); a.append(counts)
         try kernels.routeScan.launch(grid: (E, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
         a = KernelArguments()
-        a.append(w.counts); a.append(Int32(E)); a.append(Int32(GPUKernels.tileRows)); a.append(w.offsets); a.append(w.tileOffsets)
+        a.append(counts); a.append(Int32(E)); a.append(Int32(GPUKernels.tileRows)); a.append(offsets); a.append(tileOffsets)
         try kernels.routeOffsets.launch(grid: (1, 1, 1), block: (32, 1, 1), stream: stream, arguments: a)
         a = KernelArguments()
-        a.append(w.expertIndex); a.append(w.scores); a.append(Int32(assignments)); a.append(Int32(K)); a.append(Int32(chunks))
-        a.append(w.chunkCounts); a.append(w.localRank); a.append(w.offsets); a.append(w.gatherIndex)
-        a.append(w.assignmentOfPosition); a.append(w.scoreOfPosition); a.append(w.positionOfAssignment)
-        a.append(UInt64(0))
-        try kernels.routeScatter.launch(grid: (chunks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), stream: stream, arguments: a)
+        a.append(expertIndex); a.append(scores); a.append(Int32(assignments)); a.append(Int32(K)); a.append(Int32(blocks))
+        a.append(w.chunkCounts); a.append(w.localRank); a.append(offsets); a.append(gather)
+        a.append(assignmentOfPosition); a.append(scoreOfPosition); a.append(positionOfAssignment); a.append(gatherSource)
+        try kernels.routeScatter.launch(grid: (blocks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), stream: stream,
+                                        arguments: a)
     }
 }
 
