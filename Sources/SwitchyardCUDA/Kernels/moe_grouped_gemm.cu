@@ -326,3 +326,130 @@ extern "C" __global__ void __launch_bounds__(256, 1)
                 float *__restrict__ c) {
   grouped_gemm<EPI_F32, 128>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, nullptr, N);
 }
+
+// ---- A-stationary grouped GEMM for short K --------------------------------------------------------------------
+// C [rows, N] (bf16) = A [rows, K] · B[g]ᵀ for K ≤ 512 (the down-projection and the dX rows at n ≤ 256), optional
+// gather of A rows. At such K the 128 × 256 tiles above read A anew for every N tile and spend most of their time
+// waiting on L2 (ncu: 71–75% of L2 throughput, 37% of the tensor pipe). Here a work unit is one 128-row M tile and
+// up to 8 N tiles of 128: the unit's A rows (all of K) are loaded once and stay in shared memory while B streams
+// through a 6-stage ring, one k-step of one N tile per stage, loads running 4 steps ahead across N tiles (an N
+// tile's epilogue drains the tensor pipe, not the loads). Two accumulator sets that alternate between N tiles
+// (to overlap each epilogue with the next tile's wgmma) made ptxas serialize every wgmma (C7514).
+// Launch: block 256, grid = number of SMs (persistent over units), dynamic shared memory SY_AS_SMEM;
+// K % 64 == 0, K ≤ 512, N even; tile_offsets as above (128-row M tiles).
+#define SY_AS_MAX_K 512
+#define SY_AS_BN 128
+#define SY_AS_STAGES 6
+#define SY_AS_GROUP 8
+#define SY_AS_CHUNK_BYTES (128 * 64 * 2)  // one 128-row × 64-wide K chunk, 16 KiB
+#define SY_AS_SMEM ((SY_AS_MAX_K / 64 + SY_AS_STAGES) * SY_AS_CHUNK_BYTES + 1024)
+
+template <typename Acc>
+SY_DEVICE void store_tile_bf16(const Acc &acc, bf16_t *__restrict__ c, int N, int row_lo, int row_end, int n0,
+                               int col_in) {
+#pragma unroll
+  for (int j = 0; j < SY_AS_BN / 8; ++j) {
+    const int col = n0 + 8 * j + col_in;
+    if (col < N) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int row = row_lo + 8 * half;
+        if (row < row_end)
+          *(u32 *)(c + (long long)row * N + col) = pack_bf16x2(acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+      }
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1)
+    sy_gemm_bf16_stationary(const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b,
+                            int N, int K, const int *__restrict__ offsets, const int *__restrict__ tile_offsets,
+                            int groups, bf16_t *__restrict__ c) {
+  extern __shared__ unsigned char smem_raw[];
+  unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw + 1023) & ~1023ull);
+  const u32 a_base = smem_addr(smem);
+  const u32 b_base = a_base + (SY_AS_MAX_K / 64) * SY_AS_CHUNK_BYTES;
+  constexpr int AHEAD = SY_AS_STAGES - 2;
+  const int tid = threadIdx.x;
+  const int warpgroup = tid >> 7;
+  const int lane = tid & 31;
+  const int warp_in_group = (tid >> 5) & 3;
+  const int chunk = tid & 7;
+  const int load_row = tid >> 3;
+  const int num_k = K / 64;
+  const int num_n_tiles = (N + SY_AS_BN - 1) / SY_AS_BN;
+  const int n_groups = (num_n_tiles + SY_AS_GROUP - 1) / SY_AS_GROUP;
+  const int total_units = tile_offsets[groups] * n_groups;
+  const u64 desc_a0 = wgmma_desc_k_major_sw128(a_base + warpgroup * (64 * 128));
+  const u64 desc_b0 = wgmma_desc_k_major_sw128(b_base);
+  const int col_in = 2 * (lane & 3);
+
+  for (int unit = blockIdx.x; unit < total_units; unit += gridDim.x) {
+    const TileCoord tc = locate_tile<SY_AS_BN * SY_AS_GROUP>(unit, n_groups, offsets, tile_offsets, groups);
+    const int tiles_here = min(SY_AS_GROUP, num_n_tiles - tc.n0 / SY_AS_BN);
+    const int steps = tiles_here * num_k;
+    // Step s is k-step s % num_k of N tile s / num_k: rows of B[group] from n, 64 K values from k0.
+    auto load_b = [&](int s) {
+      const int j = s / num_k, kb = s - j * num_k;
+      const u32 stage = b_base + (s % SY_AS_STAGES) * SY_AS_CHUNK_BYTES;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int n = tc.n0 + j * SY_AS_BN + load_row + 32 * i;
+        const bool ok = n < N;
+        cp_async_16(stage + swizzle128(load_row + 32 * i, chunk),
+                    b + ((long long)tc.group * N + (ok ? n : 0)) * K + kb * 64 + chunk * 8, ok ? 16u : 0u);
+      }
+    };
+    __syncthreads();  // every warp is done reading the previous unit's A and B
+    // Group 0: all of this unit's A (num_k chunks of 128 rows × 64) and B's step 0; then steps 1 .. AHEAD − 1.
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int r = tc.row_begin + load_row + 32 * i;
+      const bool ok = r < tc.row_end;
+      const bf16_t *src = a + (ok ? (long long)(gather ? gather[r] : r) : 0ll) * K + chunk * 8;
+      for (int kb = 0; kb < num_k; ++kb)
+        cp_async_16(a_base + kb * SY_AS_CHUNK_BYTES + swizzle128(load_row + 32 * i, chunk), src + kb * 64,
+                    ok ? 16u : 0u);
+    }
+    load_b(0);
+    cp_async_commit();
+#pragma unroll
+    for (int s = 1; s < AHEAD; ++s) {
+      if (s < steps) load_b(s);
+      cp_async_commit();
+    }
+
+    const int row_lo = tc.row_begin + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
+    int s = 0;  // the unit's step: k-step kb of N tile j
+    for (int j = 0; j < tiles_here; ++j) {
+      float acc[SY_AS_BN / 2];
+#pragma unroll
+      for (int i = 0; i < SY_AS_BN / 2; ++i) acc[i] = 0.0f;
+      for (int kb = 0; kb < num_k; ++kb, ++s) {
+        cp_async_wait<AHEAD - 1>();
+        fence_proxy_async();
+        __syncthreads();
+        if (s + AHEAD < steps) load_b(s + AHEAD);
+        cp_async_commit();
+        const u64 a_off = (u64)(kb * SY_AS_CHUNK_BYTES) >> 4;
+        const u64 b_off = (u64)((s % SY_AS_STAGES) * SY_AS_CHUNK_BYTES) >> 4;
+#pragma unroll
+        for (int i = 0; i < SY_AS_BN / 2; ++i) fence_operand(acc[i]);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk)
+          wgmma_step<SY_AS_BN, false>(acc, desc_a0 + a_off + kk * (32 >> 4), desc_b0 + b_off + kk * (32 >> 4),
+                                      (kb > 0 || kk > 0) ? 1 : 0);
+        wgmma_commit();
+        wgmma_wait<1>();
+#pragma unroll
+        for (int i = 0; i < SY_AS_BN / 2; ++i) fence_operand(acc[i]);
+      }
+      // Drain and store; B keeps loading ahead meanwhile.
+      wgmma_wait<0>();
+#pragma unroll
+      for (int i = 0; i < SY_AS_BN / 2; ++i) fence_operand(acc[i]);
+      store_tile_bf16(acc, c, N, row_lo, tc.row_end, tc.n0 + j * SY_AS_BN, col_in);
+    }
+  }
+}
