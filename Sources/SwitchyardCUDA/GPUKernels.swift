@@ -7,8 +7,6 @@ public final class GPUKernels: @unchecked Sendable {
     let gemmUpSwiGLU: TileWidths
     let gemmBF16: TileWidths
     let gemmF32: CUDAFunction
-    /// The A-stationary bf16 grouped GEMM for K ≤ 512 (moe_grouped_gemm.cu).
-    let gemmStationary: CUDAFunction
     let routerTopK: CUDAFunction
     let routeCount: CUDAFunction
     let routeScan: CUDAFunction
@@ -45,10 +43,6 @@ public final class GPUKernels: @unchecked Sendable {
         width == 256 ? 4 * (128 * 64 * 2 + 256 * 64 * 2) + 1024 : 5 * (2 * 128 * 64 * 2) + 1024
     }
     static let gemmSharedMemoryBytes = gemmSharedMemoryBytes(width: 128)
-    /// SY_AS_SMEM: A for K up to 512 (8 chunks of 16 KiB) and a 6-stage B ring of 16 KiB, + 1 KiB alignment.
-    static let stationarySharedMemoryBytes = (512 / 64 + 6) * 16384 + 1024
-    /// Largest K of the A-stationary GEMM (SY_AS_MAX_K).
-    static let stationaryMaxK = 512
     /// moe_weight_grad.cu: 4 stages × (A: two 64-wide chunks × 64 rows × 128 B + B: BN/64 such chunks) + 1 KiB.
     static func weightGradSharedMemoryBytes(width: Int) -> Int { 4 * (2 * 64 * 128 + width / 64 * 64 * 128) + 1024 }
     /// The output tile width for N output columns: 256 once there are enough columns to fill it.
@@ -86,8 +80,6 @@ public final class GPUKernels: @unchecked Sendable {
         gemmUpSwiGLU = try widths("moe_grouped_gemm.cu", "sy_gemm_up_swiglu", GPUKernels.gemmSharedMemoryBytes(width:))
         gemmBF16 = try widths("moe_grouped_gemm.cu", "sy_gemm_bf16", GPUKernels.gemmSharedMemoryBytes(width:))
         gemmF32 = try function("moe_grouped_gemm.cu", "sy_gemm_f32")
-        gemmStationary = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_stationary")
-        try gemmStationary.setMaxDynamicSharedMemory(GPUKernels.stationarySharedMemoryBytes)
         routerTopK = try function("moe_router.cu", "sy_router_topk")
         routeCount = try function("moe_router.cu", "sy_route_count")
         routeScan = try function("moe_router.cu", "sy_route_scan")

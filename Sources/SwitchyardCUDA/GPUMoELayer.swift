@@ -1,7 +1,4 @@
 import Switchyard
-#if canImport(Glibc)
-import Glibc
-#endif
 import SwitchyardFormats
 
 /// One MoE layer resident on a GPU: bf16 weights packed K-major for the wgmma kernels.
@@ -175,36 +172,20 @@ public final class GPUMoELayer: @unchecked Sendable {
         try up.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: up.sharedBytes, stream: stream, arguments: a)
 
         // Down-projection and combine, one token chunk at a time, so that Y holds at most w.chunkTokens·K rows.
+        let down = kernels.gemmBF16(GPUKernels.tileWidth(columns: d))
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream)
-            try enqueueRowsGEMM(a: w.activation.address, gather: rows.gather, b: w2.address, n: d, k: n,
-                                rows: rows, out: w.expertOutput.address, stream: stream)
+            a = KernelArguments()
+            a.append(w.activation); a.append(rows.gather); a.append(w2); a.append(Int32(d)); a.append(Int32(n))
+            a.append(rows.offsets); a.append(rows.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput)
+            a.append(UInt64(0))
+            try down.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: down.sharedBytes, stream: stream,
+                                     arguments: a)
             a = KernelArguments()
             a.append(w.expertOutput); a.append(rows.position); a.append(w.scores.address + UInt64(chunk.lowerBound * K * 4))
             a.append(Int32(K)); a.append(Int32(d)); a.append(UInt64(0))
             a.append(w.output.address + UInt64(chunk.lowerBound * d * 2))
             try kernels.combine.launch(grid: (chunk.count, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
-        }
-    }
-
-    /// C [rows, n] (bf16) = A [rows, k] (rows gathered when `gather` ≠ 0) · B[e]ᵀ over the experts' rows of `rows`:
-    /// the down-projection (k = n) and the dX rows (k = 2n). K ≤ 512 takes the A-stationary kernel (A loaded once
-    /// per 8 N tiles), longer K the 128 × BN tiles.
-    func enqueueRowsGEMM(a: UInt64, gather: UInt64, b: UInt64, n: Int, k: Int, rows: ChunkRows, out: UInt64,
-                         stream: CUDAStream?) throws {
-        var args = KernelArguments()
-        args.append(a); args.append(gather); args.append(b); args.append(Int32(n)); args.append(Int32(k))
-        args.append(rows.offsets); args.append(rows.tileOffsets); args.append(Int32(config.experts)); args.append(out)
-        let grid = (kernels.context.multiprocessorCount, 1, 1), block = (GPUKernels.gemmThreads, 1, 1)
-        if k <= GPUKernels.stationaryMaxK && getenv("SWITCHYARD_NO_STATIONARY") == nil {
-            try kernels.gemmStationary.launch(grid: grid, block: block,
-                                              sharedMemoryBytes: GPUKernels.stationarySharedMemoryBytes,
-                                              stream: stream, arguments: args)
-        } else {
-            args.append(UInt64(0))  // no row scale
-            let kernel = kernels.gemmBF16(GPUKernels.tileWidth(columns: n))
-            try kernel.function.launch(grid: grid, block: block, sharedMemoryBytes: kernel.sharedBytes, stream: stream,
-                                       arguments: args)
         }
     }
 
@@ -290,10 +271,15 @@ public final class GPUMoELayer: @unchecked Sendable {
 
         // dX, one token chunk at a time (the forward's chunks and plans): rows dH · W1ᵀ into the (now free)
         // expert-output buffer, the router's dZ · Wrᵀ for the chunk's tokens, then the sum over each token's K rows.
+        let dRows = kernels.gemmBF16(GPUKernels.tileWidth(columns: d))
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream, build: false)
-            try enqueueRowsGEMM(a: g.hiddenGradient.address, gather: rows.gather, b: w1Canonical.address, n: d,
-                                k: 2 * n, rows: rows, out: w.expertOutput.address, stream: stream)
+            a = KernelArguments()
+            a.append(g.hiddenGradient); a.append(rows.gather); a.append(w1Canonical); a.append(Int32(d))
+            a.append(Int32(2 * n)); a.append(rows.offsets); a.append(rows.tileOffsets); a.append(Int32(E))
+            a.append(w.expertOutput); a.append(UInt64(0))
+            try dRows.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dRows.sharedBytes,
+                                      stream: stream, arguments: a)
             a = KernelArguments()
             a.append(Int32(chunk.count)); a.append(Int32(GPUKernels.tileRows))
             a.append(g.chunkOffsets); a.append(g.chunkTileOffsets)
