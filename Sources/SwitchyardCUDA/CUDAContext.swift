@@ -66,7 +66,7 @@ public final class CUDAContext: @unchecked Sendable {
         }
         var name = [CChar](repeating: 0, count: 256)
         try check(sy_cuDeviceGetName(&name, Int32(name.count), device), "cuDeviceGetName")
-        deviceName = String(cString: name)
+        deviceName = String(nulTerminated: name)
         var memory = 0
         try check(sy_cuDeviceTotalMem(&memory, device), "cuDeviceTotalMem")
         totalMemory = memory

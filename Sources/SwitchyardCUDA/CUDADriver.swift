@@ -40,7 +40,7 @@ enum CUDADriver {
         guard sy_cuda_load(location.path, &message, message.count) == 0 else {
             return .failure(CUDAError(
                 rawValue: CUDAError.notLoaded, name: "SWITCHYARD_DRIVER_NOT_FOUND",
-                message: "\(String(cString: message)). No NVIDIA driver on this machine? Set SWITCHYARD_CUDA_HOME to "
+                message: "\(String(nulTerminated: message)). No NVIDIA driver on this machine? Set SWITCHYARD_CUDA_HOME to "
                     + "a folder whose lib64 holds libcuda.so.1, or add it to LD_LIBRARY_PATH.",
                 call: "dlopen(\(location.path))"))
         }

@@ -181,7 +181,7 @@ public enum CUDALibraries {
     /// Opens and closes the library; nil when that works, else the loader's message.
     public static func probe(_ location: CUDALibraryLocation) -> String? {
         var message = [CChar](repeating: 0, count: 1024)
-        return sy_library_probe(location.path, &message, message.count) == 0 ? nil : String(cString: message)
+        return sy_library_probe(location.path, &message, message.count) == 0 ? nil : String(nulTerminated: message)
     }
 
     /// Python `site-packages` and `dist-packages` folders, in the order listed in the type's comment.

@@ -38,7 +38,7 @@ enum FileSystem {
     static func currentDirectory() -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return nil }
-        return String(cString: buffer)
+        return String(nulTerminated: buffer)
     }
 
     /// The directory holding the running executable (via /proc/self/exe), nil where that is unknown.
@@ -46,7 +46,7 @@ enum FileSystem {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard length > 0 else { return nil }
-        return parent(of: String(cString: buffer))
+        return parent(of: String(nulTerminated: buffer))
     }
 
     static func parent(of path: String) -> String {
@@ -93,5 +93,12 @@ enum FileSystem {
             return false
         }
         return true
+    }
+}
+
+extension String {
+    /// The text of a NUL-terminated C buffer, up to its first NUL, decoded as UTF-8.
+    init(nulTerminated buffer: [CChar]) {
+        self = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

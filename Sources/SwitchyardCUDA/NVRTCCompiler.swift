@@ -64,7 +64,7 @@ public struct NVRTCCompiler: Sendable {
         }
         var destroyable: sy_nvrtcProgram? = program
         defer { _ = sy_nvrtcDestroyProgram(&destroyable) }
-        let compiled = try CStrings(allOptions) { sy_nvrtcCompileProgram(program, Int32(allOptions.count), $0) }
+        let compiled = CStrings(allOptions) { sy_nvrtcCompileProgram(program, Int32(allOptions.count), $0) }
         let log = Self.log(of: program)
         guard compiled == 0 else {
             throw CUDAError.nvrtc(compiled, call: "nvrtcCompileProgram(\(name), \(architecture))",
@@ -92,7 +92,7 @@ public struct NVRTCCompiler: Sendable {
         guard sy_nvrtcGetProgramLogSize(program, &size) == 0, size > 1 else { return "" }
         var bytes = [CChar](repeating: 0, count: size)
         guard sy_nvrtcGetProgramLog(program, &bytes) == 0 else { return "" }
-        return String(cString: bytes)
+        return String(nulTerminated: bytes)
     }
 
     private static func load() -> Result<CUDALibraryLocation, CUDAError> {
@@ -103,12 +103,12 @@ public struct NVRTCCompiler: Sendable {
         if let builtins = CUDALibraries.nvrtcBuiltins(besides: location),
            sy_library_preload(builtins, &message, message.count) != 0 {
             return .failure(CUDAError(rawValue: CUDAError.notLoaded, name: "SWITCHYARD_NVRTC_NOT_FOUND",
-                                      message: String(cString: message), call: "dlopen(\(builtins))"))
+                                      message: String(nulTerminated: message), call: "dlopen(\(builtins))"))
         }
         guard sy_nvrtc_load(location.path, &message, message.count) == 0 else {
             return .failure(CUDAError(
                 rawValue: CUDAError.notLoaded, name: "SWITCHYARD_NVRTC_NOT_FOUND",
-                message: "\(String(cString: message)). Run scripts/install-cuda-wheels.sh (NVRTC wheels into "
+                message: "\(String(nulTerminated: message)). Run scripts/install-cuda-wheels.sh (NVRTC wheels into "
                     + ".deps/cuda), or set SWITCHYARD_CUDA_HOME to a CUDA 13 toolkit or wheels folder.",
                 call: "dlopen(\(location.path))"))
         }
