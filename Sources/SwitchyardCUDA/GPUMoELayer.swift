@@ -392,14 +392,13 @@ public final class GPUWorkspace: @unchecked Sendable {
     /// Bytes of device memory this workspace holds.
     public let byteCount: Int
 
-    /// Y is limited to this many bytes per chunk by default (1 GiB).
-    public static let defaultChunkBytes = 1 << 30
+    /// Y is limited to this many bytes per chunk by default (1 GiB, ``TokenChunks/defaultYBytes``).
+    public static let defaultChunkBytes = TokenChunks.defaultYBytes
 
     /// Tokens per chunk for a layer and capacity: `requested` when given (clamped to 1...capacity), else as many as
-    /// fit ``defaultChunkBytes`` of Y.
+    /// fit ``defaultChunkBytes`` of Y (``TokenChunks/tokens(topK:hidden:capacity:requested:)``).
     public static func chunkTokens(config c: MoEConfig, capacity: Int, requested: Int? = nil) -> Int {
-        let fit = requested ?? defaultChunkBytes / max(c.topK * c.hidden * 2, 1)
-        return max(1, min(max(capacity, 1), fit))
+        TokenChunks.tokens(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
     }
 
     var isChunked: Bool { chunkTokens < capacity }
