@@ -10,8 +10,8 @@ public final class GPUBackend: Backend, @unchecked Sendable {
     public var device: DeviceKind { .cuda }
     public var description: String { "cuda: \(kernels.context.deviceName) (\(kernels.context.architecture))" }
     private var layerCache: (weights: MoEWeights<Float>, layer: GPUMoELayer)?
-    /// Tokens per chunk of the down-projection, combine and dX (``GPUWorkspace/chunkTokens``); nil: the default
-    /// memory budget. `switchyard check` sets it to exercise the chunked path on small cases.
+    /// Tokens per chunk of the down-projection, combine and dX (``GPUWorkspace/chunkTokens``); nil: the default of
+    /// ``TokenChunks`` (1 GiB of Y). `switchyard check` sets it to exercise the chunked path on small cases.
     public var chunkTokens: Int?
 
     public init(context: CUDAContext, cache: KernelCache) throws {

@@ -374,7 +374,7 @@ public final class GPUMoELayer: @unchecked Sendable {
 /// allocates nothing.
 ///
 /// The down-projection output Y (T·K·d values, the largest activation) exists for one token chunk at a time:
-/// `chunkTokens` tokens, by default as many as fit ``defaultChunkBytes`` of Y. Each chunk gets its own dispatch
+/// `chunkTokens` tokens, by default as many as fit 1 GiB of Y (``TokenChunks``). Each chunk gets its own dispatch
 /// plan (rows of a chunk are still grouped by expert), kept for the backward pass's dX, which runs in the same
 /// chunks. With one chunk the layer uses the whole plan directly.
 public final class GPUWorkspace: @unchecked Sendable {
@@ -392,15 +392,6 @@ public final class GPUWorkspace: @unchecked Sendable {
     /// Bytes of device memory this workspace holds.
     public let byteCount: Int
 
-    /// Y is limited to this many bytes per chunk by default (1 GiB, ``TokenChunks/defaultYBytes``).
-    public static let defaultChunkBytes = TokenChunks.defaultYBytes
-
-    /// Tokens per chunk for a layer and capacity: `requested` when given (clamped to 1...capacity), else as many as
-    /// fit ``defaultChunkBytes`` of Y (``TokenChunks/tokens(topK:hidden:capacity:requested:)``).
-    public static func chunkTokens(config c: MoEConfig, capacity: Int, requested: Int? = nil) -> Int {
-        TokenChunks.tokens(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
-    }
-
     var isChunked: Bool { chunkTokens < capacity }
 
     /// The token chunks of a pass over `tokens` tokens.
@@ -408,14 +399,14 @@ public final class GPUWorkspace: @unchecked Sendable {
         stride(from: 0, to: tokens, by: chunkTokens).map { $0..<min($0 + chunkTokens, tokens) }
     }
 
-    /// - Parameter chunkTokens: tokens per chunk of Y (nil: from ``defaultChunkBytes``).
+    /// - Parameter chunkTokens: tokens per chunk of Y (nil: ``TokenChunks``' default, 1 GiB of Y).
     public init(layer: GPUMoELayer, capacity: Int, chunkTokens requested: Int? = nil) throws {
         let c = layer.config
         let ctx = layer.kernels.context
         let rows = max(capacity * c.topK, 1)
         let chunks = (rows + GPUKernels.routeChunk - 1) / GPUKernels.routeChunk
         self.capacity = capacity
-        chunkTokens = GPUWorkspace.chunkTokens(config: c, capacity: capacity, requested: requested)
+        chunkTokens = TokenChunks.tokens(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
         let chunked = chunkTokens < capacity
         let chunkCount = chunked ? (capacity + chunkTokens - 1) / chunkTokens : 0
         var total = 0
@@ -485,7 +476,7 @@ public final class GPUGradients: @unchecked Sendable {
         let rows = max(capacity * c.topK, 1)
         let tokens = max(capacity, 1)
         self.capacity = capacity
-        chunkCapacity = GPUWorkspace.chunkTokens(config: c, capacity: capacity, requested: requested)
+        chunkCapacity = TokenChunks.tokens(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
         var activations = 0, weights = 0
         func allocate(_ bytes: Int, weight: Bool = false) throws -> DeviceBuffer {
             if weight { weights += bytes } else { activations += bytes }
