@@ -18,8 +18,9 @@ struct BenchCommand: AsyncParsableCommand {
             after warm-up, median of --iterations runs; weights and inputs are random (seeded) bf16 made on the device. \
             TFLOP/s counts expert FLOPs only (forward 6·T·K·n·d); the router is timed but not counted. \
             "act GiB" is MOE.md's peak activation memory: everything the forward pass allocates, O included, weights \
-            and X not (Y exists one token chunk of at most 1 GiB at a time); "bwd act GiB" adds the backward pass's \
-            activation-sized buffers (dX, dH, A′, dZ, ...; the fp32 weight gradients are listed in the JSON apart). \
+            and X not (Y exists one token chunk of at most 1 GiB at a time); "bwd act GiB" is what the backward pass \
+            allocates beside it (dX, dH, A′, dZ, ...; forward + backward is the sum; the fp32 weight gradients are \
+            listed in the JSON apart). \
             On the CPU, shapes default to T = 4096.
             """)
 

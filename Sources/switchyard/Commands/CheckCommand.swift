@@ -12,8 +12,8 @@ struct CheckCommand: AsyncParsableCommand {
             and the dispatch metadata with the float64 \
             reference run on the device's own routing (routing itself must match the reference except at near-ties). \
             Cases cover every router, ragged and empty experts, all tokens on one expert, T = 1 and large T, and \
-            the aux and z losses. On the GPU every other case splits the tokens into three chunks for the \
-            down-projection, combine and dX (as large layers do to bound memory). \
+            the aux and z losses. On the GPU every other case runs the down-projection, combine and dX in token \
+            chunks of ⌈T/3⌉ (as large layers do to bound memory). \
             With --backward, every gradient is compared too. Prints `N passed, M failed`; exits non-zero on failure.
             """)
 
@@ -33,7 +33,7 @@ struct CheckCommand: AsyncParsableCommand {
         var passed = 0, failed = 0
         let gpu = backend as? GPUBackend
         for (i, c) in Conformance.randomCases(count: cases, seed: seed, maxTokens: maxT, gpuShapes: isGPU).enumerated() {
-            // Odd cases run the chunked path: three token chunks (when T allows).
+            // Odd cases run the chunked path: chunks of ⌈T/3⌉ tokens (none when T = 1).
             gpu?.chunkTokens = i % 2 == 1 ? max(1, (c.tokens + 2) / 3) : nil
             let chunks = gpu?.chunkTokens.map { " chunks of \($0)" } ?? ""
             let result = backward
