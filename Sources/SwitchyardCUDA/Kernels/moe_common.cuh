@@ -144,3 +144,75 @@ SY_DEVICE void wgmma_step(float (&acc)[BN / 2], u64 desc_a, u64 desc_b, int scal
   if constexpr (BN == 256) wgmma_m64n256k16_bf16<MN_MAJOR ? 1 : 0>(acc, desc_a, desc_b, scale_d);
   else wgmma_m64n128k16_bf16<MN_MAJOR ? 1 : 0>(acc, desc_a, desc_b, scale_d);
 }
+
+// ---- clusters, mbarriers and TMA (the multicast GEMM path) -----------------------------------------------------
+
+// A CUtensorMap passed by value as a `const __grid_constant__` kernel parameter (128 bytes, 64-byte aligned).
+struct __align__(64) TmaMap {
+  u64 words[16];
+};
+
+SY_DEVICE u32 cluster_rank() {
+  u32 r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  return r;
+}
+SY_DEVICE u32 cluster_index() {
+  u32 r;
+  asm volatile("mov.u32 %0, %%clusterid.x;\n" : "=r"(r));
+  return r;
+}
+SY_DEVICE u32 cluster_count() {
+  u32 r;
+  asm volatile("mov.u32 %0, %%nclusterid.x;\n" : "=r"(r));
+  return r;
+}
+// Every thread of every CTA of the cluster; orders shared-memory writes before it with reads after it, cluster-wide.
+SY_DEVICE void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+
+SY_DEVICE void mbar_init(u32 bar, u32 arrivals) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(arrivals) : "memory");
+}
+// Makes the barrier initializations visible to the cluster (the peer CTA's TMA and arrivals) before cluster_sync.
+SY_DEVICE void fence_mbar_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
+// One arrival that also announces `bytes` of transactions (TMA writes) the current phase must see complete.
+SY_DEVICE void mbar_arrive_expect_tx(u32 bar, u32 bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+// One arrival on the barrier at the same shared-memory offset in cluster CTA `cta` (this CTA included).
+SY_DEVICE void mbar_arrive_cluster(u32 bar, u32 cta) {
+  asm volatile(
+      "{\n"
+      ".reg .b32 remote;\n"
+      "mapa.shared::cluster.u32 remote, %0, %1;\n"
+      "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [remote];\n"
+      "}\n" ::"r"(bar),
+      "r"(cta)
+      : "memory");
+}
+// Waits until the phase of parity `parity` has completed (a fresh barrier counts phase "-1", parity 1, as done).
+// CLUSTER: acquire at cluster scope (arrivals came from the peer CTA).
+template <bool CLUSTER> SY_DEVICE void mbar_wait(u32 bar, u32 parity) {
+  u32 done = 0;
+  while (!done) {
+    if constexpr (CLUSTER)
+      asm volatile(
+          "{\n.reg .pred p;\nmbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+          : "=r"(done) : "r"(bar), "r"(parity) : "memory");
+    else
+      asm volatile(
+          "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+          : "=r"(done) : "r"(bar), "r"(parity) : "memory");
+  }
+}
+// TMA: box (row, column) of a 2-D map → shared memory at `dst` in every CTA of `cta_mask` (same offset in each),
+// each CTA's barrier at offset `bar` receiving the bytes as transactions.
+SY_DEVICE void tma_load_2d_multicast(u32 dst, const TmaMap *map, int column, int row, u32 bar, unsigned short cta_mask) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster "
+      "[%0], [%1, {%2, %3}], [%4], %5;\n" ::"r"(dst),
+      "l"((u64)map), "r"(column), "r"(row), "r"(bar), "h"(cta_mask)
+      : "memory");
+}
