@@ -18,10 +18,6 @@ public final class GPUKernels: @unchecked Sendable {
     let bf16ToFloat: CUDAFunction
     let fillRandomBF16: CUDAFunction
     let gemmDSwiGLU: TileWidths
-    /// The up-projection and bf16 GEMMs at BN 256 in clusters of two CTAs with the weight tile multicast by TMA
-    /// (`_mc_256`); launched with ``gemmMulticastSharedMemoryBytes`` and an even grid.
-    let gemmUpSwiGLUMulticast: CUDAFunction
-    let gemmBF16Multicast: CUDAFunction
     let weightGrad: TileWidths
     let splitRows: CUDAFunction
     let sumPartials: CUDAFunction
@@ -47,11 +43,6 @@ public final class GPUKernels: @unchecked Sendable {
         width == 256 ? 4 * (128 * 64 * 2 + 256 * 64 * 2) + 1024 : 5 * (2 * 128 * 64 * 2) + 1024
     }
     static let gemmSharedMemoryBytes = gemmSharedMemoryBytes(width: 128)
-    /// GemmShape<256>::smem_mc: the BN 256 stages plus 16 B of barriers per stage and the pair-tile offsets of up to
-    /// ``multicastMaxGroups`` groups, rounded up to 128 B.
-    static let gemmMulticastSharedMemoryBytes = gemmSharedMemoryBytes(width: 256) + (16 * 4 + 4 * (multicastMaxGroups + 1) + 127) / 128 * 128
-    /// SY_MC_MAX_GROUPS: the most experts the multicast GEMMs take.
-    static let multicastMaxGroups = 1024
     /// moe_weight_grad.cu: 4 stages × (A: two 64-wide chunks × 64 rows × 128 B + B: BN/64 such chunks) + 1 KiB.
     static func weightGradSharedMemoryBytes(width: Int) -> Int { 4 * (2 * 64 * 128 + width / 64 * 64 * 128) + 1024 }
     /// The output tile width for N output columns: 256 once there are enough columns to fill it.
@@ -106,11 +97,6 @@ public final class GPUKernels: @unchecked Sendable {
         routerBackward = try function("moe_router.cu", "sy_router_backward")
         padColumns = try function("moe_elementwise.cu", "sy_pad_columns")
         try gemmF32.setMaxDynamicSharedMemory(GPUKernels.gemmSharedMemoryBytes)
-        gemmUpSwiGLUMulticast = try function("moe_grouped_gemm.cu", "sy_gemm_up_swiglu_mc_256")
-        gemmBF16Multicast = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_mc_256")
-        for kernel in [gemmUpSwiGLUMulticast, gemmBF16Multicast] {
-            try kernel.setMaxDynamicSharedMemory(GPUKernels.gemmMulticastSharedMemoryBytes)
-        }
         self.modules = Array(modules.values)
     }
 

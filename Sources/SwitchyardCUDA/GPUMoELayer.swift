@@ -1,4 +1,3 @@
-import Foundation
 import Switchyard
 import SwitchyardFormats
 
@@ -24,15 +23,6 @@ public final class GPUMoELayer: @unchecked Sendable {
     let w1Canonical: DeviceBuffer
     let w2Canonical: DeviceBuffer
     let routerPadded: DeviceBuffer
-    /// Whether the 256-wide up-projection, down-projection and dX-rows GEMMs run in clusters of two CTAs with the
-    /// weight tile multicast by TMA (`_mc_256` kernels; half the weight traffic from L2). On by default;
-    /// `SWITCHYARD_MULTICAST=0` in the environment turns it off (the cp.async kernels, for comparison).
-    public var multicast: Bool = ProcessInfo.processInfo.environment["SWITCHYARD_MULTICAST"] != "0"
-    /// TMA maps over the weights as the multicast kernels read them, [E · N, K] with 128 × 64 boxes: W1 packed
-    /// (up-projection), W2 [E, d, n] (down-projection), W1 canonical [E, d, 2n] (dX rows).
-    let w1Map: TensorMap
-    let w2Map: TensorMap
-    let w1CanonicalMap: TensorMap
     /// Output tile width of the up-projection: 256 when n is a multiple of 128 (gate and up halves of 128), else 128.
     var upWidth: Int { config.intermediate % 128 == 0 ? 256 : 128 }
     /// Output tile width of the dH kernel (N = n).
@@ -99,13 +89,6 @@ public final class GPUMoELayer: @unchecked Sendable {
         try self.routerBias.upload(routerBias)
         w1Canonical = try GPUMoELayer.copied(kernels, w1, count: E * d * 2 * n)
         w2Canonical = try GPUMoELayer.copied(kernels, w2, count: E * n * d)
-        func weightMap(_ buffer: DeviceBuffer, rows: Int, columns: Int) throws -> TensorMap {
-            try TensorMap.tiled2D(context: context, address: buffer.address, dtype: .bf16, rows: rows, columns: columns,
-                                  rowStrideBytes: columns * 2, boxRows: 128, boxColumns: 64, swizzle128B: true)
-        }
-        w1Map = try weightMap(self.w1, rows: E * 2 * n, columns: d)
-        w2Map = try weightMap(self.w2, rows: E * d, columns: n)
-        w1CanonicalMap = try weightMap(w1Canonical, rows: E * d, columns: 2 * n)
         try repack(router: router, stream: nil)
         try context.synchronize()
     }
@@ -185,44 +168,24 @@ public final class GPUMoELayer: @unchecked Sendable {
         a = KernelArguments()
         a.append(input); a.append(w.gatherIndex); a.append(w1); a.append(Int32(2 * n)); a.append(Int32(d))
         a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.activation)
-        try launchGemm(kernels.gemmUpSwiGLU(upWidth), multicast: (kernels.gemmUpSwiGLUMulticast, w1Map), width: upWidth,
-                       arguments: a, stream: stream)
+        let up = kernels.gemmUpSwiGLU(upWidth)
+        try up.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: up.sharedBytes, stream: stream, arguments: a)
 
         // Down-projection and combine, one token chunk at a time, so that Y holds at most w.chunkTokens·K rows.
-        let downWidth = GPUKernels.tileWidth(columns: d)
+        let down = kernels.gemmBF16(GPUKernels.tileWidth(columns: d))
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream)
             a = KernelArguments()
             a.append(w.activation); a.append(rows.gather); a.append(w2); a.append(Int32(d)); a.append(Int32(n))
             a.append(rows.offsets); a.append(rows.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput)
             a.append(UInt64(0))
-            try launchGemm(kernels.gemmBF16(downWidth), multicast: (kernels.gemmBF16Multicast, w2Map), width: downWidth,
-                           arguments: a, stream: stream)
+            try down.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: down.sharedBytes, stream: stream,
+                                     arguments: a)
             a = KernelArguments()
             a.append(w.expertOutput); a.append(rows.position); a.append(w.scores.address + UInt64(chunk.lowerBound * K * 4))
             a.append(Int32(K)); a.append(Int32(d)); a.append(UInt64(0))
             a.append(w.output.address + UInt64(chunk.lowerBound * d * 2))
             try kernels.combine.launch(grid: (chunk.count, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
-        }
-    }
-
-    /// Launches a persistent grouped GEMM: the multicast form (clusters of two, B by TMA from `multicast.map`, the
-    /// same arguments plus the map) when ``multicast`` is on, the tile is 256 wide and E fits its shared memory;
-    /// else the cp.async form of `width`.
-    func launchGemm(_ plain: (function: CUDAFunction, sharedBytes: Int), multicast: (function: CUDAFunction, map: TensorMap),
-                    width: Int, arguments: KernelArguments, stream: CUDAStream?) throws {
-        let sms = kernels.context.multiprocessorCount
-        let block = (GPUKernels.gemmThreads, 1, 1)
-        if self.multicast, width == 256, config.experts <= GPUKernels.multicastMaxGroups, sms >= 2 {
-            var withMap = arguments
-            withMap.append(multicast.map)
-            let clusters = Int(ProcessInfo.processInfo.environment["SWITCHYARD_MC_CLUSTERS"] ?? "") ?? sms / 2
-            try multicast.function.launch(grid: (2 * clusters, 1, 1), block: block,
-                                          sharedMemoryBytes: GPUKernels.gemmMulticastSharedMemoryBytes, stream: stream,
-                                          arguments: withMap)
-        } else {
-            try plain.function.launch(grid: (sms, 1, 1), block: block, sharedMemoryBytes: plain.sharedBytes,
-                                      stream: stream, arguments: arguments)
         }
     }
 
@@ -308,15 +271,15 @@ public final class GPUMoELayer: @unchecked Sendable {
 
         // dX, one token chunk at a time (the forward's chunks and plans): rows dH · W1ᵀ into the (now free)
         // expert-output buffer, the router's dZ · Wrᵀ for the chunk's tokens, then the sum over each token's K rows.
-        let dRowsWidth = GPUKernels.tileWidth(columns: d)
+        let dRows = kernels.gemmBF16(GPUKernels.tileWidth(columns: d))
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream, build: false)
             a = KernelArguments()
             a.append(g.hiddenGradient); a.append(rows.gather); a.append(w1Canonical); a.append(Int32(d))
             a.append(Int32(2 * n)); a.append(rows.offsets); a.append(rows.tileOffsets); a.append(Int32(E))
             a.append(w.expertOutput); a.append(UInt64(0))
-            try launchGemm(kernels.gemmBF16(dRowsWidth), multicast: (kernels.gemmBF16Multicast, w1CanonicalMap),
-                           width: dRowsWidth, arguments: a, stream: stream)
+            try dRows.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dRows.sharedBytes,
+                                      stream: stream, arguments: a)
             a = KernelArguments()
             a.append(Int32(chunk.count)); a.append(Int32(GPUKernels.tileRows))
             a.append(g.chunkOffsets); a.append(g.chunkTileOffsets)

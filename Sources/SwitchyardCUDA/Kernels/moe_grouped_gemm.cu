@@ -20,17 +20,12 @@
 #define SY_BM 128
 #define SY_BK 64
 #define SY_TILE_BYTES (SY_BM * SY_BK * 2)
-#define SY_MC_MAX_GROUPS 1024
 // Pipeline depth and shared memory per tile width: stages × (A tile + B tile) + 1 KiB for alignment.
 template <int BN> struct GemmShape {
   static constexpr int stages = BN == 256 ? 4 : 5;
   static constexpr int b_bytes = BN * SY_BK * 2;
   static constexpr int stage_bytes = SY_TILE_BYTES + b_bytes;
   static constexpr int smem = stages * stage_bytes + 1024;
-  // The multicast path adds the full/empty barriers (8 B each per stage) and the pair-tile offsets of up to
-  // SY_MC_MAX_GROUPS groups.
-  static constexpr int mc_extra = 16 * stages + 4 * (SY_MC_MAX_GROUPS + 1);
-  static constexpr int smem_mc = smem + (mc_extra + 127) / 128 * 128;
 };
 
 enum Epilogue { EPI_SWIGLU = 0, EPI_BF16 = 1, EPI_F32 = 2, EPI_DSWIGLU = 3 };
@@ -58,42 +53,12 @@ SY_DEVICE TileCoord locate_tile(int tile, int num_n_tiles, const int *__restrict
   return c;
 }
 
-// Multicast path: work unit `tile` is a pair of M tiles (2p, 2p + 1 of one group, rank r of the cluster taking 2p + r)
-// and one N tile; pair_offsets (shared memory) are the prefix sums of ceil(m tiles / 2). A rank whose M tile lies
-// past the group's end gets rows ≥ row_end: it loads zeros, stores nothing, and still takes its half of B.
-template <int BN>
-SY_DEVICE TileCoord locate_pair_tile(int tile, int num_n_tiles, const int *__restrict__ offsets, const int *pair_offsets,
-                                     int groups, int rank) {
-  int mp = tile / num_n_tiles;
-  int nt = tile - mp * num_n_tiles;
-  int lo = 0, hi = groups - 1;
-  while (lo < hi) {
-    int mid = (lo + hi + 1) >> 1;
-    if (pair_offsets[mid] <= mp) lo = mid; else hi = mid - 1;
-  }
-  TileCoord c;
-  c.group = lo;
-  c.row_begin = offsets[lo] + (2 * (mp - pair_offsets[lo]) + rank) * SY_BM;
-  c.row_end = offsets[lo + 1];
-  c.n0 = nt * BN;
-  return c;
-}
-
-// MC (BN 256 only): launched in clusters of two CTAs that work on the two M tiles of a pair with the same B tile.
-// B comes by TMA (`b_map`, a 2-D map over [groups · N, K] with 128 × 64 boxes and the 128B swizzle): each CTA
-// loads one half of the B tile and multicasts it to both, so L2 serves each B tile once per pair instead of
-// twice. A stays a cp.async gather. Stage s has a full barrier (thread 0's expect_tx, the TMA bytes of both
-// halves) and an empty barrier (one arrival from each warpgroup of either CTA once its wgmmas on the stage are
-// done); a CTA's thread 0 writes a stage in both CTAs only after all four emptied it, and issues the TMA after its
-// own wgmmas of the step, so that the wait for the peer overlaps them.
-template <int EPI, int BN, bool MC = false>
+template <int EPI, int BN>
 SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather,
                             const bf16_t *__restrict__ b, int N, int K, const int *__restrict__ offsets,
                             const int *__restrict__ tile_offsets, int groups, void *__restrict__ out0,
                             void *__restrict__ out1, const float *__restrict__ row_scale, int ld_out,
-                            const bf16_t *__restrict__ aux = nullptr, float *__restrict__ partial = nullptr,
-                            const TmaMap *b_map = nullptr) {
-  static_assert(!MC || BN == 256, "the multicast path splits a 256-wide B tile into two TMA boxes of 128 rows");
+                            const bf16_t *__restrict__ aux = nullptr, float *__restrict__ partial = nullptr) {
   extern __shared__ unsigned char smem_raw[];
   // wgmma's 128B swizzle needs 1024-byte aligned tiles.
   unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw + 1023) & ~1023ull);
@@ -107,59 +72,8 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
   constexpr int STAGE_BYTES = GemmShape<BN>::stage_bytes;
   constexpr int B_ROWS = BN / 32;  // B rows each thread copies per stage
   const int num_n_tiles = (N + BN - 1) / BN;
+  const int total_tiles = tile_offsets[groups] * num_n_tiles;
   const int num_k = K / SY_BK;
-
-  // Multicast state: barriers after the stages, then the pair-tile offsets.
-  const u32 bars = smem_base + STAGES * STAGE_BYTES;
-  int *pair_offsets = (int *)(smem + STAGES * STAGE_BYTES + 16 * STAGES);
-  const int rank = MC ? (int)cluster_rank() : 0;
-  if constexpr (MC) {
-    if (tid == 0) {
-      for (int s = 0; s < STAGES; ++s) {
-        mbar_init(bars + 8 * s, 1);             // full: this CTA's expect_tx
-        mbar_init(bars + 8 * (STAGES + s), 4);  // empty: one arrival per warpgroup of either CTA
-      }
-      fence_mbar_init();
-    }
-    if (tid < 32) {  // warp 0: pair_offsets[g] = Σ_{h<g} ceil(m_tiles_h / 2)
-      const int per = (groups + 31) / 32;
-      const int g0 = tid * per;
-      int local = 0;
-      for (int i = 0; i < per; ++i) {
-        const int g = g0 + i;
-        if (g < groups) local += (tile_offsets[g + 1] - tile_offsets[g] + 1) >> 1;
-      }
-      int inclusive = local;
-#pragma unroll
-      for (int o = 1; o < 32; o <<= 1) {
-        const int v = __shfl_up_sync(0xffffffffu, inclusive, o);
-        if (tid >= o) inclusive += v;
-      }
-      int running = inclusive - local;
-      for (int i = 0; i < per; ++i) {
-        const int g = g0 + i;
-        if (g < groups) {
-          pair_offsets[g] = running;
-          running += (tile_offsets[g + 1] - tile_offsets[g] + 1) >> 1;
-        }
-      }
-      if (tid == 31) pair_offsets[groups] = inclusive;
-    }
-    __syncthreads();
-    cluster_sync();
-  }
-  const int total_tiles = (MC ? pair_offsets[groups] : tile_offsets[groups]) * num_n_tiles;
-  // MC: k steps consumed by this CTA's earlier tiles (stage and barrier phase run on across tiles), and (in each
-  // warpgroup's first thread) the k steps whose wgmmas that warpgroup has finished and released to both CTAs.
-  int kbase = 0;
-  int released = 0;
-  auto release_to = [&](int upto) {
-    for (; released < upto; ++released) {
-      const u32 empty = bars + 8 * (STAGES + released % STAGES);
-      mbar_arrive_cluster(empty, 0);
-      mbar_arrive_cluster(empty, 1);
-    }
-  };
 
   // Each thread copies chunk `chunk` (16 B) of A rows load_row + 32 i (i < 4) and B rows load_row + 32 i (i < BN/32).
   const int chunk = tid & 7;
@@ -180,77 +94,53 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
       a_src[i] = a + src_row * lda + chunk * 8;
       a_bytes[i] = valid ? 16u : 0u;
     }
-    if constexpr (!MC) {
 #pragma unroll
-      for (int i = 0; i < B_ROWS; ++i) {
-        int n = t.n0 + load_row + 32 * i;
-        bool n_valid = n < N;
-        b_src[i] = b + ((long long)t.group * N + (n_valid ? n : 0)) * K + chunk * 8;
-        b_bytes[i] = n_valid ? 16u : 0u;
-      }
+    for (int i = 0; i < B_ROWS; ++i) {
+      int n = t.n0 + load_row + 32 * i;
+      bool n_valid = n < N;
+      b_src[i] = b + ((long long)t.group * N + (n_valid ? n : 0)) * K + chunk * 8;
+      b_bytes[i] = n_valid ? 16u : 0u;
     }
   };
-  // k step kb of the tile, the block's k step j (MC: stage and phase from j; else the stage is kb % STAGES).
-  // The cp.async part (A; B too without MC), issued by every thread:
-  auto load_stage = [&](int kb, int j) {
-    const int s = (MC ? j : kb) % STAGES;
-    const u32 stage = smem_base + s * STAGE_BYTES;
+  auto load_stage = [&](int kb) {
+    const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
     const int k0 = kb * SY_BK;
 #pragma unroll
     for (int i = 0; i < 4; ++i)
       cp_async_16(stage + swizzle128(load_row + 32 * i, chunk), a_src[i] + k0, a_bytes[i]);
-    if constexpr (!MC) {
 #pragma unroll
-      for (int i = 0; i < B_ROWS; ++i)
-        cp_async_16(stage + SY_TILE_BYTES + swizzle128(load_row + 32 * i, chunk), b_src[i] + k0, b_bytes[i]);
-    }
+    for (int i = 0; i < B_ROWS; ++i)
+      cp_async_16(stage + SY_TILE_BYTES + swizzle128(load_row + 32 * i, chunk), b_src[i] + k0, b_bytes[i]);
   };
-  // MC, thread 0: this CTA's half of B for step j into both CTAs, once all four warpgroups emptied the stage.
-  auto load_stage_b = [&](int kb, int j, const TileCoord &t) {
-    const int s = j % STAGES;
-    if (j >= STAGES) mbar_wait<true>(bars + 8 * (STAGES + s), ((j / STAGES) - 1) & 1);
-    mbar_arrive_expect_tx(bars + 8 * s, (u32)GemmShape<BN>::b_bytes);
-    tma_load_2d_multicast(smem_base + s * STAGE_BYTES + SY_TILE_BYTES + rank * (BN / 2) * 128, b_map, kb * SY_BK,
-                          t.group * N + t.n0 + rank * (BN / 2), bars + 8 * s, (unsigned short)0x3);
-  };
-  auto load_prologue = [&](const TileCoord &t) {
+  auto load_prologue = [&]() {
 #pragma unroll
     for (int s = 0; s < STAGES - 2; ++s) {
-      if (s < num_k) {
-        load_stage(s, kbase + s);
-        if (MC && tid == 0) load_stage_b(s, kbase + s, t);
-      }
+      if (s < num_k) load_stage(s);
       cp_async_commit();
     }
   };
 
-  // Persistent: each block (MC: each cluster) walks its work units first, + stride, ... (Requesting the next tile's
-  // first stages before the epilogue was measured slower here: docs/kernel-notes.md.)
-  const int first_tile = MC ? (int)cluster_index() : (int)blockIdx.x;
-  const int tile_stride = MC ? (int)cluster_count() : (int)gridDim.x;
-  for (int tile = first_tile; tile < total_tiles; tile += tile_stride) {
-    const TileCoord tc = MC ? locate_pair_tile<BN>(tile, num_n_tiles, offsets, pair_offsets, groups, rank)
-                            : locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
+  // Persistent: each block walks tiles blockIdx.x, + gridDim.x, ... (Requesting the next tile's first stages before
+  // the epilogue was measured slower here: docs/kernel-notes.md.)
+  for (int tile = blockIdx.x; tile < total_tiles; tile += gridDim.x) {
+    const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
     __syncthreads();  // every warp is done reading the previous tile's shared memory
     set_sources(tc);
-    load_prologue(tc);
+    load_prologue();
     float acc[BN / 2];
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
 
     for (int kb = 0; kb < num_k; ++kb) {
-      const int j = kbase + kb;
-      const int s = (MC ? j : kb) % STAGES;
       cp_async_wait<STAGES - 3>();
       fence_proxy_async();
       __syncthreads();
-      if (kb + STAGES - 2 < num_k) load_stage(kb + STAGES - 2, j + STAGES - 2);
+      if (kb + STAGES - 2 < num_k) load_stage(kb + STAGES - 2);
       cp_async_commit();
-      if constexpr (MC) mbar_wait<false>(bars + 8 * s, (j / STAGES) & 1);
 
       // The stage-0 descriptors plus the stage's and k-slice's byte offset >> 4 (the start-address field; shared
       // memory lies below 256 KiB, so the sum never carries out of it).
-      const u64 stage_off = (u64)(s * STAGE_BYTES) >> 4;
+      const u64 stage_off = (u64)((kb % STAGES) * STAGE_BYTES) >> 4;
 #pragma unroll
       for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
       wgmma_fence();
@@ -260,18 +150,13 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
                               (kb > 0 || kk > 0) ? 1 : 0);
       }
       wgmma_commit();
-      // MC: B for step j + 2 once the peer emptied its stage too; waiting here overlaps this step's wgmmas.
-      if (MC && tid == 0 && kb + STAGES - 2 < num_k) load_stage_b(kb + STAGES - 2, j + STAGES - 2, tc);
       wgmma_wait<1>();
 #pragma unroll
       for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
-      if (MC && (tid & 127) == 0) release_to(j);  // this warpgroup is done with steps < j
     }
     wgmma_wait<0>();
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
-    kbase += num_k;
-    if (MC && (tid & 127) == 0) release_to(kbase);
 
     // Accumulator layout of wgmma m64nNk16: register 4j+q holds row 16·warp + lane/4 + 8·(q ≥ 2),
     // column 8j + 2·(lane % 4) + (q & 1) of the warpgroup's 64-row slice.
@@ -391,11 +276,6 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
       }
     }
   }
-  // MC: the peer may still arrive on this CTA's empty barriers; neither CTA leaves before both are done.
-  if constexpr (MC) {
-    __syncthreads();
-    cluster_sync();
-  }
 }
 
 // Up-projection: H = X[gather] · W1p[e]ᵀ with SwiGLU fused; writes H [rows, 2n] and A [rows, n] (bf16).
@@ -438,25 +318,6 @@ SY_GEMM_BF16(128)
 SY_GEMM_BF16(256)
 SY_DSWIGLU(128)
 SY_DSWIGLU(256)
-
-// The up-projection and bf16 kernels at BN 256 in clusters of two with B multicast by TMA (see grouped_gemm's MC path): the
-// parameters of the _256 kernel and then b_map, a 2-D map over B viewed as [groups · N, K] (box 128 × 64, 128B
-// swizzle). The grid must be even; dynamic shared memory GemmShape<256>::smem_mc; groups ≤ SY_MC_MAX_GROUPS.
-// (The dH kernel in this form needs 255 registers and spills, where its cp.async form needs 206: not built.)
-extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(256, 1) sy_gemm_up_swiglu_mc_256(
-    const bf16_t *__restrict__ x, const int *__restrict__ gather, const bf16_t *__restrict__ w1_packed, int N, int K,
-    const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ h,
-    bf16_t *__restrict__ act, const __grid_constant__ TmaMap b_map) {
-  grouped_gemm<EPI_SWIGLU, 256, true>(x, K, gather, w1_packed, N, K, offsets, tile_offsets, groups, h, act, nullptr,
-                                      N / 2, nullptr, nullptr, &b_map);
-}
-extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(256, 1) sy_gemm_bf16_mc_256(
-    const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
-    const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
-    const float *__restrict__ row_scale, const __grid_constant__ TmaMap b_map) {
-  grouped_gemm<EPI_BF16, 256, true>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, row_scale, N,
-                                    nullptr, nullptr, &b_map);
-}
 
 // C [rows, N] (fp32) = A [rows, K] · B[g]ᵀ; used for the router logits (one group, N = E) and the router's dX.
 extern "C" __global__ void __launch_bounds__(256, 1)
