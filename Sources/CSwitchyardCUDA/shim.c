@@ -35,6 +35,7 @@
     X(cuEventCreate, "cuEventCreate", (sy_CUevent *a, unsigned int b), (a, b)) \
     X(cuEventDestroy, "cuEventDestroy_v2", (sy_CUevent a), (a)) \
     X(cuEventRecord, "cuEventRecord", (sy_CUevent a, sy_CUstream b), (a, b)) \
+    X(cuStreamWaitEvent, "cuStreamWaitEvent", (sy_CUstream a, sy_CUevent b, unsigned int c), (a, b, c)) \
     X(cuEventSynchronize, "cuEventSynchronize", (sy_CUevent a), (a)) \
     X(cuEventElapsedTime, "cuEventElapsedTime_v2", (float *a, sy_CUevent b, sy_CUevent c), (a, b, c)) \
     X(cuModuleLoadData, "cuModuleLoadData", (sy_CUmodule *a, const void *b), (a, b)) \

@@ -1,6 +1,6 @@
 import CSwitchyardCUDA
 
-/// A CUDA event, for timing GPU work between two recorded points.
+/// A CUDA event, for timing GPU work between two recorded points or ordering one stream after another.
 ///
 /// ```swift
 /// let start = try CUDAEvent(context: context), end = try CUDAEvent(context: context)
@@ -14,10 +14,12 @@ public final class CUDAEvent: @unchecked Sendable {
     public let context: CUDAContext
     let handle: OpaquePointer
 
-    public init(context: CUDAContext) throws {
+    /// `timing: false` makes an event for ordering streams only (CU_EVENT_DISABLE_TIMING: cheaper to record and
+    /// wait on; ``elapsedMilliseconds(since:)`` fails on it).
+    public init(context: CUDAContext, timing: Bool = true) throws {
         try context.makeCurrent()
         var event: sy_CUevent?
-        try check(sy_cuEventCreate(&event, 0), "cuEventCreate")
+        try check(sy_cuEventCreate(&event, timing ? 0 : 2), "cuEventCreate")
         guard let event else {
             throw CUDAError(rawValue: 0, name: "CUDA_ERROR_INVALID_HANDLE", message: "the driver returned no event",
                             call: "cuEventCreate")

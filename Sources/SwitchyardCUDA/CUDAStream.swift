@@ -30,6 +30,13 @@ public final class CUDAStream: @unchecked Sendable {
         _ = sy_cuStreamDestroy(handle)
     }
 
+    /// Makes work issued to this stream after this call wait for the work before `event`'s last record (on any
+    /// stream); the host does not wait.
+    public func wait(for event: CUDAEvent) throws {
+        try context.makeCurrent()
+        try check(sy_cuStreamWaitEvent(handle, event.handle, 0), "cuStreamWaitEvent")
+    }
+
     /// Waits until all work issued to this stream has finished.
     public func synchronize() throws {
         try context.makeCurrent()

@@ -73,9 +73,12 @@ public final class GPUBackend: Backend, @unchecked Sendable {
         try x.upload(input.scalars.map { BFloat16($0).bitPattern })
         let dO = try context.allocate(bytes: max(outputGradient.count, 1) * 2)
         try dO.upload(outputGradient.scalars.map { BFloat16($0).bitPattern })
-        try layer.forward(input: x.address, tokens: tokens, workspace: workspace, stream: nil)
+        // A stream of its own (not the default one), so that the backward pass forks its weight gradients onto a
+        // second stream as it does in training and in bench.
+        let stream = try CUDAStream(context: context)
+        try layer.forward(input: x.address, tokens: tokens, workspace: workspace, stream: stream)
         try layer.backward(outputGradient: dO.address, input: x.address, tokens: tokens, workspace: workspace,
-                           gradients: gradients, stream: nil)
+                           gradients: gradients, stream: stream)
         try context.synchronize()
         let E = c.experts, d = c.hidden, n = c.intermediate
         func floats(_ buffer: DeviceBuffer, _ shape: [Int]) throws -> HostTensor {

@@ -1,3 +1,4 @@
+import Foundation
 import Switchyard
 import SwitchyardFormats
 
@@ -23,6 +24,21 @@ public final class GPUMoELayer: @unchecked Sendable {
     let w1Canonical: DeviceBuffer
     let w2Canonical: DeviceBuffer
     let routerPadded: DeviceBuffer
+    /// The backward pass's second stream (the weight gradients run there beside dX's chain) and the events that
+    /// fork it from and join it to the caller's stream; made on first use. `SWITCHYARD_OVERLAP=0` in the
+    /// environment keeps everything on the caller's stream. With the default stream (nil) nothing forks: a
+    /// second stream would wait for it anyway.
+    private var sideStream: CUDAStream?
+    private lazy var forkEvent = try? CUDAEvent(context: kernels.context, timing: false)
+    private lazy var joinEvent = try? CUDAEvent(context: kernels.context, timing: false)
+    public var overlapsBackward = ProcessInfo.processInfo.environment["SWITCHYARD_OVERLAP"] != "0"
+
+    func overlapStream(beside stream: CUDAStream?) throws -> CUDAStream? {
+        guard overlapsBackward, stream != nil, forkEvent != nil, joinEvent != nil else { return nil }
+        if sideStream == nil { sideStream = try CUDAStream(context: kernels.context) }
+        return sideStream
+    }
+
     /// Output tile width of the up-projection: 256 when n is a multiple of 128 (gate and up halves of 128), else 128.
     var upWidth: Int { config.intermediate % 128 == 0 ? 256 : 128 }
     /// Output tile width of the dH kernel (N = n).
@@ -269,6 +285,46 @@ public final class GPUMoELayer: @unchecked Sendable {
         a.append(Float(2 * c.router.zLossCoefficient / T))
         try kernels.routerBackward.launch(grid: ((tokens + 3) / 4, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
 
+        // The weight gradients (dW2, dW1, dWr: tensor-bound) need nothing of dX's chain (its rows GEMM, the router's
+        // dZ·Wrᵀ, the HBM-bound sum over each token's K rows): on a stream of their own they overlap it. Both read
+        // only what dH and the router backward wrote before this point.
+        let weightStream = try overlapStream(beside: stream)
+        if let weightStream, let stream, let forkEvent {
+            try forkEvent.record(on: stream)
+            try weightStream.wait(for: forkEvent)
+        }
+        func weightGrad(a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64,
+                        m: Int, n: Int, groups: Int, offsets: DeviceBuffer, out: DeviceBuffer, ldOut: Int) throws {
+            let width = GPUKernels.tileWidth(columns: n)
+            let kernel = kernels.weightGrad(width)
+            var args = KernelArguments()
+            args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
+            args.append(operandB); args.append(Int64(ldb)); args.append(gatherB)
+            args.append(Int32(m)); args.append(Int32(n)); args.append(Int32(groups)); args.append(offsets)
+            args.append(out); args.append(Int32(ldOut))
+            let tiles = groups * ((m + 127) / 128) * ((n + width - 1) / width)
+            try kernel.function.launch(grid: (min(tiles, sms), 1, 1), block: (256, 1, 1),
+                                       sharedMemoryBytes: kernel.sharedBytes, stream: weightStream, arguments: args)
+        }
+        // dW2[e] = A′ᵀ · dO[gather]   (M = n, N = d)
+        try weightGrad(a: g.scaledActivation.address, lda: n, gatherA: 0, b: outputGradient, ldb: d,
+                       gatherB: w.gatherIndex.address, m: n, n: d, groups: E, offsets: w.offsets, out: g.w2, ldOut: d)
+        // dW1[e] = X[gather]ᵀ · dH    (M = d, N = 2n)
+        try weightGrad(a: input, lda: d, gatherA: w.gatherIndex.address, b: g.hiddenGradient.address, ldb: 2 * n,
+                       gatherB: 0, m: d, n: 2 * n, groups: E, offsets: w.offsets, out: g.w1, ldOut: 2 * n)
+        // dWr = Xᵀ · dZ (M = d, N = E; dZ has E′ columns). Few output tiles and a long reduction over T, so the rows are
+        // split into groups that write partials, summed in a fixed order: deterministic, no atomics.
+        let splits = g.routerSplits(tokens: tokens)
+        a = KernelArguments()
+        a.append(Int32(tokens)); a.append(Int32(splits)); a.append(g.routerSplitOffsets)
+        try kernels.splitRows.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: weightStream, arguments: a)
+        try weightGrad(a: input, lda: d, gatherA: 0, b: g.logitGradient.address, ldb: Ep, gatherB: 0,
+                       m: d, n: E, groups: splits, offsets: g.routerSplitOffsets, out: g.routerPartials, ldOut: E)
+        a = KernelArguments()
+        a.append(g.routerPartials); a.append(Int32(splits)); a.append(Int64(d * E)); a.append(g.router)
+        try kernels.sumPartials.launch(grid: (min((d * E + 255) / 256, 1024), 1, 1), block: (256, 1, 1), stream: weightStream,
+                                       arguments: a)
+
         // dX, one token chunk at a time (the forward's chunks and plans): rows dH · W1ᵀ into the (now free)
         // expert-output buffer, the router's dZ · Wrᵀ for the chunk's tokens, then the sum over each token's K rows.
         let dRows = kernels.gemmBF16(GPUKernels.tileWidth(columns: d))
@@ -295,38 +351,11 @@ public final class GPUMoELayer: @unchecked Sendable {
             a.append(g.routerInputGradient); a.append(g.input.address + UInt64(chunk.lowerBound * d * 2))
             try kernels.combine.launch(grid: (chunk.count, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
         }
-
-        func weightGrad(a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64,
-                        m: Int, n: Int, groups: Int, offsets: DeviceBuffer, out: DeviceBuffer, ldOut: Int) throws {
-            let width = GPUKernels.tileWidth(columns: n)
-            let kernel = kernels.weightGrad(width)
-            var args = KernelArguments()
-            args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
-            args.append(operandB); args.append(Int64(ldb)); args.append(gatherB)
-            args.append(Int32(m)); args.append(Int32(n)); args.append(Int32(groups)); args.append(offsets)
-            args.append(out); args.append(Int32(ldOut))
-            let tiles = groups * ((m + 127) / 128) * ((n + width - 1) / width)
-            try kernel.function.launch(grid: (min(tiles, sms), 1, 1), block: (256, 1, 1),
-                                       sharedMemoryBytes: kernel.sharedBytes, stream: stream, arguments: args)
+        if let weightStream, let stream, let joinEvent {
+            try joinEvent.record(on: weightStream)
+            try stream.wait(for: joinEvent)
         }
-        // dW2[e] = A′ᵀ · dO[gather]   (M = n, N = d)
-        try weightGrad(a: g.scaledActivation.address, lda: n, gatherA: 0, b: outputGradient, ldb: d,
-                       gatherB: w.gatherIndex.address, m: n, n: d, groups: E, offsets: w.offsets, out: g.w2, ldOut: d)
-        // dW1[e] = X[gather]ᵀ · dH    (M = d, N = 2n)
-        try weightGrad(a: input, lda: d, gatherA: w.gatherIndex.address, b: g.hiddenGradient.address, ldb: 2 * n,
-                       gatherB: 0, m: d, n: 2 * n, groups: E, offsets: w.offsets, out: g.w1, ldOut: 2 * n)
-        // dWr = Xᵀ · dZ (M = d, N = E; dZ has E′ columns). Few output tiles and a long reduction over T, so the rows are
-        // split into groups that write partials, summed in a fixed order: deterministic, no atomics.
-        let splits = g.routerSplits(tokens: tokens)
-        a = KernelArguments()
-        a.append(Int32(tokens)); a.append(Int32(splits)); a.append(g.routerSplitOffsets)
-        try kernels.splitRows.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
-        try weightGrad(a: input, lda: d, gatherA: 0, b: g.logitGradient.address, ldb: Ep, gatherB: 0,
-                       m: d, n: E, groups: splits, offsets: g.routerSplitOffsets, out: g.routerPartials, ldOut: E)
-        a = KernelArguments()
-        a.append(g.routerPartials); a.append(Int32(splits)); a.append(Int64(d * E)); a.append(g.router)
-        try kernels.sumPartials.launch(grid: (min((d * E + 255) / 256, 1024), 1, 1), block: (256, 1, 1), stream: stream,
-                                       arguments: a)
+
     }
 
     /// Counts, offsets, tile offsets and the stable gather order, all on the device.

@@ -94,6 +94,7 @@ sy_CUresult sy_cuStreamSynchronize(sy_CUstream stream);
 sy_CUresult sy_cuEventCreate(sy_CUevent *event, unsigned int flags);
 sy_CUresult sy_cuEventDestroy(sy_CUevent event);
 sy_CUresult sy_cuEventRecord(sy_CUevent event, sy_CUstream stream);
+sy_CUresult sy_cuStreamWaitEvent(sy_CUstream stream, sy_CUevent event, unsigned int flags);
 sy_CUresult sy_cuEventSynchronize(sy_CUevent event);
 sy_CUresult sy_cuEventElapsedTime(float *milliseconds, sy_CUevent start, sy_CUevent end);
 sy_CUresult sy_cuModuleLoadData(sy_CUmodule *module, const void *image);
