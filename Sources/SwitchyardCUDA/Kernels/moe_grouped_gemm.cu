@@ -8,7 +8,8 @@
 // Launch contract (all kernels here):
 //   block 256 threads (two consumer warpgroups, 64 rows each), 1 block per SM, grid = number of SMs (persistent);
 //   dynamic shared memory = GemmShape<BN>::smem (164864 B for BN 128, 197632 B for BN 256; raise the limit first);
-//   K % 64 == 0; N % 128 == 0 for the SwiGLU kernel, N even for the bf16 kernel, any N for fp32;
+//   K % 64 == 0; N % 128 == 0 for the SwiGLU kernel, N and ld_out multiples of 8 for the bf16 kernel (it stores
+//   16-byte chunks), any N for fp32;
 //   lda and K in elements, rows 16-byte aligned;
 //   tile_offsets[g] = Σ_{h<g} ceil(count_h / 128): the M tiles of each group, tile_offsets[groups] = total.
 //   Sizes are run-time arguments: a new token count never needs a new compile, and the host never reads counts.
@@ -249,6 +250,48 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
         ds += __shfl_xor_sync(0xffffffffu, ds, 1);
         ds += __shfl_xor_sync(0xffffffffu, ds, 2);
         if (row_ok && (lane & 3) == 0) partial[(long long)row * num_n_tiles + tc.n0 / BN] = ds;
+      }
+    } else if (EPI == EPI_BF16) {
+      // The tile goes through shared memory, so that global stores are whole 16-byte chunks, a warp writing 512
+      // contiguous bytes of one row at a time (straight from the accumulators, each thread would store 64 four-byte
+      // pieces of half-filled 32-byte sectors; ncu found those kernels stalled on the global instruction queue).
+      // Staging reuses the pipeline's stages: no load is in flight between tiles, and after this barrier neither
+      // warpgroup's wgmmas read them.
+      __syncthreads();
+      constexpr int ROW_BYTES = BN * 2, CHUNKS = BN / 8;
+      const u32 staged = smem_base + warpgroup * (64 * ROW_BYTES);
+#pragma unroll
+      for (int j = 0; j < BN / 8; ++j) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int r = warp_in_group * 16 + (lane >> 2) + 8 * half;  // row within the warpgroup's 64
+          float v0 = acc[4 * j + 2 * half], v1 = acc[4 * j + 2 * half + 1];
+          if (row_scale) {
+            const int row = row_lo + 8 * half;
+            const float s = row < tc.row_end ? row_scale[row] : 0.0f;
+            v0 *= s;
+            v1 *= s;
+          }
+          // 16-byte chunk j of row r at chunk j ^ (r & 7): the 8 rows of one store hit different banks.
+          const u32 at = staged + r * ROW_BYTES + ((j ^ (r & 7)) << 4) + (lane & 3) * 4;
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(v0, v1)) : "memory");
+        }
+      }
+      asm volatile("bar.sync %0, 128;\n" ::"r"(1 + warpgroup) : "memory");  // this warpgroup's 128 threads
+      bf16_t *c_out = (bf16_t *)out0;
+      const int t = tid & 127;
+#pragma unroll 4
+      for (int i = 0; i < 64 * CHUNKS / 128; ++i) {
+        const int idx = i * 128 + t;
+        const int r = idx / CHUNKS, c = idx % CHUNKS;
+        const int row = tc.row_begin + warpgroup * 64 + r, col = tc.n0 + 8 * c;
+        if (row < tc.row_end && col < N) {
+          uint4 v;
+          asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                       : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                       : "r"(staged + r * ROW_BYTES + ((c ^ (r & 7)) << 4)));
+          *(uint4 *)(c_out + (long long)row * ld_out + col) = v;
+        }
       }
     } else {
 #pragma unroll
