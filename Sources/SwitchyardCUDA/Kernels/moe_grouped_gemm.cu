@@ -165,91 +165,131 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
     const int col_in = 2 * (lane & 3);
     if (EPI == EPI_SWIGLU) {
       // Packed B rows: BN/2 gate columns then BN/2 up columns of the same intermediate slice n0/2 ..< n0/2 + BN/2.
-      // out0 = H [rows, 2n] (gate 0..n-1, up n..2n-1), out1 = A [rows, n]; ld_out = n.
+      // out0 = H [rows, 2n] (gate 0..n-1, up n..2n-1), out1 = A [rows, n]; ld_out = n. Staged in shared memory as
+      // three sub-tiles (gate, up, A) of 64 × BN/2 per warpgroup, then stored in whole 16-byte chunks (as EPI_BF16).
       bf16_t *h = (bf16_t *)out0;
       bf16_t *act = (bf16_t *)out1;
       const int n_inter = ld_out;
       const int c0 = tc.n0 / 2;
-      constexpr int UP = BN / 16;  // accumulator groups of 8 columns before the up half starts
+      constexpr int UP = BN / 16;                  // accumulator groups of 8 columns before the up half starts
+      constexpr int SUB_ROW = BN;                  // bytes of one staged row of a sub-tile (BN/2 bf16)
+      constexpr int SUB = 64 * SUB_ROW;            // bytes of one sub-tile
+      __syncthreads();
+      const u32 staged = smem_base + warpgroup * (3 * SUB);
 #pragma unroll
       for (int j = 0; j < UP; ++j) {
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
-          const int row = row_lo + 8 * half;
-          if (row < tc.row_end) {
-            const int col = c0 + 8 * j + col_in;
-            float g0 = round_bf16(acc[4 * j + 2 * half]), g1 = round_bf16(acc[4 * j + 2 * half + 1]);
-            float u0 = round_bf16(acc[4 * (j + UP) + 2 * half]), u1 = round_bf16(acc[4 * (j + UP) + 2 * half + 1]);
-            float a0 = g0 * sigmoidf_(g0) * u0, a1 = g1 * sigmoidf_(g1) * u1;
-            bf16_t *h_row = h + (long long)row * (2 * n_inter);
-            *(u32 *)(h_row + col) = pack_bf16x2(g0, g1);
-            *(u32 *)(h_row + n_inter + col) = pack_bf16x2(u0, u1);
-            *(u32 *)(act + (long long)row * n_inter + col) = pack_bf16x2(a0, a1);
-          }
+          const int r = warp_in_group * 16 + (lane >> 2) + 8 * half;
+          float g0 = round_bf16(acc[4 * j + 2 * half]), g1 = round_bf16(acc[4 * j + 2 * half + 1]);
+          float u0 = round_bf16(acc[4 * (j + UP) + 2 * half]), u1 = round_bf16(acc[4 * (j + UP) + 2 * half + 1]);
+          float a0 = g0 * sigmoidf_(g0) * u0, a1 = g1 * sigmoidf_(g1) * u1;
+          const u32 at = staged + r * SUB_ROW + ((j ^ (r & 7)) << 4) + (lane & 3) * 4;
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(g0, g1)) : "memory");
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at + SUB), "r"(pack_bf16x2(u0, u1)) : "memory");
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at + 2 * SUB), "r"(pack_bf16x2(a0, a1)) : "memory");
+        }
+      }
+      asm volatile("bar.sync %0, 128;\n" ::"r"(1 + warpgroup) : "memory");
+      constexpr int CHUNKS = BN / 16;              // 16-byte chunks in a staged row
+      const int t = tid & 127;
+#pragma unroll 4
+      for (int i = 0; i < 3 * 64 * CHUNKS / 128; ++i) {
+        const int idx = i * 128 + t;
+        const int sub = idx / (64 * CHUNKS), r = (idx / CHUNKS) % 64, c = idx % CHUNKS;
+        const int row = tc.row_begin + warpgroup * 64 + r;
+        if (row < tc.row_end) {
+          uint4 v;
+          asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                       : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                       : "r"(staged + sub * SUB + r * SUB_ROW + ((c ^ (r & 7)) << 4)));
+          const int col = c0 + 8 * c;
+          bf16_t *dst = sub == 2 ? act + (long long)row * n_inter + col
+                                 : h + (long long)row * (2 * n_inter) + sub * n_inter + col;
+          *(uint4 *)dst = v;
         }
       }
     } else if (EPI == EPI_DSWIGLU) {
       // acc = dA' (unscaled by s). aux = H [rows, 2n]; out0 = dH [rows, 2n]; out1 = A' = s·A [rows, n];
       // partial[row · n_tiles + tile] = Σ over this tile's columns of dA'·A (dS, reduced later in a fixed order).
+      // Through shared memory, three sub-tiles of 64 × BN bf16 per warpgroup (gate, up, A′): the warpgroup copies
+      // its rows of H in with 16-byte cp.async, each thread turns its fragment's (g, u) into (dg, du) in place and
+      // writes s·A beside them, and the three go out in whole 16-byte chunks (as EPI_BF16).
       const bf16_t *h = aux;
       bf16_t *dh = (bf16_t *)out0;
       bf16_t *a_scaled = (bf16_t *)out1;
       const int n_inter = ld_out;
+      constexpr int SUB_ROW = 2 * BN, SUB = 64 * SUB_ROW, CHUNKS = BN / 8;
+      __syncthreads();  // both warpgroups' wgmmas are done with the stages
+      const u32 staged = smem_base + warpgroup * (3 * SUB);
+      const int t = tid & 127;
+#pragma unroll 4
+      for (int i = 0; i < 2 * 64 * CHUNKS / 128; ++i) {
+        const int idx = i * 128 + t;
+        const int sub = idx / (64 * CHUNKS), r = (idx / CHUNKS) % 64, c = idx % CHUNKS;
+        const int row = tc.row_begin + warpgroup * 64 + r, col = tc.n0 + 8 * c;
+        const bool ok = row < tc.row_end && col < N;
+        const bf16_t *src = h + (ok ? (long long)row * (2 * n_inter) + sub * n_inter + col : 0);
+        cp_async_16(staged + sub * SUB + r * SUB_ROW + ((c ^ (r & 7)) << 4), src, ok ? 16u : 0u);
+      }
+      cp_async_commit();
+      cp_async_wait<0>();
+      asm volatile("bar.sync %0, 128;\n" ::"r"(1 + warpgroup) : "memory");
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
+        const int r = warp_in_group * 16 + (lane >> 2) + 8 * half;
         const int row = row_lo + 8 * half;
         const bool row_ok = row < tc.row_end;
         const float s = row_ok ? row_scale[row] : 0.0f;
         float ds = 0.0f;
-        const bf16_t *h_row = h + (long long)(row_ok ? row : 0) * (2 * n_inter);
-        // H is read in batches of 8 column pairs, all loads of a batch issued before any of its math and stores, so
-        // that their latencies overlap (one at a time, the epilogue was as long as a third of the main loop).
-        constexpr int BATCH = 8;
 #pragma unroll
-        for (int j0 = 0; j0 < BN / 8; j0 += BATCH) {
-          u32 gate_pairs[BATCH], up_pairs[BATCH];
+        for (int j = 0; j < BN / 8; ++j) {
+          const u32 at = staged + r * SUB_ROW + ((j ^ (r & 7)) << 4) + (lane & 3) * 4;
+          u32 gp, up;
+          asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(gp) : "r"(at));
+          asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(up) : "r"(at + SUB));
+          float g[2] = {bf16_to_float((bf16_t)(gp & 0xffffu)), bf16_to_float((bf16_t)(gp >> 16))};
+          float u[2] = {bf16_to_float((bf16_t)(up & 0xffffu)), bf16_to_float((bf16_t)(up >> 16))};
+          float dg[2], du[2], as[2];
 #pragma unroll
-          for (int jj = 0; jj < BATCH; ++jj) {
-            const int col = tc.n0 + 8 * (j0 + jj) + col_in;
-            const bool ok = row_ok && col < N;
-            gate_pairs[jj] = ok ? __ldg((const unsigned int *)(h_row + col)) : 0u;
-            up_pairs[jj] = ok ? __ldg((const unsigned int *)(h_row + n_inter + col)) : 0u;
+          for (int q = 0; q < 2; ++q) {
+            const float da = acc[4 * j + 2 * half + q];
+            const float sig = sigmoidf_(g[q]);
+            const float silu = g[q] * sig;
+            // A as the forward stored it (bf16, the same expression as the up-projection's epilogue): dS is then
+            // ⟨dA′, A⟩ of the A that Y was computed from. Unrounded, a dS whose terms cancel could be off by
+            // far more than its rounding (check seed 22: T = 1, K = 1, relative error 0.64).
+            const float act = round_bf16(silu * u[q]);
+            ds += da * act;  // columns past N hold zeros (H copied as zeros there)
+            const float dact = s * da;
+            dg[q] = dact * u[q] * sig * (1.0f + g[q] * (1.0f - sig));
+            du[q] = dact * silu;
+            as[q] = s * act;
           }
-#pragma unroll
-          for (int jj = 0; jj < BATCH; ++jj) {
-            const int j = j0 + jj;
-            const int col = tc.n0 + 8 * j + col_in;
-            if (row_ok && col < N) {
-              const u32 gp = gate_pairs[jj], up = up_pairs[jj];
-              float g[2] = {bf16_to_float((bf16_t)(gp & 0xffffu)), bf16_to_float((bf16_t)(gp >> 16))};
-              float u[2] = {bf16_to_float((bf16_t)(up & 0xffffu)), bf16_to_float((bf16_t)(up >> 16))};
-              float dg[2], du[2], as[2];
-#pragma unroll
-              for (int q = 0; q < 2; ++q) {
-                const float da = acc[4 * j + 2 * half + q];
-                const float sig = sigmoidf_(g[q]);
-                const float silu = g[q] * sig;
-                // A as the forward stored it (bf16, the same expression as the up-projection's epilogue): dS is then
-                // ⟨dA′, A⟩ of the A that Y was computed from. Unrounded, a dS whose terms cancel could be off by
-                // far more than its rounding (check seed 22: T = 1, K = 1, relative error 0.64).
-                const float act = round_bf16(silu * u[q]);
-                ds += da * act;
-                const float dact = s * da;
-                dg[q] = dact * u[q] * sig * (1.0f + g[q] * (1.0f - sig));
-                du[q] = dact * silu;
-                as[q] = s * act;
-              }
-              bf16_t *dh_row = dh + (long long)row * (2 * n_inter);
-              *(u32 *)(dh_row + col) = pack_bf16x2(dg[0], dg[1]);
-              *(u32 *)(dh_row + n_inter + col) = pack_bf16x2(du[0], du[1]);
-              *(u32 *)(a_scaled + (long long)row * n_inter + col) = pack_bf16x2(as[0], as[1]);
-            }
-          }
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(dg[0], dg[1])) : "memory");
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at + SUB), "r"(pack_bf16x2(du[0], du[1])) : "memory");
+          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at + 2 * SUB), "r"(pack_bf16x2(as[0], as[1])) : "memory");
         }
         // The four lanes that share a row hold its BN columns between them.
         ds += __shfl_xor_sync(0xffffffffu, ds, 1);
         ds += __shfl_xor_sync(0xffffffffu, ds, 2);
         if (row_ok && (lane & 3) == 0) partial[(long long)row * num_n_tiles + tc.n0 / BN] = ds;
+      }
+      asm volatile("bar.sync %0, 128;\n" ::"r"(1 + warpgroup) : "memory");
+#pragma unroll 4
+      for (int i = 0; i < 3 * 64 * CHUNKS / 128; ++i) {
+        const int idx = i * 128 + t;
+        const int sub = idx / (64 * CHUNKS), r = (idx / CHUNKS) % 64, c = idx % CHUNKS;
+        const int row = tc.row_begin + warpgroup * 64 + r, col = tc.n0 + 8 * c;
+        if (row < tc.row_end && col < N) {
+          uint4 v;
+          asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                       : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                       : "r"(staged + sub * SUB + r * SUB_ROW + ((c ^ (r & 7)) << 4)));
+          bf16_t *dst = sub == 2 ? a_scaled + (long long)row * n_inter + col
+                                 : dh + (long long)row * (2 * n_inter) + sub * n_inter + col;
+          *(uint4 *)dst = v;
+        }
       }
     } else if (EPI == EPI_BF16) {
       // The tile goes through shared memory, so that global stores are whole 16-byte chunks, a warp writing 512
