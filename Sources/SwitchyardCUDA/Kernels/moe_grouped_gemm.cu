@@ -333,6 +333,40 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
           *(uint4 *)(c_out + (long long)row * ld_out + col) = v;
         }
       }
+    } else if (EPI == EPI_F32 && (N & 3) == 0 && (ld_out & 3) == 0) {
+      // fp32 rows whose width keeps 16-byte alignment: staged as in EPI_BF16 (a 512-byte row is 32 chunks; chunk
+      // ^ (row & 7) leaves a 2-way bank conflict on the 8-byte fragment writes instead of 8-way).
+      __syncthreads();
+      constexpr int ROW_BYTES = BN * 4, CHUNKS = BN / 4;
+      const u32 staged = smem_base + warpgroup * (64 * ROW_BYTES);
+#pragma unroll
+      for (int j = 0; j < BN / 8; ++j) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int r = warp_in_group * 16 + (lane >> 2) + 8 * half;
+          const int c = 2 * j + ((lane & 3) >> 1);
+          const u32 at = staged + r * ROW_BYTES + ((c ^ (r & 7)) << 4) + (lane & 1) * 8;
+          asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(at), "f"(acc[4 * j + 2 * half]),
+                       "f"(acc[4 * j + 2 * half + 1])
+                       : "memory");
+        }
+      }
+      asm volatile("bar.sync %0, 128;\n" ::"r"(1 + warpgroup) : "memory");
+      float *c_out = (float *)out0;
+      const int t = tid & 127;
+#pragma unroll 4
+      for (int i = 0; i < 64 * CHUNKS / 128; ++i) {
+        const int idx = i * 128 + t;
+        const int r = idx / CHUNKS, c = idx % CHUNKS;
+        const int row = tc.row_begin + warpgroup * 64 + r, col = tc.n0 + 4 * c;
+        if (row < tc.row_end && col < N) {
+          uint4 v;
+          asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                       : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                       : "r"(staged + r * ROW_BYTES + ((c ^ (r & 7)) << 4)));
+          *(uint4 *)(c_out + (long long)row * ld_out + col) = v;
+        }
+      }
     } else {
 #pragma unroll
       for (int j = 0; j < BN / 8; ++j) {
