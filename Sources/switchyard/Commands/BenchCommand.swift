@@ -43,7 +43,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Hardware of the performance model whose prediction is printed beside each GPU measurement.")
     var hardware: String = "h100"
     @Option(help: "JSON file of measured ceilings and calibration for the model (see docs/performance-model.md).")
-    var calibration: String = "bench/hardware/h100-sxm-fit-05ecbbc.json"
+    var calibration: String = "bench/hardware/h100-sxm-fit-890a99a.json"
 
     struct Row: Codable {
         var config: String
