@@ -3,7 +3,8 @@ import Testing
 
 /// `switchyard check --device cuda` draws its shapes from `Conformance.randomCases(gpuShapes: true)`; the GPU picks a
 /// kernel's tile width from the shape (GPUMoELayer: dH 256 wide when n % 256 == 0, the up-projection when
-/// n % 128 == 0, the N = d GEMMs when d ≥ 256). A width no case reaches is a kernel no check ever runs.
+/// n % 128 == 0, the N = d GEMMs when d ≥ 256,
+/// dWr when E ≥ 256). A width no case reaches is a kernel no check ever runs.
 @Suite("Conformance case coverage")
 struct ConformanceCoverageTests {
     @Test("the default 24 GPU cases reach every tile width, for any seed tried", arguments: [UInt64(1), 7, 22, 7101, 424242])
@@ -17,5 +18,6 @@ struct ConformanceCoverageTests {
         #expect(d.contains { $0 >= 256 }, "no case gives the N = d GEMMs 256-wide tiles (seed \(seed))")
         #expect(d.contains { $0 < 256 }, "no case gives the N = d GEMMs 128-wide tiles (seed \(seed))")
         #expect(d.contains { $0 % 256 != 0 && $0 > 256 }, "no case has a partial last N tile (seed \(seed))")
+        #expect(cases.contains { $0.config.experts >= 256 }, "no case gives dWr (N = E) 256-wide tiles (seed \(seed))")
     }
 }
