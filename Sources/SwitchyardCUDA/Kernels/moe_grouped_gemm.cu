@@ -291,14 +291,15 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
           *(uint4 *)dst = v;
         }
       }
-    } else if (EPI == EPI_BF16) {
-      // The tile goes through shared memory, so that global stores are whole 16-byte chunks, a warp writing 512
-      // contiguous bytes of one row at a time (straight from the accumulators, each thread would store 64 four-byte
-      // pieces of half-filled 32-byte sectors; ncu found those kernels stalled on the global instruction queue).
-      // Staging reuses the pipeline's stages: no load is in flight between tiles, and after this barrier neither
-      // warpgroup's wgmmas read them.
+    } else if (EPI == EPI_BF16 || (EPI == EPI_F32 && (N & 3) == 0 && (ld_out & 3) == 0)) {
+      // The tile goes through shared memory, so that global stores are whole 16-byte chunks, a warp writing
+      // consecutive chunks of one row (straight from the accumulators, each thread would store 64 four-byte pieces
+      // of half-filled 32-byte sectors; ncu found those kernels stalled on the global instruction queue). fp32 takes
+      // this path when its rows keep 16-byte alignment. Staging reuses the pipeline's stages: no load is in flight
+      // between tiles, and after this barrier neither warpgroup's wgmmas read them.
       __syncthreads();
-      constexpr int ROW_BYTES = BN * 2, CHUNKS = BN / 8;
+      constexpr int ES = EPI == EPI_BF16 ? 2 : 4;  // bytes per output element
+      constexpr int ROW_BYTES = BN * ES, CHUNKS = ROW_BYTES / 16;
       const u32 staged = smem_base + warpgroup * (64 * ROW_BYTES);
 #pragma unroll
       for (int j = 0; j < BN / 8; ++j) {
@@ -306,65 +307,38 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
         for (int half = 0; half < 2; ++half) {
           const int r = warp_in_group * 16 + (lane >> 2) + 8 * half;  // row within the warpgroup's 64
           float v0 = acc[4 * j + 2 * half], v1 = acc[4 * j + 2 * half + 1];
-          if (row_scale) {
-            const int row = row_lo + 8 * half;
-            const float s = row < tc.row_end ? row_scale[row] : 0.0f;
-            v0 *= s;
-            v1 *= s;
+          // 16-byte chunk c of row r at chunk c ^ (r & 7): the 8 rows of one store hit different banks (fp32: two
+          // rows share banks, a 2-way conflict instead of 8-way).
+          if constexpr (EPI == EPI_BF16) {
+            if (row_scale) {
+              const int row = row_lo + 8 * half;
+              const float s = row < tc.row_end ? row_scale[row] : 0.0f;
+              v0 *= s;
+              v1 *= s;
+            }
+            const u32 at = staged + r * ROW_BYTES + ((j ^ (r & 7)) << 4) + (lane & 3) * 4;
+            asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(v0, v1)) : "memory");
+          } else {
+            const int c = 2 * j + ((lane & 3) >> 1);
+            const u32 at = staged + r * ROW_BYTES + ((c ^ (r & 7)) << 4) + (lane & 1) * 8;
+            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(at), "f"(v0), "f"(v1) : "memory");
           }
-          // 16-byte chunk j of row r at chunk j ^ (r & 7): the 8 rows of one store hit different banks.
-          const u32 at = staged + r * ROW_BYTES + ((j ^ (r & 7)) << 4) + (lane & 3) * 4;
-          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(v0, v1)) : "memory");
         }
       }
       asm volatile("bar.sync %0, 128;\n" ::"r"(1 + warpgroup) : "memory");  // this warpgroup's 128 threads
-      bf16_t *c_out = (bf16_t *)out0;
+      unsigned char *c_out = (unsigned char *)out0;
       const int t = tid & 127;
 #pragma unroll 4
       for (int i = 0; i < 64 * CHUNKS / 128; ++i) {
         const int idx = i * 128 + t;
         const int r = idx / CHUNKS, c = idx % CHUNKS;
-        const int row = tc.row_begin + warpgroup * 64 + r, col = tc.n0 + 8 * c;
+        const int row = tc.row_begin + warpgroup * 64 + r, col = tc.n0 + (16 / ES) * c;
         if (row < tc.row_end && col < N) {
           uint4 v;
           asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
                        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
                        : "r"(staged + r * ROW_BYTES + ((c ^ (r & 7)) << 4)));
-          *(uint4 *)(c_out + (long long)row * ld_out + col) = v;
-        }
-      }
-    } else if (EPI == EPI_F32 && (N & 3) == 0 && (ld_out & 3) == 0) {
-      // fp32 rows whose width keeps 16-byte alignment: staged as in EPI_BF16 (a 512-byte row is 32 chunks; chunk
-      // ^ (row & 7) leaves a 2-way bank conflict on the 8-byte fragment writes instead of 8-way).
-      __syncthreads();
-      constexpr int ROW_BYTES = BN * 4, CHUNKS = BN / 4;
-      const u32 staged = smem_base + warpgroup * (64 * ROW_BYTES);
-#pragma unroll
-      for (int j = 0; j < BN / 8; ++j) {
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int r = warp_in_group * 16 + (lane >> 2) + 8 * half;
-          const int c = 2 * j + ((lane & 3) >> 1);
-          const u32 at = staged + r * ROW_BYTES + ((c ^ (r & 7)) << 4) + (lane & 1) * 8;
-          asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(at), "f"(acc[4 * j + 2 * half]),
-                       "f"(acc[4 * j + 2 * half + 1])
-                       : "memory");
-        }
-      }
-      asm volatile("bar.sync %0, 128;\n" ::"r"(1 + warpgroup) : "memory");
-      float *c_out = (float *)out0;
-      const int t = tid & 127;
-#pragma unroll 4
-      for (int i = 0; i < 64 * CHUNKS / 128; ++i) {
-        const int idx = i * 128 + t;
-        const int r = idx / CHUNKS, c = idx % CHUNKS;
-        const int row = tc.row_begin + warpgroup * 64 + r, col = tc.n0 + 4 * c;
-        if (row < tc.row_end && col < N) {
-          uint4 v;
-          asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-                       : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                       : "r"(staged + r * ROW_BYTES + ((c ^ (r & 7)) << 4)));
-          *(uint4 *)(c_out + (long long)row * ld_out + col) = v;
+          *(uint4 *)(c_out + ((long long)row * ld_out + col) * ES) = v;
         }
       }
     } else {
