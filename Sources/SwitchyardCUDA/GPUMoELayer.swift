@@ -24,19 +24,27 @@ public final class GPUMoELayer: @unchecked Sendable {
     let w1Canonical: DeviceBuffer
     let w2Canonical: DeviceBuffer
     let routerPadded: DeviceBuffer
-    /// The backward pass's second stream (the weight gradients run there beside dX's chain) and the events that
-    /// fork it from and join it to the caller's stream; made on first use. `SWITCHYARD_OVERLAP=0` in the
-    /// environment keeps everything on the caller's stream. With the default stream (nil) nothing forks: a
-    /// second stream would wait for it anyway.
-    private var sideStream: CUDAStream?
-    private lazy var forkEvent = try? CUDAEvent(context: kernels.context, timing: false)
-    private lazy var joinEvent = try? CUDAEvent(context: kernels.context, timing: false)
+    /// Whether the backward pass runs the weight gradients on a second stream beside dX's chain (forked from and
+    /// joined to the caller's stream by events). `SWITCHYARD_OVERLAP=0` in the environment keeps everything on the
+    /// caller's stream; with the default stream (nil) nothing forks: a second stream would wait for it anyway.
     public var overlapsBackward = ProcessInfo.processInfo.environment["SWITCHYARD_OVERLAP"] != "0"
 
-    func overlapStream(beside stream: CUDAStream?) throws -> CUDAStream? {
-        guard overlapsBackward, stream != nil, forkEvent != nil, joinEvent != nil else { return nil }
-        if sideStream == nil { sideStream = try CUDAStream(context: kernels.context) }
-        return sideStream
+    /// The second stream and its fork and join events, made together on first use.
+    struct SideStream {
+        let stream: CUDAStream
+        let fork: CUDAEvent, join: CUDAEvent
+    }
+    private var side: SideStream?
+
+    /// The side stream when the backward pass overlaps (see ``overlapsBackward``), else nil.
+    func sideStream(beside stream: CUDAStream?) throws -> SideStream? {
+        guard overlapsBackward, stream != nil else { return nil }
+        if side == nil {
+            let context = kernels.context
+            side = SideStream(stream: try CUDAStream(context: context), fork: try CUDAEvent(context: context, timing: false),
+                              join: try CUDAEvent(context: context, timing: false))
+        }
+        return side
     }
 
     /// Output tile width of the up-projection: 256 when n is a multiple of 128 (gate and up halves of 128), else 128.
@@ -288,11 +296,12 @@ public final class GPUMoELayer: @unchecked Sendable {
         // The weight gradients (dW2, dW1, dWr: tensor-bound) need nothing of dX's chain (its rows GEMM, the router's
         // dZ·Wrᵀ, the HBM-bound sum over each token's K rows): on a stream of their own they overlap it. Both read
         // only what dH and the router backward wrote before this point.
-        let weightStream = try overlapStream(beside: stream)
-        if let weightStream, let stream, let forkEvent {
-            try forkEvent.record(on: stream)
-            try weightStream.wait(for: forkEvent)
+        let side = try sideStream(beside: stream)
+        if let side {
+            try side.fork.record(on: stream)
+            try side.stream.wait(for: side.fork)
         }
+        let weightStream = side?.stream ?? stream
         func weightGrad(a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64,
                         m: Int, n: Int, groups: Int, offsets: DeviceBuffer, out: DeviceBuffer, ldOut: Int) throws {
             let width = GPUKernels.tileWidth(columns: n)
@@ -351,11 +360,10 @@ public final class GPUMoELayer: @unchecked Sendable {
             a.append(g.routerInputGradient); a.append(g.input.address + UInt64(chunk.lowerBound * d * 2))
             try kernels.combine.launch(grid: (chunk.count, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
         }
-        if let weightStream, let stream, let joinEvent {
-            try joinEvent.record(on: weightStream)
-            try stream.wait(for: joinEvent)
+        if let side, let stream {
+            try side.join.record(on: side.stream)
+            try stream.wait(for: side.join)
         }
-
     }
 
     /// Counts, offsets, tile offsets and the stable gather order, all on the device.
