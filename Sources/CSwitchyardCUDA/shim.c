@@ -28,6 +28,8 @@
     X(cuMemFree, "cuMemFree_v2", (sy_CUdeviceptr a), (a)) \
     X(cuMemcpyHtoD, "cuMemcpyHtoD_v2", (sy_CUdeviceptr a, const void *b, size_t c), (a, b, c)) \
     X(cuMemcpyDtoH, "cuMemcpyDtoH_v2", (void *a, sy_CUdeviceptr b, size_t c), (a, b, c)) \
+    X(cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", (sy_CUdeviceptr a, sy_CUdeviceptr b, size_t c, sy_CUstream d), \
+      (a, b, c, d)) \
     X(cuMemsetD8, "cuMemsetD8_v2", (sy_CUdeviceptr a, unsigned char b, size_t c), (a, b, c)) \
     X(cuStreamCreate, "cuStreamCreate", (sy_CUstream *a, unsigned int b), (a, b)) \
     X(cuStreamDestroy, "cuStreamDestroy_v2", (sy_CUstream a), (a)) \

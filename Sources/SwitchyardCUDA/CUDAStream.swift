@@ -37,6 +37,13 @@ public final class CUDAStream: @unchecked Sendable {
         try check(sy_cuStreamWaitEvent(handle, event.handle, 0), "cuStreamWaitEvent")
     }
 
+    /// Enqueues a copy of `bytes` bytes between device addresses (same context); the host does not wait.
+    public func copy(from source: UInt64, to destination: UInt64, bytes: Int) throws {
+        guard bytes > 0 else { return }
+        try context.makeCurrent()
+        try check(sy_cuMemcpyDtoDAsync(destination, source, bytes, handle), "cuMemcpyDtoDAsync(\(bytes) bytes)")
+    }
+
     /// Waits until all work issued to this stream has finished.
     public func synchronize() throws {
         try context.makeCurrent()

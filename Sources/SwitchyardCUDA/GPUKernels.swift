@@ -23,6 +23,8 @@ public final class GPUKernels: @unchecked Sendable {
     let sumPartials: CUDAFunction
     let routerBackward: CUDAFunction
     let padColumns: CUDAFunction
+    let scoreGradient: CUDAFunction
+    let accumulateF32: CUDAFunction
     private let modules: [CUDAModule]
 
     /// A kernel compiled for 128- and 256-wide output tiles (suffix _128 / _256), with its shared memory per width.
@@ -96,6 +98,8 @@ public final class GPUKernels: @unchecked Sendable {
         sumPartials = try function("moe_weight_grad.cu", "sy_sum_partials")
         routerBackward = try function("moe_router.cu", "sy_router_backward")
         padColumns = try function("moe_elementwise.cu", "sy_pad_columns")
+        scoreGradient = try function("moe_router.cu", "sy_score_gradient")
+        accumulateF32 = try function("moe_elementwise.cu", "sy_accumulate_f32")
         try gemmF32.setMaxDynamicSharedMemory(GPUKernels.gemmSharedMemoryBytes)
         self.modules = Array(modules.values)
     }

@@ -147,15 +147,6 @@ public final class GPUMoELayer: @unchecked Sendable {
         return out
     }
 
-    /// Router kernel mode and its parameters (see moe_router.cu).
-    var routerMode: (mode: Int32, groups: Int32, topKGroups: Int32, scaling: Float) {
-        switch config.router.kind {
-        case .softmaxTopK(let renormalize): (renormalize ? 1 : 0, 1, 1, 1)
-        case .mixtral: (2, 1, 1, 1)
-        case .sigmoidBias(let groups, let topKGroups, let scaling): (3, Int32(groups), Int32(topKGroups), Float(scaling))
-        }
-    }
-
     /// Enqueues the whole forward pass on `stream`: router GEMM, top-K, dispatch metadata, up-projection with
     /// gather and SwiGLU, down-projection, combine. `input` is the device address of X, [tokens, d] bf16.
     /// Nothing here waits for the GPU or reads device memory on the host.
@@ -164,32 +155,41 @@ public final class GPUMoELayer: @unchecked Sendable {
             throw SwitchyardError(.shapeMismatch, "workspace holds \(w.capacity) tokens, asked for \(tokens)")
         }
         guard tokens > 0 else { return }
+        try kernels.enqueueRouting(
+            input: input, tokens: tokens, config: config, router: router.address, bias: routerBias.address,
+            singleOffsets: w.singleOffsets.address, singleTileOffsets: w.singleTileOffsets.address, logits: w.logits.address,
+            expertIndex: w.expertIndex.address, scores: w.scores.address, stream: stream)
+        try enqueueExperts(input: input, tokens: tokens, workspace: w, stream: stream)
+    }
+
+    /// Enqueues the forward pass with the routing given instead of computed: `expertIndex` [rows, K] int32 (each
+    /// in −1..<E, −1 = not served here) and `scores` [rows, K] fp32 are device addresses, copied into the workspace
+    /// on `stream`. This is the expert side of the expert-parallel layer: rows arrive from other ranks with their
+    /// choices. O [rows, d] = Σ_k s_k·Y_k over each row's served choices, ascending k (0 for a row with none).
+    /// The logits are not computed.
+    public func forwardRouted(
+        input: UInt64, rows: Int, expertIndex: UInt64, scores: UInt64, workspace w: GPUWorkspace, stream: CUDAStream
+    ) throws {
+        guard rows <= w.capacity else {
+            throw SwitchyardError(.shapeMismatch, "workspace holds \(w.capacity) rows, asked for \(rows)")
+        }
+        guard rows > 0 else { return }
+        let bytes = rows * config.topK * 4
+        try stream.copy(from: expertIndex, to: w.expertIndex.address, bytes: bytes)
+        try stream.copy(from: scores, to: w.scores.address, bytes: bytes)
+        try enqueueExperts(input: input, tokens: rows, workspace: w, stream: stream)
+    }
+
+    /// Everything after routing: dispatch metadata, up-projection with gather and SwiGLU, down-projection and
+    /// combine in the workspace's token chunks. Reads the choices and scores from the workspace.
+    private func enqueueExperts(input: UInt64, tokens: Int, workspace w: GPUWorkspace, stream: CUDAStream?) throws {
         let c = config
         let E = c.experts, K = c.topK, d = c.hidden, n = c.intermediate
-        let sms = kernels.context.multiprocessorCount
-        let gemmGrid = (sms, 1, 1)
+        let gemmGrid = (kernels.context.multiprocessorCount, 1, 1)
         let gemmBlock = (GPUKernels.gemmThreads, 1, 1)
-        let smem = GPUKernels.gemmSharedMemoryBytes
-
-        var a = KernelArguments()
-        a.append(Int32(tokens)); a.append(Int32(GPUKernels.tileRows)); a.append(w.singleOffsets); a.append(w.singleTileOffsets)
-        try kernels.singleGroup.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
-
-        a = KernelArguments()
-        a.append(input); a.append(UInt64(0)); a.append(router); a.append(Int32(E)); a.append(Int32(d))
-        a.append(w.singleOffsets); a.append(w.singleTileOffsets); a.append(Int32(1)); a.append(w.logits)
-        try kernels.gemmF32.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream, arguments: a)
-
-        let mode = routerMode
-        a = KernelArguments()
-        a.append(w.logits); a.append(routerBias); a.append(Int32(tokens)); a.append(Int32(E)); a.append(Int32(K))
-        a.append(mode.mode); a.append(mode.groups); a.append(mode.topKGroups); a.append(mode.scaling)
-        a.append(w.expertIndex); a.append(w.scores)
-        try kernels.routerTopK.launch(grid: ((tokens + 7) / 8, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
-
         try enqueueDispatch(tokens: tokens, workspace: w, stream: stream)
 
-        a = KernelArguments()
+        var a = KernelArguments()
         a.append(input); a.append(w.gatherIndex); a.append(w1); a.append(Int32(2 * n)); a.append(Int32(d))
         a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.activation)
         let up = kernels.gemmUpSwiGLU(upWidth)
@@ -257,6 +257,26 @@ public final class GPUMoELayer: @unchecked Sendable {
         outputGradient: UInt64, input: UInt64, tokens: Int, workspace w: GPUWorkspace, gradients g: GPUGradients,
         stream: CUDAStream?
     ) throws {
+        try enqueueBackward(outputGradient: outputGradient, input: input, tokens: tokens, workspace: w, gradients: g,
+                            stream: stream, routed: false)
+    }
+
+    /// The backward pass after ``forwardRouted(input:rows:expertIndex:scores:workspace:stream:)``: the experts'
+    /// part only. dX [rows, d] (bf16) = Σ_k over each row's served choices of dH_k·W1ᵀ (its partial, no router term),
+    /// dS [rows, K] (fp32, 0 for choices served elsewhere), dW1 and dW2 over the rows; dWr is not computed (the
+    /// router's backward runs where the rows came from). `outputGradient`: dO [rows, d] bf16, row for row.
+    public func backwardRouted(
+        outputGradient: UInt64, input: UInt64, rows: Int, workspace w: GPUWorkspace, gradients g: GPUGradients,
+        stream: CUDAStream
+    ) throws {
+        try enqueueBackward(outputGradient: outputGradient, input: input, tokens: rows, workspace: w, gradients: g,
+                            stream: stream, routed: true)
+    }
+
+    private func enqueueBackward(
+        outputGradient: UInt64, input: UInt64, tokens: Int, workspace w: GPUWorkspace, gradients g: GPUGradients,
+        stream: CUDAStream?, routed: Bool
+    ) throws {
         let c = config
         guard tokens <= w.capacity, tokens <= g.capacity else {
             throw SwitchyardError(.shapeMismatch, "workspaces hold \(min(w.capacity, g.capacity)) tokens, asked for \(tokens)")
@@ -270,7 +290,7 @@ public final class GPUMoELayer: @unchecked Sendable {
             return
         }
         let sms = kernels.context.multiprocessorCount
-        let gemmGrid = (sms, 1, 1), gemmBlock = (GPUKernels.gemmThreads, 1, 1), smem = GPUKernels.gemmSharedMemoryBytes
+        let gemmGrid = (sms, 1, 1), gemmBlock = (GPUKernels.gemmThreads, 1, 1)
         let nTiles = (n + dHiddenWidth - 1) / dHiddenWidth
 
         var a = KernelArguments()
@@ -281,17 +301,20 @@ public final class GPUMoELayer: @unchecked Sendable {
         try dHidden.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dHidden.sharedBytes, stream: stream,
                                     arguments: a)
 
-        let mode = routerMode
-        a = KernelArguments()
-        a.append(w.logits); a.append(w.expertIndex); a.append(w.scores); a.append(w.positionOfAssignment)
-        a.append(g.scorePartials); a.append(Int32(nTiles)); a.append(Int32(tokens)); a.append(Int32(E)); a.append(Int32(K))
-        a.append(mode.mode); a.append(mode.scaling); a.append(g.scores); a.append(g.logitGradient); a.append(Int32(Ep))
-        // Router losses: h_e = α·E·f_e / T with f_e = counts[e] / (T·K); z: 2β·lse / T (see moe_router.cu).
-        let T = Double(tokens)
-        a.append(w.counts)
-        a.append(Float(c.router.auxLossCoefficient * Double(E) / (T * Double(K) * T)))
-        a.append(Float(2 * c.router.zLossCoefficient / T))
-        try kernels.routerBackward.launch(grid: ((tokens + 3) / 4, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
+        if routed {
+            // dS of each choice served here, summed over the dH kernel's tiles as the router backward sums them.
+            a = KernelArguments()
+            a.append(w.positionOfAssignment); a.append(g.scorePartials); a.append(Int32(nTiles)); a.append(Int32(tokens * K))
+            a.append(g.scores)
+            try kernels.scoreGradient.launch(grid: (min((tokens * K + 255) / 256, 4096), 1, 1), block: (256, 1, 1),
+                                             stream: stream, arguments: a)
+        } else {
+            try kernels.enqueueRouterBackward(
+                tokens: tokens, config: c, logits: w.logits.address, expertIndex: w.expertIndex.address,
+                scores: w.scores.address, positionOfAssignment: w.positionOfAssignment.address,
+                scorePartials: g.scorePartials.address, tiles: nTiles, counts: w.counts.address,
+                scoreGradient: g.scores.address, logitGradient: g.logitGradient.address, paddedExperts: Ep, stream: stream)
+        }
 
         // The weight gradients (dW2, dW1, dWr: tensor-bound) need nothing of dX's chain (its rows GEMM, the router's
         // dZ·Wrᵀ, the HBM-bound sum over each token's K rows): on a stream of their own they overlap it. Both read
@@ -303,36 +326,23 @@ public final class GPUMoELayer: @unchecked Sendable {
         }
         let weightStream = side?.stream ?? stream
         func weightGrad(a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64,
-                        m: Int, n: Int, groups: Int, offsets: DeviceBuffer, out: DeviceBuffer, ldOut: Int) throws {
-            let width = GPUKernels.tileWidth(columns: n)
-            let kernel = kernels.weightGrad(width)
-            var args = KernelArguments()
-            args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
-            args.append(operandB); args.append(Int64(ldb)); args.append(gatherB)
-            args.append(Int32(m)); args.append(Int32(n)); args.append(Int32(groups)); args.append(offsets)
-            args.append(out); args.append(Int32(ldOut))
-            let tiles = groups * ((m + 127) / 128) * ((n + width - 1) / width)
-            try kernel.function.launch(grid: (min(tiles, sms), 1, 1), block: (256, 1, 1),
-                                       sharedMemoryBytes: kernel.sharedBytes, stream: weightStream, arguments: args)
+                        m: Int, n: Int, out: DeviceBuffer, ldOut: Int) throws {
+            try kernels.enqueueWeightGradient(
+                a: operandA, lda: lda, gatherA: gatherA, b: operandB, ldb: ldb, gatherB: gatherB, m: m, n: n, groups: E,
+                offsets: w.offsets.address, out: out.address, ldOut: ldOut, stream: weightStream)
         }
         // dW2[e] = A′ᵀ · dO[gather]   (M = n, N = d)
         try weightGrad(a: g.scaledActivation.address, lda: n, gatherA: 0, b: outputGradient, ldb: d,
-                       gatherB: w.gatherIndex.address, m: n, n: d, groups: E, offsets: w.offsets, out: g.w2, ldOut: d)
+                       gatherB: w.gatherIndex.address, m: n, n: d, out: g.w2, ldOut: d)
         // dW1[e] = X[gather]ᵀ · dH    (M = d, N = 2n)
         try weightGrad(a: input, lda: d, gatherA: w.gatherIndex.address, b: g.hiddenGradient.address, ldb: 2 * n,
-                       gatherB: 0, m: d, n: 2 * n, groups: E, offsets: w.offsets, out: g.w1, ldOut: 2 * n)
-        // dWr = Xᵀ · dZ (M = d, N = E; dZ has E′ columns). Few output tiles and a long reduction over T, so the rows are
-        // split into groups that write partials, summed in a fixed order: deterministic, no atomics.
-        let splits = g.routerSplits(tokens: tokens)
-        a = KernelArguments()
-        a.append(Int32(tokens)); a.append(Int32(splits)); a.append(g.routerSplitOffsets)
-        try kernels.splitRows.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: weightStream, arguments: a)
-        try weightGrad(a: input, lda: d, gatherA: 0, b: g.logitGradient.address, ldb: Ep, gatherB: 0,
-                       m: d, n: E, groups: splits, offsets: g.routerSplitOffsets, out: g.routerPartials, ldOut: E)
-        a = KernelArguments()
-        a.append(g.routerPartials); a.append(Int32(splits)); a.append(Int64(d * E)); a.append(g.router)
-        try kernels.sumPartials.launch(grid: (min((d * E + 255) / 256, 1024), 1, 1), block: (256, 1, 1), stream: weightStream,
-                                       arguments: a)
+                       gatherB: 0, m: d, n: 2 * n, out: g.w1, ldOut: 2 * n)
+        if !routed {
+            try kernels.enqueueRouterWeightGradient(
+                input: input, logitGradient: g.logitGradient.address, tokens: tokens, hidden: d, experts: E,
+                paddedExperts: Ep, splits: g.routerSplits(tokens: tokens), splitOffsets: g.routerSplitOffsets.address,
+                partials: g.routerPartials.address, out: g.router.address, stream: weightStream)
+        }
 
         // dX, one token chunk at a time (the forward's chunks and plans): rows dH · W1ᵀ into the (now free)
         // expert-output buffer, the router's dZ · Wrᵀ for the chunk's tokens, then the sum over each token's K rows.
@@ -345,19 +355,16 @@ public final class GPUMoELayer: @unchecked Sendable {
             a.append(w.expertOutput); a.append(UInt64(0))
             try dRows.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dRows.sharedBytes,
                                       stream: stream, arguments: a)
-            a = KernelArguments()
-            a.append(Int32(chunk.count)); a.append(Int32(GPUKernels.tileRows))
-            a.append(g.chunkOffsets); a.append(g.chunkTileOffsets)
-            try kernels.singleGroup.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
-            a = KernelArguments()
-            a.append(g.logitGradient.address + UInt64(chunk.lowerBound * Ep * 2)); a.append(UInt64(0))
-            a.append(routerPadded); a.append(Int32(d)); a.append(Int32(Ep))
-            a.append(g.chunkOffsets); a.append(g.chunkTileOffsets); a.append(Int32(1)); a.append(g.routerInputGradient)
-            try kernels.gemmF32.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: smem, stream: stream,
-                                       arguments: a)
+            if !routed {
+                try kernels.enqueueRouterInputGradient(
+                    logitGradient: g.logitGradient.address + UInt64(chunk.lowerBound * Ep * 2), tokens: chunk.count,
+                    hidden: d, paddedExperts: Ep, routerPadded: routerPadded.address, offsets: g.chunkOffsets.address,
+                    tileOffsets: g.chunkTileOffsets.address, out: g.routerInputGradient.address, stream: stream)
+            }
             a = KernelArguments()
             a.append(w.expertOutput); a.append(rows.position); a.append(UInt64(0)); a.append(Int32(K)); a.append(Int32(d))
-            a.append(g.routerInputGradient); a.append(g.input.address + UInt64(chunk.lowerBound * d * 2))
+            a.append(routed ? UInt64(0) : g.routerInputGradient.address)
+            a.append(g.input.address + UInt64(chunk.lowerBound * d * 2))
             try kernels.combine.launch(grid: (chunk.count, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
         }
         if let side, let stream {

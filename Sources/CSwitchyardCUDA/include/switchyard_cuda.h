@@ -87,6 +87,7 @@ sy_CUresult sy_cuMemAlloc(sy_CUdeviceptr *address, size_t bytes);
 sy_CUresult sy_cuMemFree(sy_CUdeviceptr address);
 sy_CUresult sy_cuMemcpyHtoD(sy_CUdeviceptr destination, const void *source, size_t bytes);
 sy_CUresult sy_cuMemcpyDtoH(void *destination, sy_CUdeviceptr source, size_t bytes);
+sy_CUresult sy_cuMemcpyDtoDAsync(sy_CUdeviceptr destination, sy_CUdeviceptr source, size_t bytes, sy_CUstream stream);
 sy_CUresult sy_cuMemsetD8(sy_CUdeviceptr destination, unsigned char value, size_t count);
 sy_CUresult sy_cuStreamCreate(sy_CUstream *stream, unsigned int flags);
 sy_CUresult sy_cuStreamDestroy(sy_CUstream stream);

@@ -291,6 +291,22 @@ extern "C" __global__ void sy_single_group(int rows, int tile_m, int *__restrict
   tile_offsets[1] = (rows + tile_m - 1) / tile_m;
 }
 
+// The scores' gradient alone, for the expert side of the expert-parallel layer (the router lives on the source
+// rank): dS[a] = Σ_tiles ds_partial[position(a)·n_tiles + tile] in tile order, 0 where position(a) = −1 (the choice
+// is served by another rank). The same sum as sy_router_backward's. Grid-stride over the assignments.
+extern "C" __global__ void sy_score_gradient(const int *__restrict__ position_of_assignment,
+                                             const float *__restrict__ ds_partial, int n_tiles, int assignments,
+                                             float *__restrict__ d_scores) {
+  for (int a = blockIdx.x * blockDim.x + threadIdx.x; a < assignments; a += gridDim.x * blockDim.x) {
+    const int pos = position_of_assignment[a];
+    float ds = 0.0f;
+    if (pos >= 0) {
+      for (int i = 0; i < n_tiles; ++i) ds += ds_partial[(long long)pos * n_tiles + i];
+    }
+    d_scores[a] = ds;
+  }
+}
+
 // Router backward, one warp per token (block 128 = 4 tokens; E ≤ 512, K ≤ 32).
 //   dS[t,k] = Σ_tiles ds_partial[position(t,k), tile] (fixed order; 0 for dropped slots), written to d_scores;
 //   then dS → dZ through the score rule of `mode` (see sy_router_topk):
