@@ -108,6 +108,20 @@ public final class CUDAContext: @unchecked Sendable {
         return DeviceBuffer(context: self, address: address, byteCount: bytes)
     }
 
+    /// Copies `destination.count` bytes from device address `source` (synchronous, on the default stream).
+    public func copy(fromDevice source: UInt64, into destination: UnsafeMutableRawBufferPointer) throws {
+        guard let target = destination.baseAddress, destination.count > 0 else { return }
+        try makeCurrent()
+        try check(sy_cuMemcpyDtoH(target, source, destination.count), "cuMemcpyDtoH(\(destination.count) bytes)")
+    }
+
+    /// Copies `source` to device address `destination` (synchronous, on the default stream).
+    public func copy(toDevice destination: UInt64, from source: UnsafeRawBufferPointer) throws {
+        guard let origin = source.baseAddress, source.count > 0 else { return }
+        try makeCurrent()
+        try check(sy_cuMemcpyHtoD(destination, origin, source.count), "cuMemcpyHtoD(\(source.count) bytes)")
+    }
+
     /// Waits until all work issued to this GPU has finished; reports the first asynchronous error (e.g. a kernel
     /// that faulted).
     public func synchronize() throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Switchyard
 import SwitchyardCUDA
+import SwitchyardParallel
 
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +15,14 @@ struct CheckCommand: AsyncParsableCommand {
             Cases cover every router, ragged and empty experts, all tokens on one expert, T = 1 and large T, and \
             the aux and z losses. On the GPU every other case runs the down-projection, combine and dX in token \
             chunks of ⌈T/3⌉ (as large layers do to bound memory). \
-            With --backward, every gradient is compared too. Prints `N passed, M failed`; exits non-zero on failure.
+            With --backward, every gradient is compared too. \
+            With --ranks R (GPU only), the same cases run through the GPU expert-parallel layer over R ranks (tokens \
+            split contiguously, so small T leaves ranks with none; experts placed contiguously; cases alternate 1 and \
+            3 token chunks): NCCL with one GPU a rank when R GPUs are visible, else all ranks on GPU 0 exchanging \
+            through host memory. O, the scores (and with --backward dX, dWr, dW1, dW2, dS) are compared with the same \
+            float64 reference; the aux and z losses are set to 0 (EP does not support them), and a case with fewer \
+            experts than ranks is skipped (not counted). \
+            Prints `N passed, M failed`; exits non-zero on failure.
             """)
 
     @OptionGroup var devices: DeviceOptions
@@ -22,9 +30,15 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: "Seed of the case generator (fresh inputs per seed).") var seed: UInt64 = 1
     @Option(help: "Largest token count drawn.") var maxTokens: Int?
     @Flag(help: "Also compare every gradient of the backward pass.") var backward = false
+    @Option(help: "Check the GPU expert-parallel layer over this many ranks instead of the single-device layer.")
+    var ranks: Int?
+    @Option(help: "With --ranks: token chunks per rank (default: 1 and 3 alternating).") var epChunks: Int?
+    @Option(help: "With --ranks: nccl (one GPU a rank), host (all ranks on GPU 0, staged through host memory), or auto.")
+    var transport: String = "auto"
 
     func run() async throws {
         guard cases > 0 else { throw ValidationError("--cases must be positive") }
+        if let ranks { return try runExpertParallel(ranks: ranks) }
         let backend = try makeBackend(devices.device)
         let isGPU = backend.device == .cuda
         let storage: StoragePrecision = isGPU ? .bfloat16 : .float32
@@ -46,6 +60,54 @@ struct CheckCommand: AsyncParsableCommand {
             if result.passed { passed += 1 } else { failed += 1 }
         }
         print("\(passed) passed, \(failed) failed")
+        if failed > 0 { throw ExitCode.failure }
+    }
+}
+
+extension CheckCommand {
+    /// `check --ranks R`: the conformance cases through ``GPUExpertParallelGroup``.
+    func runExpertParallel(ranks: Int) throws {
+        guard devices.device != .cpu else { throw ValidationError("--ranks checks the GPU expert-parallel layer; use --device cuda") }
+        guard ranks >= 1 else { throw ValidationError("--ranks must be ≥ 1") }
+        guard ["auto", "nccl", "host"].contains(transport) else { throw ValidationError("--transport must be auto, nccl or host") }
+        guard epChunks.map({ $0 >= 1 }) ?? true else { throw ValidationError("--ep-chunks must be ≥ 1") }
+        let visible = try CUDAContext.deviceCount()
+        let cache = try KernelCache()
+        let useNCCL: Bool
+        switch transport {
+        case "nccl": useNCCL = true
+        case "host": useNCCL = false
+        default: useNCCL = visible >= ranks && (try? NCCLLibrary.load()) != nil
+        }
+        if useNCCL, visible < ranks { throw ValidationError("--transport nccl needs \(ranks) GPUs; \(visible) visible") }
+        let kernels = try (0..<(useNCCL ? ranks : 1)).map { try GPUKernels(context: CUDAContext.open(ordinal: $0), cache: cache) }
+        let maxT = maxTokens ?? 4096
+        let how = useNCCL ? "NCCL, one GPU a rank" : "every rank on GPU 0, staged through host memory"
+        print("check of the expert-parallel layer over \(ranks) ranks (\(how)) on \(kernels[0].context.deviceName): "
+            + "\(cases) cases, seed \(seed), tolerance \(Conformance.tolerance(for: .bfloat16)) (relative L2)")
+        var passed = 0, failed = 0, skipped = 0
+        for (i, generated) in Conformance.randomCases(count: cases, seed: seed, maxTokens: maxT, gpuShapes: true).enumerated() {
+            var c = generated
+            c.config.router.auxLossCoefficient = 0
+            c.config.router.zLossCoefficient = 0
+            guard c.config.experts >= ranks else {
+                print("SKIP \(i + 1)/\(cases) \(c)  (E < \(ranks) ranks)")
+                skipped += 1
+                continue
+            }
+            let chunks = epChunks ?? (i % 2 == 1 ? 3 : 1)
+            let group = try GPUExpertParallelGroup(
+                ranks: ranks, chunks: chunks, transport: useNCCL ? .nccl : .hostStaged, kernels: kernels)
+            let result = Conformance.runExternal(c, storage: .bfloat16, backward: backward) { x, weights, dO in
+                try group.run(x: x, weights: weights, outputGradient: dO)
+            }
+            let errors = result.errors.map { "\($0.name) \(format($0.value))" }.joined(separator: " ")
+            let routing = result.routingMismatches > 0 ? " routing-near-ties \(result.routingMismatches)" : ""
+            print("\(result.passed ? "PASS" : "FAIL") \(i + 1)/\(cases) \(c) chunks \(chunks)  \(errors)\(routing)")
+            for failure in result.failures { print("     \(failure)") }
+            if result.passed { passed += 1 } else { failed += 1 }
+        }
+        print("\(passed) passed, \(failed) failed\(skipped > 0 ? " (\(skipped) skipped: fewer experts than ranks)" : "")")
         if failed > 0 { throw ExitCode.failure }
     }
 }

@@ -1,0 +1,96 @@
+import Switchyard
+import SwitchyardCUDA
+
+extension GPUExpertParallelLayer {
+    /// Runs this rank's part of the backward pass of `pass` (this layer's latest forward) from dO [T, d] bf16 at
+    /// `outputGradient`; `input` is the same X as in forward. Every rank must call it at the same time. The
+    /// gradients are complete once `stream` is (the host waits only inside the all-reduce of a host-staged
+    /// communicator).
+    public func backward(
+        _ pass: GPUExpertParallelPass, outputGradient: UInt64, input: UInt64, stream: CUDAStream
+    ) throws -> GPUExpertParallelGradients {
+        guard pass === lastPass else {
+            throw SwitchyardError(.invalidConfiguration, "backward takes the layer's latest forward pass (a later forward reused its buffers)")
+        }
+        let c = config, K = c.topK, d = c.hidden, n = c.intermediate, E = c.experts
+        let T = pass.tokens
+        let sent = pass.chunks.reduce(0) { $0 + $1.sentRows }, received = pass.chunks.reduce(0) { $0 + $1.receivedRows }
+        let mostReceived = pass.chunks.map(\.receivedRows).max() ?? 0
+        if gradientBuffers.map({ $0.capacity < mostReceived }) ?? true {
+            gradientBuffers = try GPUGradients(layer: experts, capacity: mostReceived)
+            if poisonsBuffers { try gradientBuffers?.poison() }
+        }
+        let g = gradientBuffers!
+        let w1Count = slotCount * d * 2 * n, w2Count = slotCount * n * d
+        let dW1 = try buffer("dW1", bytes: w1Count * 4), dW2 = try buffer("dW2", bytes: w2Count * 4)
+        try dW1.fill(byte: 0)
+        try dW2.fill(byte: 0)
+        let sendG = try buffer("sendG", bytes: sent * d * 2), receiveG = try buffer("receiveG", bytes: received * d * 2)
+        let rowsDX = try buffer("rowsDX", bytes: received * d * 2), rowsDS = try buffer("rowsDS", bytes: received * K * 4)
+        let returnedDX = try buffer("returnedDX", bytes: sent * d * 2)
+        let returnedDS = try buffer("returnedDS", bytes: sent * K * 4)
+        let dX = try buffer("dX", bytes: T * d * 2), dWr = try buffer("dWr", bytes: d * E * 4)
+        let sendIndex = try buffer("sendIndex", bytes: sent * 4), rowsOfToken = try buffer("rowsOfToken", bytes: T * K * 4)
+        let receiveX = try buffer("receiveX", bytes: received * d * 2)
+        let comm = communicator.stream
+
+        for (chunk, item) in pass.chunks.enumerated() {
+            try kernels.enqueueCombine(
+                rows: outputGradient, position: sendIndex.address + UInt64(item.sendBase * 4), scores: 0, choices: 1,
+                width: d, extra: 0, count: item.sentRows, out: sendG.address + UInt64(item.sendBase * d * 2), stream: stream)
+            try event("packed\(chunk)").record(on: stream)
+        }
+        func dispatch(_ chunk: Int) throws {
+            let item = pass.chunks[chunk]
+            try comm.wait(for: event("packed\(chunk)"))
+            try exchangeRows(send: sendG, sendBase: item.sendBase, sendCounts: item.plan.sendCounts, receive: receiveG,
+                             receiveBase: item.receiveBase, receiveCounts: item.receiveCounts, width: d, dtype: .bfloat16)
+            try event("dispatched\(chunk)").record(on: comm)
+        }
+        func compute(_ chunk: Int) throws {
+            let item = pass.chunks[chunk], rows = item.receivedRows
+            try stream.wait(for: event("dispatched\(chunk)"))
+            try experts.backwardRouted(
+                outputGradient: receiveG.address + UInt64(item.receiveBase * d * 2),
+                input: receiveX.address + UInt64(item.receiveBase * d * 2), rows: rows, workspace: workspaces[chunk],
+                gradients: g, stream: stream)
+            // The next chunk reuses the gradient buffers: copy this one's rows out, add its weight gradients.
+            try stream.copy(from: g.input.address, to: rowsDX.address + UInt64(item.receiveBase * d * 2), bytes: rows * d * 2)
+            try stream.copy(from: g.scores.address, to: rowsDS.address + UInt64(item.receiveBase * K * 4), bytes: rows * K * 4)
+            try kernels.enqueueAccumulate(dW1.address, adding: g.w1.address, count: w1Count, stream: stream)
+            try kernels.enqueueAccumulate(dW2.address, adding: g.w2.address, count: w2Count, stream: stream)
+            try event("computed\(chunk)").record(on: stream)
+        }
+        func combine(_ chunk: Int) throws {
+            let item = pass.chunks[chunk]
+            try comm.wait(for: event("computed\(chunk)"))
+            try exchangeRows(send: rowsDX, sendBase: item.receiveBase, sendCounts: item.receiveCounts, receive: returnedDX,
+                             receiveBase: item.sendBase, receiveCounts: item.plan.sendCounts, width: d, dtype: .bfloat16)
+            try exchangeRows(send: rowsDS, sendBase: item.receiveBase, sendCounts: item.receiveCounts, receive: returnedDS,
+                             receiveBase: item.sendBase, receiveCounts: item.plan.sendCounts, width: K, dtype: .float32)
+            try event("combined\(chunk)").record(on: comm)
+        }
+        // The router's backward needs every chunk's dS, so the source-side finish runs once, after the last combine
+        // (the communication stream is in order).
+        try pipeline(dispatch: dispatch, compute: compute, combine: combine, finish: { _ in })
+        try stream.wait(for: event("combined\(chunks - 1)"))
+        let routing = try routerWorkspace(tokens: T)
+        try router.backward(
+            input: input, tokens: T, scoreGradient: returnedDS.address,
+            position: try buffer("scorePosition", bytes: T * K * 4).address, workspace: routing, stream: stream)
+        try kernels.enqueueCombine(
+            rows: returnedDX.address, position: rowsOfToken.address, scores: 0, choices: K, width: d,
+            extra: routing.inputGradient.address, count: T, out: dX.address, stream: stream)
+        // dWr = Σ over ranks of each rank's Xᵀ·dZ.
+        try event("routerDone").record(on: stream)
+        try comm.wait(for: event("routerDone"))
+        try communicator.allReduce(
+            send: TensorView(address: UInt(routing.weightGradient.address), shape: [d * E], dtype: .float32, device: .cuda),
+            receive: TensorView(address: UInt(dWr.address), shape: [d * E], dtype: .float32, device: .cuda),
+            count: d * E, op: .sum)
+        try event("reduced").record(on: comm)
+        try stream.wait(for: event("reduced"))
+        return GPUExpertParallelGradients(
+            input: dX, scores: routing.scoreGradient, router: dWr, w1: dW1, w2: dW2)
+    }
+}
