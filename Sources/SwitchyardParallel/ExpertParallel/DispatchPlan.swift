@@ -43,49 +43,63 @@ public struct DispatchPlan: Sendable, Equatable {
         if let bad = expertIndex.first(where: { $0 >= placement.experts || $0 < -1 }) {
             throw SwitchyardError(.invalidConfiguration, "expert index \(bad) is outside -1..<\(placement.experts)")
         }
-        let ranks = placement.ranks
-        // The replica of every assignment, then the rows: for each rank, the tokens with a choice served there.
-        var replicaOf = [ExpertPlacement.Replica?](repeating: nil, count: expertIndex.count)
-        var tokensOfRank = [[Int32]](repeating: [], count: ranks)
+        let ranks = placement.ranks, assignments = expertIndex.count
+        // The replica of every assignment (rank −1: dropped). One-replica experts skip the placement's choice.
+        let only = placement.replicas.map { $0.count == 1 ? $0[0] : nil }
+        var replicaRank = [Int32](repeating: -1, count: assignments), replicaSlot = [Int32](repeating: -1, count: assignments)
+        for a in 0..<assignments where expertIndex[a] >= 0 {
+            let e = Int(expertIndex[a])
+            let replica = only[e] ?? placement.replica(of: e, sourceRank: sourceRank, token: firstToken + a / topK)
+            replicaRank[a] = Int32(replica.rank)
+            replicaSlot[a] = Int32(replica.slot)
+        }
+        // Rows per rank: a token counts once for each rank serving any of its choices (`mark` holds the last token
+        // that reached a rank).
+        var mark = [Int](repeating: -1, count: ranks), counts = [Int](repeating: 0, count: ranks)
         for t in 0..<tokens {
-            var seen = [Bool](repeating: false, count: ranks)
-            for k in 0..<topK where expertIndex[t * topK + k] >= 0 {
-                let replica = placement.replica(
-                    of: Int(expertIndex[t * topK + k]), sourceRank: sourceRank, token: firstToken + t)
-                replicaOf[t * topK + k] = replica
-                if !seen[replica.rank] {
-                    seen[replica.rank] = true
-                    tokensOfRank[replica.rank].append(Int32(t))
-                }
+            for k in 0..<topK {
+                let r = Int(replicaRank[t * topK + k])
+                if r >= 0, mark[r] != t { mark[r] = t; counts[r] += 1 }
             }
         }
-        var rowStart = [Int](repeating: 0, count: ranks + 1)
-        for r in 0..<ranks { rowStart[r + 1] = rowStart[r] + tokensOfRank[r].count }
-        let rows = rowStart[ranks]
+        var cursor = [Int](repeating: 0, count: ranks)
+        for r in 1..<max(ranks, 1) { cursor[r] = cursor[r - 1] + counts[r - 1] }
+        let rows = counts.reduce(0, +)
+        var sendTokens = [Int32](repeating: 0, count: rows)
         var sendSlots = [Int32](repeating: -1, count: rows * topK)
-        var rowOfAssignment = [Int32](repeating: -1, count: expertIndex.count)
-        // Row of (rank, token): tokens of a rank are ascending, so a cursor per rank finds it as t advances.
-        var cursor = Array(rowStart.dropLast())
-        for t in 0..<tokens {
-            var rowOnRank = [Int: Int]()
-            for k in 0..<topK {
-                guard let replica = replicaOf[t * topK + k] else { continue }
-                let row: Int
-                if let existing = rowOnRank[replica.rank] {
-                    row = existing
-                } else {
-                    row = cursor[replica.rank]
-                    cursor[replica.rank] += 1
-                    rowOnRank[replica.rank] = row
+        var rowOfAssignment = [Int32](repeating: -1, count: assignments)
+        // Tokens ascend, so each rank's rows come out in token order. (Unchecked buffers: this runs on the host
+        // between the router and the first dispatch of every EP forward.)
+        var rowOnRank = [Int](repeating: 0, count: ranks)
+        for r in 0..<ranks { mark[r] = -1 }
+        sendTokens.withUnsafeMutableBufferPointer { tokensOut in
+            sendSlots.withUnsafeMutableBufferPointer { slotsOut in
+                rowOfAssignment.withUnsafeMutableBufferPointer { rowOut in
+                    replicaRank.withUnsafeBufferPointer { rankOf in
+                        replicaSlot.withUnsafeBufferPointer { slotOf in
+                            for t in 0..<tokens {
+                                for k in 0..<topK {
+                                    let a = t * topK + k, r = Int(rankOf[a])
+                                    guard r >= 0 else { continue }
+                                    if mark[r] != t {
+                                        mark[r] = t
+                                        rowOnRank[r] = cursor[r]
+                                        cursor[r] += 1
+                                        tokensOut[rowOnRank[r]] = Int32(t)
+                                    }
+                                    slotsOut[rowOnRank[r] * topK + k] = slotOf[a]
+                                    rowOut[a] = Int32(rowOnRank[r])
+                                }
+                            }
+                        }
+                    }
                 }
-                sendSlots[row * topK + k] = Int32(replica.slot)
-                rowOfAssignment[t * topK + k] = Int32(row)
             }
         }
         self.tokens = tokens
         self.topK = topK
-        sendCounts = tokensOfRank.map(\.count)
-        sendTokens = tokensOfRank.flatMap { $0 }
+        sendCounts = counts
+        self.sendTokens = sendTokens
         self.sendSlots = sendSlots
         self.rowOfAssignment = rowOfAssignment
     }

@@ -75,13 +75,15 @@ public final class GPUExpertParallelGroup: @unchecked Sendable {
     }
 
     /// Forward (and backward when `outputGradient` is given) of the whole batch `x` [T, d], split over the ranks,
-    /// with the full layer's `weights` placed contiguously; everything read back and assembled (dW1 and dW2 as
+    /// with the full layer's `weights` placed contiguously (ragged when R does not divide E); everything read back and assembled (dW1 and dW2 as
     /// [E, …], replicas summed). With `poison`, every device buffer starts as NaN bytes.
     public func run(
         x: HostTensor, weights: MoEWeights<Float>, outputGradient: HostTensor?, poison: Bool = true
     ) throws -> ExternalLayerRun {
         let c = weights.config, T = x.shape[0], d = c.hidden, K = c.topK, E = c.experts, n = c.intermediate
-        let placement = try ExpertPlacement.contiguous(experts: E, ranks: ranks)
+        // Contiguous and ragged: rank r holds r·E/R ..< (r+1)·E/R (none when E < R).
+        let placement = try ExpertPlacement(
+            experts: E, slots: (0..<ranks).map { r in Array((r * E / ranks)..<((r + 1) * E / ranks)) })
         let chunks = self.chunks
         struct RankResult: Sendable {
             var output: [Float], expertIndex: [Int32], scores: [Float]

@@ -22,9 +22,15 @@ extension GPUExpertParallelLayer {
         }
         let g = gradientBuffers!
         let w1Count = slotCount * d * 2 * n, w2Count = slotCount * n * d
-        let dW1 = try buffer("dW1", bytes: w1Count * 4), dW2 = try buffer("dW2", bytes: w2Count * 4)
-        try dW1.fill(byte: 0)
-        try dW2.fill(byte: 0)
+        // One chunk: the weight gradients stay where the expert layer wrote them. Several: summed over the chunks in
+        // order (the expert layer's buffers are rewritten by every chunk).
+        let summed = chunks > 1
+        let dW1 = summed ? try buffer("dW1", bytes: w1Count * 4) : g.w1
+        let dW2 = summed ? try buffer("dW2", bytes: w2Count * 4) : g.w2
+        if summed {
+            try dW1.fill(byte: 0)
+            try dW2.fill(byte: 0)
+        }
         let sendG = try buffer("sendG", bytes: sent * d * 2), receiveG = try buffer("receiveG", bytes: received * d * 2)
         let rowsDX = try buffer("rowsDX", bytes: received * d * 2), rowsDS = try buffer("rowsDS", bytes: received * K * 4)
         let returnedDX = try buffer("returnedDX", bytes: sent * d * 2)
@@ -57,8 +63,10 @@ extension GPUExpertParallelLayer {
             // The next chunk reuses the gradient buffers: copy this one's rows out, add its weight gradients.
             try stream.copy(from: g.input.address, to: rowsDX.address + UInt64(item.receiveBase * d * 2), bytes: rows * d * 2)
             try stream.copy(from: g.scores.address, to: rowsDS.address + UInt64(item.receiveBase * K * 4), bytes: rows * K * 4)
-            try kernels.enqueueAccumulate(dW1.address, adding: g.w1.address, count: w1Count, stream: stream)
-            try kernels.enqueueAccumulate(dW2.address, adding: g.w2.address, count: w2Count, stream: stream)
+            if summed {
+                try kernels.enqueueAccumulate(dW1.address, adding: g.w1.address, count: w1Count, stream: stream)
+                try kernels.enqueueAccumulate(dW2.address, adding: g.w2.address, count: w2Count, stream: stream)
+            }
             try event("computed\(chunk)").record(on: stream)
         }
         func combine(_ chunk: Int) throws {

@@ -10,7 +10,9 @@ extension GPUExpertParallelLayer {
         let K = config.topK, d = config.hidden
         let routing = try routerWorkspace(tokens: tokens)
         try router.route(input: input, tokens: tokens, workspace: routing, stream: stream)
+        let clock = ContinuousClock(), start = clock.now
         try stream.synchronize()
+        let routed = clock.now
         let expertIndex = try routing.expertIndex.download(Int32.self, count: tokens * K)
         let scores = try routing.scores.download(Float.self, count: tokens * K)
 
@@ -55,16 +57,22 @@ extension GPUExpertParallelLayer {
                 }
             }
             for local in 0..<item.tokens.count {
+                // The token's distinct rows in ascending order (insertion into its K-wide slice of rowsOfToken).
                 let t = t0 + local
-                var rows: [Int32] = []
+                var count = 0
                 for k in 0..<K {
                     let row = plan.rowOfAssignment[local * K + k]
                     guard row >= 0 else { continue }
                     let global = Int32(item.sendBase) + row
                     scorePosition[t * K + k] = global * Int32(K) + Int32(k)
-                    if !rows.contains(global) { rows.append(global) }
+                    var j = 0
+                    while j < count, rowsOfToken[t * K + j] < global { j += 1 }
+                    guard j == count || rowsOfToken[t * K + j] != global else { continue }
+                    var m = count
+                    while m > j { rowsOfToken[t * K + m] = rowsOfToken[t * K + m - 1]; m -= 1 }
+                    rowsOfToken[t * K + j] = global
+                    count += 1
                 }
-                for (j, row) in rows.sorted().enumerated() { rowsOfToken[t * K + j] = row }
             }
         }
         let sendIndexBuffer = try buffer("sendIndex", bytes: sent * 4)
@@ -88,6 +96,7 @@ extension GPUExpertParallelLayer {
             if chunk < workspaces.count { workspaces[chunk] = made } else { workspaces.append(made) }
         }
 
+        let planned = clock.now
         let comm = communicator.stream
         // Gather every chunk's rows first (cheap, and the first dispatch can start at once).
         for (chunk, item) in dispatched.enumerated() {
@@ -138,6 +147,7 @@ extension GPUExpertParallelLayer {
                 out: output.address + UInt64(item.tokens.lowerBound * d * 2), stream: stream)
         }
         try pipeline(dispatch: dispatch, compute: compute, combine: combine, finish: sum)
+        hostTimes = HostTimes(routingWait: routed - start, planning: planned - routed, enqueue: clock.now - planned)
         lastPass = GPUExpertParallelPass(
             tokens: tokens, output: output, expertIndex: expertIndex, scores: scores, chunks: dispatched, rank: rank)
         return lastPass!

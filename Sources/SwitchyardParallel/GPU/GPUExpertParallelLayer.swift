@@ -47,6 +47,15 @@ public final class GPUExpertParallelLayer: @unchecked Sendable {
     var routing: GPURouterWorkspace?
     /// The latest forward pass (backward takes only this one: the buffers belong to it).
     var lastPass: GPUExpertParallelPass?
+
+    /// Where the host spent the latest forward: waiting for the router's choices, planning (choices read back, plans,
+    /// count exchange, metadata uploaded, buffers grown) and enqueueing the chunks.
+    public struct HostTimes: Sendable {
+        public var routingWait: Duration
+        public var planning: Duration
+        public var enqueue: Duration
+    }
+    public internal(set) var hostTimes = HostTimes(routingWait: .zero, planning: .zero, enqueue: .zero)
     private var events: [String: CUDAEvent] = [:]
 
     /// Takes rank `communicator.rank`'s slots out of the full layer's weights (rounded to bf16 on upload).

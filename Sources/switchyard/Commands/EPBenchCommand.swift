@@ -1,6 +1,7 @@
 import ArgumentParser
 import Switchyard
 import SwitchyardCUDA
+import SwitchyardFormats
 import SwitchyardModel
 import SwitchyardParallel
 
@@ -28,6 +29,10 @@ struct EPBenchCommand: AsyncParsableCommand {
     var dispatch: String = "bf16"
     @Option(help: "Timed iterations (the median is reported).")
     var iterations: Int = 20
+    @Option(help: "Token chunks of the overlapped EP layer (compared with 1 chunk).")
+    var chunks: Int = 4
+    @Flag(help: "Skip the end-to-end EP layer timing (bandwidth only).")
+    var bandwidthOnly = false
 
     struct Shape: Sendable {
         var name: String
@@ -37,11 +42,14 @@ struct EPBenchCommand: AsyncParsableCommand {
         var hidden: Int
         var experts: Int
         var topK: Int
+        var intermediate: Int
     }
 
     static let shapes = [
-        Shape(name: "deepseek-v3", fixedTokensPerRank: 4096, totalTokens: 0, hidden: 7168, experts: 256, topK: 8),
-        Shape(name: "30B-n512", fixedTokensPerRank: nil, totalTokens: 32768, hidden: 4096, experts: 128, topK: 8),
+        Shape(name: "deepseek-v3", fixedTokensPerRank: 4096, totalTokens: 0, hidden: 7168, experts: 256, topK: 8,
+              intermediate: 2048),
+        Shape(name: "30B-n512", fixedTokensPerRank: nil, totalTokens: 32768, hidden: 4096, experts: 128, topK: 8,
+              intermediate: 512),
     ]
 
     func run() async throws {
@@ -54,6 +62,7 @@ struct EPBenchCommand: AsyncParsableCommand {
         guard (1...visible).contains(ranks) else { throw ValidationError("--gpus must be in 1...\(visible)") }
         guard ["bf16", "fp8"].contains(dispatch) else { throw ValidationError("--dispatch must be bf16 or fp8") }
         guard iterations >= 1 else { throw ValidationError("--iterations must be ≥ 1") }
+        guard chunks >= 1 else { throw ValidationError("--chunks must be ≥ 1") }
         let chosen = shape == "all" ? Self.shapes : Self.shapes.filter { $0.name.lowercased() == shape.lowercased() }
         guard !chosen.isEmpty else { throw ValidationError("unknown shape \(shape); use deepseek-v3, 30B-n512 or all") }
 
@@ -66,7 +75,13 @@ struct EPBenchCommand: AsyncParsableCommand {
             try EPBenchRun(shape: shape, ranks: ranks, fp8: dispatch == "fp8", iterations: iterations)
                 .measure(communicators: communicators)
         }
-        print("EP layer end to end: not measured (no GPU expert backend is wired into the EP layer yet).")
+        guard !bandwidthOnly else { return }
+        if dispatch == "fp8" { print("EP layer end to end: bf16 dispatch (FP8 dispatch is not in the GPU layer yet)") }
+        let cache = try KernelCache()
+        let kernels = try contexts.map { try GPUKernels(context: $0, cache: cache) }
+        for shape in chosen {
+            try EPLayerTiming(shape: shape, ranks: ranks, chunks: chunks, iterations: iterations).measure(kernels: kernels)
+        }
     }
 }
 
@@ -208,5 +223,117 @@ struct EPBenchRun {
         for _ in 0..<places { scale *= 10 }
         let rounded = (value * scale).rounded() / scale
         return places == 0 ? String(Int(rounded)) : String(rounded)
+    }
+}
+
+/// End-to-end time of the GPU expert-parallel layer at one ep-bench shape: forward, and forward + backward, with
+/// one token chunk (the plain sequence) and with `chunks` (dispatch and combine beside the experts). Weights are
+/// seeded on the device, the router (replicated) on the host; every rank times its own calls (host clock, from the
+/// call to its stream's end) and the slowest rank's median is reported.
+struct EPLayerTiming {
+    var shape: EPBenchCommand.Shape
+    var ranks: Int
+    var chunks: Int
+    var iterations: Int
+
+    func measure(kernels: [GPUKernels]) throws {
+        let tokens = shape.fixedTokensPerRank ?? shape.totalTokens / ranks
+        let config = try MoEConfig(
+            hidden: shape.hidden, intermediate: shape.intermediate, experts: shape.experts, topK: shape.topK,
+            router: RouterConfig(kind: .softmaxTopK(renormalize: true)))
+        let placement = try SwitchyardParallel.ExpertPlacement.contiguous(experts: shape.experts, ranks: ranks)
+        var generator = SeededGenerator(seed: 7)
+        let router = HostTensor.randomNormal(shape: [shape.hidden, shape.experts], generator: &generator)
+        let bias = Tensor<Float>(zeros: [shape.experts])
+        // Expert weights a rank holds: bf16 packed and canonical, fp32 gradients and their sum over chunks.
+        let slots = (shape.experts + ranks - 1) / ranks
+        let weightBytes = Double(slots * shape.hidden * 3 * shape.intermediate) * 12
+        let memory = Double(kernels[0].context.totalMemory)
+        guard weightBytes < 0.8 * memory else {
+            print("\(shape.name) EP layer end to end, \(ranks) rank\(ranks == 1 ? "" : "s"): skipped: \(slots) experts a rank "
+                + "need \(EPBenchRun.format(weightBytes / 1e9)) GB of weights and weight gradients, the GPU has "
+                + "\(EPBenchRun.format(memory / 1e9)) GB (more ranks share them)")
+            return
+        }
+        var rows: [String] = []
+        for chunkCount in Array(Set([1, chunks])).sorted() {
+            let group = try GPUExpertParallelGroup(ranks: ranks, chunks: chunkCount, transport: .nccl, kernels: kernels)
+            let iterations = self.iterations
+            let perRank = try group.run { comm, kernels -> (forward: Double, step: Double, bytes: Int, planning: Double, plain: (Double, Double)?) in
+                let context = kernels.context
+                let slots = placement.slots[comm.rank].count, d = config.hidden, n = config.intermediate
+                let layer: GPUExpertParallelLayer
+                var plainLayer: GPUMoELayer?
+                do {  // the seeded weights are only read while the layers pack their own copies
+                    let w1 = try context.allocate(bytes: slots * d * 2 * n * 2), w2 = try context.allocate(bytes: slots * n * d * 2)
+                    try kernels.fillRandomBF16(address: w1.address, count: slots * d * 2 * n, seed: 11 + UInt64(comm.rank), scale: 0.02)
+                    try kernels.fillRandomBF16(address: w2.address, count: slots * n * d, seed: 97 + UInt64(comm.rank), scale: 0.02)
+                    layer = try GPUExpertParallelLayer(
+                        kernels: kernels, config: config, router: router, routerBias: bias, w1: w1.address, w2: w2.address,
+                        placement: placement, communicator: comm, chunks: chunkCount)
+                    if comm.size == 1 && chunkCount == 1 {  // the single-device layer on the same weights, for reference
+                        let wr = try context.allocate(bytes: d * config.experts * 2)
+                        try wr.upload(router.scalars.map { BFloat16($0).bitPattern })
+                        plainLayer = try GPUMoELayer(kernels: kernels, config: config, router: wr.address,
+                                                     routerBias: bias.scalars, w1: w1.address, w2: w2.address)
+                    }
+                }
+                let x = try context.allocate(bytes: tokens * d * 2), dO = try context.allocate(bytes: tokens * d * 2)
+                try kernels.fillRandomBF16(address: x.address, count: tokens * d, seed: 3 + UInt64(comm.rank), scale: 1)
+                try kernels.fillRandomBF16(address: dO.address, count: tokens * d, seed: 5 + UInt64(comm.rank), scale: 1)
+                let stream = try CUDAStream(context: context)
+                let clock = ContinuousClock()
+                func seconds(_ duration: Duration) -> Double {
+                    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+                }
+                func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+                var forward: [Double] = [], step: [Double] = [], planning: [Double] = []
+                for iteration in 0..<(iterations + 2) {
+                    let start = clock.now
+                    let pass = try layer.forward(input: x.address, tokens: tokens, stream: stream)
+                    try stream.synchronize()
+                    let forwardEnd = clock.now
+                    _ = try layer.backward(pass, outputGradient: dO.address, input: x.address, stream: stream)
+                    try stream.synchronize()
+                    if iteration >= 2 {
+                        forward.append(seconds(forwardEnd - start))
+                        step.append(seconds(clock.now - start))
+                        planning.append(seconds(layer.hostTimes.planning))
+                    }
+                }
+                var plain: (Double, Double)?
+                if let plainLayer {
+                    let workspace = try GPUWorkspace(layer: plainLayer, capacity: tokens)
+                    let gradients = try GPUGradients(layer: plainLayer, capacity: tokens)
+                    var f: [Double] = [], b: [Double] = []
+                    for iteration in 0..<(iterations + 2) {
+                        let start = clock.now
+                        try plainLayer.forward(input: x.address, tokens: tokens, workspace: workspace, stream: stream)
+                        try stream.synchronize()
+                        let forwardEnd = clock.now
+                        try plainLayer.backward(outputGradient: dO.address, input: x.address, tokens: tokens,
+                                                workspace: workspace, gradients: gradients, stream: stream)
+                        try stream.synchronize()
+                        if iteration >= 2 { f.append(seconds(forwardEnd - start)); b.append(seconds(clock.now - start)) }
+                    }
+                    plain = (median(f), median(b))
+                }
+                return (median(forward), median(step), layer.workingBytes, median(planning), plain)
+            }
+            let forward = perRank.map(\.forward).max()!, step = perRank.map(\.step).max()!
+            let gib = Double(perRank.map(\.bytes).max()!) / Double(1 << 30)
+            let planning = perRank.map(\.planning).max()!
+            rows.append("  \(chunkCount) chunk\(chunkCount == 1 ? "" : "s"): forward \(EPBenchRun.format(forward * 1e3, decimals: 2)) ms, "
+                + "forward+backward \(EPBenchRun.format(step * 1e3, decimals: 2)) ms (slowest rank, median of \(iterations)); "
+                + "host planning \(EPBenchRun.format(planning * 1e3, decimals: 2)) ms of the forward; "
+                + "working buffers \(EPBenchRun.format(gib, decimals: 2)) GiB a rank")
+            if let plain = perRank[0].plain {
+                rows.append("  single-device layer, same weights and tokens: forward \(EPBenchRun.format(plain.0 * 1e3, decimals: 2)) ms, "
+                    + "forward+backward \(EPBenchRun.format(plain.1 * 1e3, decimals: 2)) ms (host clock, as above)")
+            }
+        }
+        print("\(shape.name) EP layer end to end, \(ranks) rank\(ranks == 1 ? "" : "s") × \(tokens) tokens, n \(shape.intermediate):")
+        for row in rows { print(row) }
+        if ranks == 1 { print("  (one rank: every row stays on this GPU, so this is the layer's own overhead, not overlap)") }
     }
 }
