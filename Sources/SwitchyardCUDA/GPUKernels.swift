@@ -25,6 +25,9 @@ public final class GPUKernels: @unchecked Sendable {
     let padColumns: CUDAFunction
     let scoreGradient: CUDAFunction
     let accumulateF32: CUDAFunction
+    let epRankMask: CUDAFunction
+    let epRankRows: CUDAFunction
+    let epTokenRows: CUDAFunction
     private let modules: [CUDAModule]
 
     /// A kernel compiled for 128- and 256-wide output tiles (suffix _128 / _256), with its shared memory per width.
@@ -100,6 +103,9 @@ public final class GPUKernels: @unchecked Sendable {
         padColumns = try function("moe_elementwise.cu", "sy_pad_columns")
         scoreGradient = try function("moe_router.cu", "sy_score_gradient")
         accumulateF32 = try function("moe_elementwise.cu", "sy_accumulate_f32")
+        epRankMask = try function("moe_router.cu", "sy_ep_rank_mask")
+        epRankRows = try function("moe_router.cu", "sy_ep_rank_rows")
+        epTokenRows = try function("moe_router.cu", "sy_ep_token_rows")
         try gemmF32.setMaxDynamicSharedMemory(GPUKernels.gemmSharedMemoryBytes)
         self.modules = Array(modules.values)
     }

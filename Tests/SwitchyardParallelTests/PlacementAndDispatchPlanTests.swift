@@ -81,3 +81,24 @@ import Testing
         }
     }
 }
+
+/// The GPU dispatch plan picks replicas from tables built on the host; they must reproduce the placement's own rule
+/// for every expert, source rank and token.
+@Test(arguments: [2, 3, 4])
+func replicaTablesMatchThePlacementRule(ranks: Int) throws {
+    let experts = 10
+    let placement = try ExpertPlacement.replicated(
+        loads: (0..<experts).map { 1 / Double($0 + 1) }, ranks: ranks, slotsPerRank: (experts + ranks - 1) / ranks + 2)
+    #expect(placement.replicas.contains { $0.count > 1 })  // the case must exercise replicas
+    for source in 0..<ranks {
+        let table = GPUExpertParallelLayer.replicaChoices(placement: placement, sourceRank: source)
+        for e in 0..<experts {
+            for t in 0..<37 {
+                let count = Int(table.count[e])
+                let at = Int(table.offset[e]) + (count == 1 ? 0 : (t + source) % count)
+                let want = placement.replica(of: e, sourceRank: source, token: t)
+                #expect(Int(table.rank[at]) == want.rank && Int(table.slot[at]) == want.slot, "expert \(e) rank \(source) token \(t)")
+            }
+        }
+    }
+}

@@ -291,6 +291,109 @@ extern "C" __global__ void sy_single_group(int rows, int tile_m, int *__restrict
   tile_offsets[1] = (rows + tile_m - 1) / tile_m;
 }
 
+// Expert-parallel dispatch plan, built on the source rank (GPUExpertParallelLayer). Expert e is served by one of
+// replica_count[e] replicas at replica_offset[e] in replica_rank / replica_slot; token t takes replica
+// (t + source_rank) % count (the host reduces an expert with a replica on the source rank to that one). Chunk c
+// holds tokens chunk_begin[c] ..< chunk_begin[c + 1]. Send rows are chunk-major, then by destination rank, then by
+// token, each token once per destination rank (R ≤ 64): the order of DispatchPlan on the host.
+//   sy_ep_rank_mask:  mask[t] = the ranks serving t's choices (bit r). Grid-stride.
+//   sy_ep_rank_rows:  block (r, c), 1024 threads, scans chunk c's tokens in order. write = 0: counts[c·R + r] = its
+//                     tokens with bit r. write = 1: the j-th such token gets row row_base[c·R + r] + j:
+//                     send_index[row] = t, row_of[t·R + r] = row.
+//   sy_ep_token_rows: per token (grid-stride): each of its rows gets the K slot entries (the slot where the choice is
+//                     served on that row's rank, else −1) and scores (else 0); rows_of_token[t, :] lists its rows in
+//                     ascending order (−1 after); score_position[t·K + k] = row·K + k of the row serving choice k.
+SY_DEVICE int ep_replica(int e, int t, int source_rank, const int *__restrict__ replica_offset,
+                         const int *__restrict__ replica_count) {
+  const int count = replica_count[e];
+  return replica_offset[e] + (count == 1 ? 0 : (t + source_rank) % count);
+}
+
+extern "C" __global__ void sy_ep_rank_mask(const int *__restrict__ expert_index, int T, int K,
+                                           const int *__restrict__ replica_offset, const int *__restrict__ replica_count,
+                                           const int *__restrict__ replica_rank, int source_rank,
+                                           unsigned long long *__restrict__ mask) {
+  for (int t = blockIdx.x * blockDim.x + threadIdx.x; t < T; t += gridDim.x * blockDim.x) {
+    unsigned long long m = 0;
+    for (int k = 0; k < K; ++k) {
+      const int e = expert_index[(long long)t * K + k];
+      if (e >= 0) m |= 1ull << replica_rank[ep_replica(e, t, source_rank, replica_offset, replica_count)];
+    }
+    mask[t] = m;
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(1024)
+    sy_ep_rank_rows(const unsigned long long *__restrict__ mask, const int *__restrict__ chunk_begin, int R, int write,
+                    const int *__restrict__ row_base, int *__restrict__ counts, int *__restrict__ send_index,
+                    int *__restrict__ row_of) {
+  __shared__ int warp_total[32];
+  __shared__ int running;
+  const int r = blockIdx.x, c = blockIdx.y;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int begin = chunk_begin[c], end = chunk_begin[c + 1];
+  const int base = write ? row_base[c * R + r] : 0;
+  if (threadIdx.x == 0) running = 0;
+  __syncthreads();
+  for (int t0 = begin; t0 < end; t0 += 1024) {
+    const int t = t0 + threadIdx.x;
+    const bool bit = t < end && ((mask[t] >> r) & 1ull);
+    const unsigned ballot = __ballot_sync(0xffffffffu, bit);
+    if (lane == 0) warp_total[warp] = __popc(ballot);
+    __syncthreads();
+    int before = running;  // tokens with the bit before this tile, then before this warp
+    for (int w = 0; w < warp; ++w) before += warp_total[w];
+    if (bit && write) {
+      const int row = base + before + __popc(ballot & ((1u << lane) - 1u));
+      send_index[row] = t;
+      row_of[(long long)t * R + r] = row;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      int tile = 0;
+      for (int w = 0; w < 32; ++w) tile += warp_total[w];
+      running += tile;
+    }
+    __syncthreads();
+  }
+  if (!write && threadIdx.x == 0) counts[c * R + r] = running;
+}
+
+extern "C" __global__ void sy_ep_token_rows(const int *__restrict__ expert_index, const float *__restrict__ scores,
+                                            int T, int K, int R, const unsigned long long *__restrict__ mask,
+                                            const int *__restrict__ row_of, const int *__restrict__ replica_offset,
+                                            const int *__restrict__ replica_count, const int *__restrict__ replica_rank,
+                                            const int *__restrict__ replica_slot, int source_rank,
+                                            int *__restrict__ send_slots, float *__restrict__ send_scores,
+                                            int *__restrict__ rows_of_token, int *__restrict__ score_position) {
+  for (int t = blockIdx.x * blockDim.x + threadIdx.x; t < T; t += gridDim.x * blockDim.x) {
+    const unsigned long long m = mask[t];
+    int j = 0;
+    for (int r = 0; r < R; ++r) {
+      if (!((m >> r) & 1ull)) continue;
+      const int row = row_of[(long long)t * R + r];
+      rows_of_token[(long long)t * K + j++] = row;
+      for (int k = 0; k < K; ++k) {
+        const int e = expert_index[(long long)t * K + k];
+        int slot = -1;
+        if (e >= 0) {
+          const int at = ep_replica(e, t, source_rank, replica_offset, replica_count);
+          if (replica_rank[at] == r) {
+            slot = replica_slot[at];
+            score_position[(long long)t * K + k] = row * K + k;
+          }
+        }
+        send_slots[(long long)row * K + k] = slot;
+        send_scores[(long long)row * K + k] = slot >= 0 ? scores[(long long)t * K + k] : 0.0f;
+      }
+    }
+    for (; j < K; ++j) rows_of_token[(long long)t * K + j] = -1;
+    for (int k = 0; k < K; ++k) {
+      if (expert_index[(long long)t * K + k] < 0) score_position[(long long)t * K + k] = -1;
+    }
+  }
+}
+
 // The scores' gradient alone, for the expert side of the expert-parallel layer (the router lives on the source
 // rank): dS[a] = Σ_tiles ds_partial[position(a)·n_tiles + tile] in tile order, 0 where position(a) = −1 (the choice
 // is served by another rank). The same sum as sy_router_backward's. Grid-stride over the assignments.

@@ -75,15 +75,21 @@ public final class GPUExpertParallelGroup: @unchecked Sendable {
     }
 
     /// Forward (and backward when `outputGradient` is given) of the whole batch `x` [T, d], split over the ranks,
-    /// with the full layer's `weights` placed contiguously (ragged when R does not divide E); everything read back and assembled (dW1 and dW2 as
+    /// with the full layer's `weights` placed on the ranks; everything read back and assembled (dW1 and dW2 as
     /// [E, …], replicas summed). With `poison`, every device buffer starts as NaN bytes.
+    /// - Parameter replicated: place experts EPLB-style (``ExpertPlacement/replicated(loads:ranks:slotsPerRank:)``,
+    ///   one spare slot a rank, loads skewed toward low expert indices) instead of contiguously.
     public func run(
-        x: HostTensor, weights: MoEWeights<Float>, outputGradient: HostTensor?, poison: Bool = true
+        x: HostTensor, weights: MoEWeights<Float>, outputGradient: HostTensor?, poison: Bool = true,
+        replicated: Bool = false
     ) throws -> ExternalLayerRun {
         let c = weights.config, T = x.shape[0], d = c.hidden, K = c.topK, E = c.experts, n = c.intermediate
-        // Contiguous and ragged: rank r holds r·E/R ..< (r+1)·E/R (none when E < R).
-        let placement = try ExpertPlacement(
-            experts: E, slots: (0..<ranks).map { r in Array((r * E / ranks)..<((r + 1) * E / ranks)) })
+        let placement = replicated
+            ? try ExpertPlacement.replicated(
+                loads: (0..<E).map { 1 / Double($0 + 1) }, ranks: ranks, slotsPerRank: min(E, (E + ranks - 1) / ranks + 1))
+            // Contiguous and ragged: rank r holds r·E/R ..< (r+1)·E/R (none when E < R).
+            : try ExpertPlacement(
+                experts: E, slots: (0..<ranks).map { r in Array((r * E / ranks)..<((r + 1) * E / ranks)) })
         let chunks = self.chunks
         struct RankResult: Sendable {
             var output: [Float], expertIndex: [Int32], scores: [Float]
@@ -107,7 +113,9 @@ public final class GPUExpertParallelGroup: @unchecked Sendable {
             let stream = try CUDAStream(context: context)
             let input = try upload(x)
             let pass = try layer.forward(input: input.address, tokens: range.count, stream: stream)
-            var result = RankResult(output: [], expertIndex: pass.expertIndex, scores: pass.scores, dX: [], dS: [],
+            try stream.synchronize()
+            let routing = try pass.routing(topK: K)
+            var result = RankResult(output: [], expertIndex: routing.expertIndex, scores: routing.scores, dX: [], dS: [],
                                     dWr: [], dW1: [], dW2: [])
             if let outputGradient {
                 let dO = try upload(outputGradient)

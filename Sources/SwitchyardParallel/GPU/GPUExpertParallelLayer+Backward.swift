@@ -49,7 +49,7 @@ extension GPUExpertParallelLayer {
         func dispatch(_ chunk: Int) throws {
             let item = pass.chunks[chunk]
             try comm.wait(for: event("packed\(chunk)"))
-            try exchangeRows(send: sendG, sendBase: item.sendBase, sendCounts: item.plan.sendCounts, receive: receiveG,
+            try exchangeRows(send: sendG, sendBase: item.sendBase, sendCounts: item.sendCounts, receive: receiveG,
                              receiveBase: item.receiveBase, receiveCounts: item.receiveCounts, width: d, dtype: .bfloat16)
             try event("dispatched\(chunk)").record(on: comm)
         }
@@ -73,9 +73,9 @@ extension GPUExpertParallelLayer {
             let item = pass.chunks[chunk]
             try comm.wait(for: event("computed\(chunk)"))
             try exchangeRows(send: rowsDX, sendBase: item.receiveBase, sendCounts: item.receiveCounts, receive: returnedDX,
-                             receiveBase: item.sendBase, receiveCounts: item.plan.sendCounts, width: d, dtype: .bfloat16)
+                             receiveBase: item.sendBase, receiveCounts: item.sendCounts, width: d, dtype: .bfloat16)
             try exchangeRows(send: rowsDS, sendBase: item.receiveBase, sendCounts: item.receiveCounts, receive: returnedDS,
-                             receiveBase: item.sendBase, receiveCounts: item.plan.sendCounts, width: K, dtype: .float32)
+                             receiveBase: item.sendBase, receiveCounts: item.sendCounts, width: K, dtype: .float32)
             try event("combined\(chunk)").record(on: comm)
         }
         // The router's backward needs every chunk's dS, so the source-side finish runs once, after the last combine

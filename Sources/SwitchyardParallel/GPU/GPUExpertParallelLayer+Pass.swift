@@ -4,86 +4,62 @@ import SwitchyardCUDA
 extension GPUExpertParallelLayer {
     /// Runs this rank's part of the layer forward over its tokens: X [T, d] bf16 at `input` (T may be 0). Every rank
     /// must call it at the same time. Work is enqueued on `stream` (and the communicator's stream); the host waits
-    /// once, for the router's choices, before planning. The returned pass's output is complete once `stream` is.
+    /// twice: for the plan's row counts (routing and planning run on the device) and for the count exchange. The
+    /// returned pass's output is complete once `stream` is.
     public func forward(input: UInt64, tokens: Int, stream: CUDAStream) throws -> GPUExpertParallelPass {
         guard tokens >= 0 else { throw SwitchyardError(.invalidConfiguration, "tokens must be ≥ 0, got \(tokens)") }
-        let K = config.topK, d = config.hidden
+        let K = config.topK, d = config.hidden, R = placement.ranks
+        let clock = ContinuousClock(), start = clock.now
+        let ranges = (0..<chunks).map { chunk in (chunk * tokens / chunks)..<((chunk + 1) * tokens / chunks) }
+        let chunkBegin = try buffer("chunkBegin", bytes: (chunks + 1) * 4)
+        try chunkBegin.upload(ranges.map { Int32($0.lowerBound) } + [Int32(tokens)])
         let routing = try routerWorkspace(tokens: tokens)
         try router.route(input: input, tokens: tokens, workspace: routing, stream: stream)
-        let clock = ContinuousClock(), start = clock.now
+
+        // The plan on the device; only each (chunk, rank)'s row count comes back.
+        let mask = try buffer("mask", bytes: tokens * 8), counts = try buffer("counts", bytes: chunks * R * 4)
+        try kernels.enqueueDispatchCounts(
+            expertIndex: routing.expertIndex.address, tokens: tokens, topK: K, ranks: R, sourceRank: rank,
+            replicas: replicaTable, chunkBegin: chunkBegin.address, chunks: chunks, mask: mask.address,
+            counts: counts.address, stream: stream)
         try stream.synchronize()
         let routed = clock.now
-        let expertIndex = try routing.expertIndex.download(Int32.self, count: tokens * K)
-        let scores = try routing.scores.download(Float.self, count: tokens * K)
-
-        // Plans of every chunk, and what every peer will send here (one exchange for all chunks).
-        var plans: [DispatchPlan] = []
-        var ranges: [Range<Int>] = []
+        let flat = tokens > 0 ? try counts.download(Int32.self, count: chunks * R) : [Int32](repeating: 0, count: chunks * R)
+        let sendCounts = (0..<chunks).map { chunk in (0..<R).map { Int(flat[chunk * R + $0]) } }
+        var rowBase = [Int32](repeating: 0, count: chunks * R)
+        var sent = 0
         for chunk in 0..<chunks {
-            let range = (chunk * tokens / chunks)..<((chunk + 1) * tokens / chunks)
-            ranges.append(range)
-            plans.append(try DispatchPlan(
-                expertIndex: Array(expertIndex[(range.lowerBound * K)..<(range.upperBound * K)]), tokens: range.count,
-                topK: K, placement: placement, sourceRank: rank, firstToken: range.lowerBound))
-        }
-        let receiveCounts = try exchangeCounts(plans.map(\.sendCounts))
-        var dispatched: [GPUDispatchedChunk] = []
-        var sendBase = 0, receiveBase = 0
-        for chunk in 0..<chunks {
-            let item = GPUDispatchedChunk(
-                tokens: ranges[chunk], plan: plans[chunk], receiveCounts: receiveCounts[chunk], sendBase: sendBase,
-                receiveBase: receiveBase)
-            sendBase += item.sentRows
-            receiveBase += item.receivedRows
-            dispatched.append(item)
-        }
-        let sent = sendBase, received = receiveBase
-
-        // Host metadata: each sent row's token, slots and scores; each token's rows (ascending, −1 padded) for the
-        // combine; each assignment's place in the returned dS [sent, K] for the router's backward.
-        var sendIndex = [Int32](repeating: 0, count: sent)
-        var sendSlots = [Int32](repeating: -1, count: sent * K)
-        var sendScores = [Float](repeating: 0, count: sent * K)
-        var rowsOfToken = [Int32](repeating: -1, count: tokens * K)
-        var scorePosition = [Int32](repeating: -1, count: tokens * K)
-        for item in dispatched {
-            let plan = item.plan, t0 = item.tokens.lowerBound
-            for (row, token) in plan.sendTokens.enumerated() {
-                let global = item.sendBase + row, t = t0 + Int(token)
-                sendIndex[global] = Int32(t)
-                for k in 0..<K where plan.sendSlots[row * K + k] >= 0 {
-                    sendSlots[global * K + k] = plan.sendSlots[row * K + k]
-                    sendScores[global * K + k] = scores[t * K + k]
-                }
-            }
-            for local in 0..<item.tokens.count {
-                // The token's distinct rows in ascending order (insertion into its K-wide slice of rowsOfToken).
-                let t = t0 + local
-                var count = 0
-                for k in 0..<K {
-                    let row = plan.rowOfAssignment[local * K + k]
-                    guard row >= 0 else { continue }
-                    let global = Int32(item.sendBase) + row
-                    scorePosition[t * K + k] = global * Int32(K) + Int32(k)
-                    var j = 0
-                    while j < count, rowsOfToken[t * K + j] < global { j += 1 }
-                    guard j == count || rowsOfToken[t * K + j] != global else { continue }
-                    var m = count
-                    while m > j { rowsOfToken[t * K + m] = rowsOfToken[t * K + m - 1]; m -= 1 }
-                    rowsOfToken[t * K + j] = global
-                    count += 1
-                }
+            for r in 0..<R {
+                rowBase[chunk * R + r] = Int32(sent)
+                sent += sendCounts[chunk][r]
             }
         }
+        let rowBaseBuffer = try buffer("rowBase", bytes: chunks * R * 4)
+        try rowBaseBuffer.upload(rowBase)
         let sendIndexBuffer = try buffer("sendIndex", bytes: sent * 4)
         let sendSlotsBuffer = try buffer("sendSlots", bytes: sent * K * 4)
         let sendScoresBuffer = try buffer("sendScores", bytes: sent * K * 4)
         let rowsOfTokenBuffer = try buffer("rowsOfToken", bytes: tokens * K * 4)
-        try sendIndexBuffer.upload(sendIndex)
-        try sendSlotsBuffer.upload(sendSlots)
-        try sendScoresBuffer.upload(sendScores)
-        try rowsOfTokenBuffer.upload(rowsOfToken)
-        try buffer("scorePosition", bytes: tokens * K * 4).upload(scorePosition)
+        try kernels.enqueueDispatchRows(
+            expertIndex: routing.expertIndex.address, scores: routing.scores.address, tokens: tokens, topK: K, ranks: R,
+            sourceRank: rank, replicas: replicaTable, chunkBegin: chunkBegin.address, chunks: chunks, mask: mask.address,
+            rowBase: rowBaseBuffer.address, rowOf: try buffer("rowOf", bytes: tokens * R * 4).address,
+            sendIndex: sendIndexBuffer.address, sendSlots: sendSlotsBuffer.address, sendScores: sendScoresBuffer.address,
+            rowsOfToken: rowsOfTokenBuffer.address,
+            scorePosition: try buffer("scorePosition", bytes: tokens * K * 4).address, stream: stream)
+
+        let receiveCounts = try exchangeCounts(sendCounts)
+        var dispatched: [GPUDispatchedChunk] = []
+        var sendBase = 0, receiveBase = 0
+        for chunk in 0..<chunks {
+            let item = GPUDispatchedChunk(
+                tokens: ranges[chunk], sendCounts: sendCounts[chunk], receiveCounts: receiveCounts[chunk],
+                sendBase: sendBase, receiveBase: receiveBase)
+            sendBase += item.sentRows
+            receiveBase += item.receivedRows
+            dispatched.append(item)
+        }
+        let received = receiveBase
 
         let sendX = try buffer("sendX", bytes: sent * d * 2), returned = try buffer("returned", bytes: sent * d * 2)
         let receiveX = try buffer("receiveX", bytes: received * d * 2)
@@ -109,13 +85,13 @@ extension GPUExpertParallelLayer {
         func dispatch(_ chunk: Int) throws {
             let item = dispatched[chunk]
             try comm.wait(for: event("packed\(chunk)"))
-            try exchangeRows(send: sendX, sendBase: item.sendBase, sendCounts: item.plan.sendCounts,
+            try exchangeRows(send: sendX, sendBase: item.sendBase, sendCounts: item.sendCounts,
                              receive: receiveX, receiveBase: item.receiveBase, receiveCounts: item.receiveCounts,
                              width: d, dtype: .bfloat16)
-            try exchangeRows(send: sendSlotsBuffer, sendBase: item.sendBase, sendCounts: item.plan.sendCounts,
+            try exchangeRows(send: sendSlotsBuffer, sendBase: item.sendBase, sendCounts: item.sendCounts,
                              receive: receiveSlots, receiveBase: item.receiveBase, receiveCounts: item.receiveCounts,
                              width: K, dtype: .int32)
-            try exchangeRows(send: sendScoresBuffer, sendBase: item.sendBase, sendCounts: item.plan.sendCounts,
+            try exchangeRows(send: sendScoresBuffer, sendBase: item.sendBase, sendCounts: item.sendCounts,
                              receive: receiveScores, receiveBase: item.receiveBase, receiveCounts: item.receiveCounts,
                              width: K, dtype: .float32)
             try event("dispatched\(chunk)").record(on: comm)
@@ -134,7 +110,7 @@ extension GPUExpertParallelLayer {
             let item = dispatched[chunk]
             try comm.wait(for: event("computed\(chunk)"))
             try exchangeRows(send: workspaces[chunk].output, sendBase: 0, sendCounts: item.receiveCounts,
-                             receive: returned, receiveBase: item.sendBase, receiveCounts: item.plan.sendCounts,
+                             receive: returned, receiveBase: item.sendBase, receiveCounts: item.sendCounts,
                              width: d, dtype: .bfloat16)
             try event("combined\(chunk)").record(on: comm)
         }
@@ -148,8 +124,7 @@ extension GPUExpertParallelLayer {
         }
         try pipeline(dispatch: dispatch, compute: compute, combine: combine, finish: sum)
         hostTimes = HostTimes(routingWait: routed - start, planning: planned - routed, enqueue: clock.now - planned)
-        lastPass = GPUExpertParallelPass(
-            tokens: tokens, output: output, expertIndex: expertIndex, scores: scores, chunks: dispatched, rank: rank)
+        lastPass = GPUExpertParallelPass(tokens: tokens, output: output, routing: routing, chunks: dispatched, rank: rank)
         return lastPass!
     }
 

@@ -5,9 +5,9 @@ import SwitchyardCUDA
 /// One rank's share of an expert-parallel MoE layer on a GPU: the replicated router and the experts of its slots,
 /// moving token rows over a ``DeviceCommunicator`` (NCCL across GPUs).
 ///
-/// Forward, on each rank over its own tokens: route on the device; read the choices back (one synchronization);
-/// plan dispatch on the host (``DispatchPlan``: each token once per destination rank, rows by destination then token)
-/// and exchange the row counts; then, per token chunk, gather the rows (a kernel), send them with their K slot
+/// Forward, on each rank over its own tokens: route and plan dispatch on the device (``DispatchPlan``'s order: each
+/// token once per destination rank, rows by chunk, destination, then token; `sy_ep_*` kernels), read only the row
+/// counts back and exchange them (two synchronizations); then, per token chunk, gather the rows (a kernel), send them with their K slot
 /// entries and scores (all-to-all-v), run the local experts on what arrived (``GPUMoELayer/forwardRouted``), send
 /// each row's partial output Σ_k s_k·Y_k back, and add a token's partials in ascending destination rank (a kernel).
 /// With chunks > 1 the collectives run on the communicator's stream and the compute on the caller's, ordered by
@@ -48,8 +48,8 @@ public final class GPUExpertParallelLayer: @unchecked Sendable {
     /// The latest forward pass (backward takes only this one: the buffers belong to it).
     var lastPass: GPUExpertParallelPass?
 
-    /// Where the host spent the latest forward: waiting for the router's choices, planning (choices read back, plans,
-    /// count exchange, metadata uploaded, buffers grown) and enqueueing the chunks.
+    /// Where the host spent the latest forward: waiting for the device's routing and row counts, planning (counts
+    /// read back, row bases, count exchange, buffers grown) and enqueueing the chunks.
     public struct HostTimes: Sendable {
         public var routingWait: Duration
         public var planning: Duration
@@ -57,6 +57,9 @@ public final class GPUExpertParallelLayer: @unchecked Sendable {
     }
     public internal(set) var hostTimes = HostTimes(routingWait: .zero, planning: .zero, enqueue: .zero)
     private var events: [String: CUDAEvent] = [:]
+    /// This rank's choice among each expert's replicas, for the device plan (see ``GPUReplicaTable``).
+    var replicaTable: GPUReplicaTable
+    private let replicaBuffers: [DeviceBuffer]
 
     /// Takes rank `communicator.rank`'s slots out of the full layer's weights (rounded to bf16 on upload).
     /// Throws for what the EP layer does not support: capacity dropping, token rounding, shared experts, and the
@@ -118,6 +121,31 @@ public final class GPUExpertParallelLayer: @unchecked Sendable {
         self.router = try GPURouter(kernels: kernels, config: c, router: router, bias: routerBias)
         self.experts = experts
         slotCount = slots
+        let table = Self.replicaChoices(placement: placement, sourceRank: communicator.rank)
+        replicaBuffers = try [table.offset, table.count, table.rank, table.slot].map { values in
+            let buffer = try kernels.context.allocate(bytes: values.count * 4)
+            try buffer.upload(values)
+            return buffer
+        }
+        replicaTable = GPUReplicaTable(offset: replicaBuffers[0].address, count: replicaBuffers[1].address,
+                                       rank: replicaBuffers[2].address, slot: replicaBuffers[3].address)
+    }
+
+    /// The replica tables of the device plan for `sourceRank` (see ``GPUReplicaTable``), matching
+    /// ``ExpertPlacement/replica(of:sourceRank:token:)``: one replica; else the one on the source rank; else all of
+    /// them, token t taking (t + sourceRank) % count.
+    static func replicaChoices(placement: ExpertPlacement, sourceRank: Int)
+        -> (offset: [Int32], count: [Int32], rank: [Int32], slot: [Int32])
+    {
+        var offset: [Int32] = [], count: [Int32] = [], ranks: [Int32] = [], slots: [Int32] = []
+        for copies in placement.replicas {
+            let used = copies.count == 1 ? copies : (copies.first { $0.rank == sourceRank }.map { [$0] } ?? copies)
+            offset.append(Int32(ranks.count))
+            count.append(Int32(used.count))
+            ranks += used.map { Int32($0.rank) }
+            slots += used.map { Int32($0.slot) }
+        }
+        return (offset, count, ranks, slots)
     }
 
     /// The local layer's configuration: this rank's experts, the same d, n, K (the router is not used).
@@ -136,6 +164,9 @@ public final class GPUExpertParallelLayer: @unchecked Sendable {
                 "placement covers \(placement.experts) experts on \(placement.ranks) ranks; the layer has \(c.experts) experts and the communicator \(communicator.size) ranks")
         }
         guard chunks >= 1 else { throw SwitchyardError(.invalidConfiguration, "chunks must be ≥ 1, got \(chunks)") }
+        guard placement.ranks <= GPUKernels.maxExpertParallelRanks else {
+            throw SwitchyardError(.unsupported, "the GPU dispatch plan supports up to \(GPUKernels.maxExpertParallelRanks) ranks, got \(placement.ranks)")
+        }
         guard c.router.auxLossCoefficient == 0, c.router.zLossCoefficient == 0 else {
             throw SwitchyardError(
                 .unsupported, "expert parallelism needs auxLossCoefficient = zLossCoefficient = 0 (global loss statistics are not reduced yet)")
@@ -177,12 +208,13 @@ public final class GPUExpertParallelLayer: @unchecked Sendable {
 /// What one chunk's plan and exchange fixed: row counts, where its rows start in the pass-wide buffers.
 struct GPUDispatchedChunk {
     var tokens: Range<Int>
-    var plan: DispatchPlan
+    /// Rows sent to / received from each rank.
+    var sendCounts: [Int]
     var receiveCounts: [Int]
     /// First row of this chunk in the pass-wide send (= returned) buffers and receive buffers.
     var sendBase: Int
     var receiveBase: Int
-    var sentRows: Int { plan.rows }
+    var sentRows: Int { sendCounts.reduce(0, +) }
     var receivedRows: Int { receiveCounts.reduce(0, +) }
 }
 
@@ -192,23 +224,26 @@ public final class GPUExpertParallelPass: @unchecked Sendable {
     public let tokens: Int
     /// O [T, d] bf16.
     public let output: DeviceBuffer
-    /// The router's choices [T, K] (expert indices, host copy) and scores [T, K].
-    public let expertIndex: [Int32]
-    public let scores: [Float]
     /// Rows this rank sent to other ranks (each token once per remote destination), over all chunks.
     public let remoteRowsSent: Int
     /// Rows this rank received from other ranks.
     public let remoteRowsReceived: Int
+    let routingBuffers: GPURouterWorkspace
     let chunks: [GPUDispatchedChunk]
 
-    init(tokens: Int, output: DeviceBuffer, expertIndex: [Int32], scores: [Float], chunks: [GPUDispatchedChunk], rank: Int) {
+    init(tokens: Int, output: DeviceBuffer, routing: GPURouterWorkspace, chunks: [GPUDispatchedChunk], rank: Int) {
         self.tokens = tokens
         self.output = output
-        self.expertIndex = expertIndex
-        self.scores = scores
+        routingBuffers = routing
         self.chunks = chunks
-        remoteRowsSent = chunks.reduce(0) { $0 + $1.plan.remoteRows(sourceRank: rank) }
+        remoteRowsSent = chunks.reduce(0) { $0 + $1.sentRows - $1.sendCounts[rank] }
         remoteRowsReceived = chunks.reduce(0) { $0 + $1.receivedRows - $1.receiveCounts[rank] }
+    }
+
+    /// The router's choices [T·K] (expert indices) and scores [T·K], read from the device (after the pass's stream).
+    public func routing(topK K: Int) throws -> (expertIndex: [Int32], scores: [Float]) {
+        (try routingBuffers.expertIndex.download(Int32.self, count: tokens * K),
+         try routingBuffers.scores.download(Float.self, count: tokens * K))
     }
 }
 

@@ -18,7 +18,8 @@ struct CheckCommand: AsyncParsableCommand {
             With --backward, every gradient is compared too. \
             With --ranks R (GPU only), the same cases run through the GPU expert-parallel layer over R ranks (tokens \
             split contiguously, so small T leaves ranks with none; experts placed contiguously, ragged when R does not \
-            divide E, none on some ranks when E < R; cases alternate 1 and 3 token chunks): NCCL with one GPU a rank when R GPUs are visible, else all ranks on GPU 0 exchanging \
+            divide E, none on some ranks when E < R; every third case EPLB-style with replicas; cases alternate 1 and 3 \
+            token chunks): NCCL with one GPU a rank when R GPUs are visible, else all ranks on GPU 0 exchanging \
             through host memory. O, the scores (and with --backward dX, dWr, dW1, dW2, dS) are compared with the same \
             float64 reference; the aux and z losses are set to 0 (EP does not support them). \
             Prints `N passed, M failed`; exits non-zero on failure.
@@ -92,12 +93,14 @@ extension CheckCommand {
             let chunks = epChunks ?? (i % 2 == 1 ? 3 : 1)
             let group = try GPUExpertParallelGroup(
                 ranks: ranks, chunks: chunks, transport: useNCCL ? .nccl : .hostStaged, kernels: kernels)
+            // Every third case places experts EPLB-style, with replicas (needs R > 1 to differ).
+            let replicated = ranks > 1 && i % 3 == 2
             let result = Conformance.runExternal(c, storage: .bfloat16, backward: backward) { x, weights, dO in
-                try group.run(x: x, weights: weights, outputGradient: dO)
+                try group.run(x: x, weights: weights, outputGradient: dO, replicated: replicated)
             }
             let errors = result.errors.map { "\($0.name) \(format($0.value))" }.joined(separator: " ")
             let routing = result.routingMismatches > 0 ? " routing-near-ties \(result.routingMismatches)" : ""
-            print("\(result.passed ? "PASS" : "FAIL") \(i + 1)/\(cases) \(c) chunks \(chunks)  \(errors)\(routing)")
+            print("\(result.passed ? "PASS" : "FAIL") \(i + 1)/\(cases) \(c) chunks \(chunks)\(replicated ? " replicated" : "")  \(errors)\(routing)")
             for failure in result.failures { print("     \(failure)") }
             if result.passed { passed += 1 } else { failed += 1 }
         }
