@@ -24,7 +24,6 @@ public final class GPUKernels: @unchecked Sendable {
     let routerBackward: CUDAFunction
     let padColumns: CUDAFunction
     let scoreGradient: CUDAFunction
-    let accumulateF32: CUDAFunction
     let epRankMask: CUDAFunction
     let epRankRows: CUDAFunction
     let epTokenRows: CUDAFunction
@@ -102,7 +101,6 @@ public final class GPUKernels: @unchecked Sendable {
         routerBackward = try function("moe_router.cu", "sy_router_backward")
         padColumns = try function("moe_elementwise.cu", "sy_pad_columns")
         scoreGradient = try function("moe_router.cu", "sy_score_gradient")
-        accumulateF32 = try function("moe_elementwise.cu", "sy_accumulate_f32")
         epRankMask = try function("moe_router.cu", "sy_ep_rank_mask")
         epRankRows = try function("moe_router.cu", "sy_ep_rank_rows")
         epTokenRows = try function("moe_router.cu", "sy_ep_token_rows")

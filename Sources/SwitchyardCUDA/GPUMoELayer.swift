@@ -265,17 +265,20 @@ public final class GPUMoELayer: @unchecked Sendable {
     /// part only. dX [rows, d] (bf16) = Σ_k over each row's served choices of dH_k·W1ᵀ (its partial, no router term),
     /// dS [rows, K] (fp32, 0 for choices served elsewhere), dW1 and dW2 over the rows; dWr is not computed (the
     /// router's backward runs where the rows came from). `outputGradient`: dO [rows, d] bf16, row for row.
+    ///
+    /// `weightGradients`, when given, takes dW1 and dW2 instead of `gradients` (fp32, shaped like them): written, or
+    /// with `accumulate` added to what they hold (weight gradients summed over token chunks in order).
     public func backwardRouted(
         outputGradient: UInt64, input: UInt64, rows: Int, workspace w: GPUWorkspace, gradients g: GPUGradients,
-        stream: CUDAStream
+        weightGradients: (w1: UInt64, w2: UInt64, accumulate: Bool)? = nil, stream: CUDAStream
     ) throws {
         try enqueueBackward(outputGradient: outputGradient, input: input, tokens: rows, workspace: w, gradients: g,
-                            stream: stream, routed: true)
+                            stream: stream, routed: true, weightGradients: weightGradients)
     }
 
     private func enqueueBackward(
         outputGradient: UInt64, input: UInt64, tokens: Int, workspace w: GPUWorkspace, gradients g: GPUGradients,
-        stream: CUDAStream?, routed: Bool
+        stream: CUDAStream?, routed: Bool, weightGradients: (w1: UInt64, w2: UInt64, accumulate: Bool)? = nil
     ) throws {
         let c = config
         guard tokens <= w.capacity, tokens <= g.capacity else {
@@ -285,8 +288,14 @@ public final class GPUMoELayer: @unchecked Sendable {
             throw SwitchyardError(.shapeMismatch, "the gradients' buffers hold token chunks of \(g.chunkCapacity), the workspace uses \(w.chunkTokens); make both with the same chunkTokens")
         }
         let E = c.experts, K = c.topK, d = c.hidden, n = c.intermediate, Ep = paddedExperts
+        let dW1 = weightGradients?.w1 ?? g.w1.address, dW2 = weightGradients?.w2 ?? g.w2.address
+        let accumulate = weightGradients?.accumulate ?? false
         guard tokens > 0 else {
-            for buffer in [g.w1, g.w2, g.router] { try buffer.fill(byte: 0) }
+            try g.router.fill(byte: 0)
+            if !accumulate {
+                try kernels.context.fill(address: dW1, byte: 0, bytes: E * d * 2 * n * 4)
+                try kernels.context.fill(address: dW2, byte: 0, bytes: E * n * d * 4)
+            }
             return
         }
         let sms = kernels.context.multiprocessorCount
@@ -326,17 +335,17 @@ public final class GPUMoELayer: @unchecked Sendable {
         }
         let weightStream = side?.stream ?? stream
         func weightGrad(a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64,
-                        m: Int, n: Int, out: DeviceBuffer, ldOut: Int) throws {
+                        m: Int, n: Int, out: UInt64, ldOut: Int) throws {
             try kernels.enqueueWeightGradient(
                 a: operandA, lda: lda, gatherA: gatherA, b: operandB, ldb: ldb, gatherB: gatherB, m: m, n: n, groups: E,
-                offsets: w.offsets.address, out: out.address, ldOut: ldOut, stream: weightStream)
+                offsets: w.offsets.address, out: out, ldOut: ldOut, accumulate: accumulate, stream: weightStream)
         }
         // dW2[e] = A′ᵀ · dO[gather]   (M = n, N = d)
         try weightGrad(a: g.scaledActivation.address, lda: n, gatherA: 0, b: outputGradient, ldb: d,
-                       gatherB: w.gatherIndex.address, m: n, n: d, out: g.w2, ldOut: d)
+                       gatherB: w.gatherIndex.address, m: n, n: d, out: dW2, ldOut: d)
         // dW1[e] = X[gather]ᵀ · dH    (M = d, N = 2n)
         try weightGrad(a: input, lda: d, gatherA: w.gatherIndex.address, b: g.hiddenGradient.address, ldb: 2 * n,
-                       gatherB: 0, m: d, n: 2 * n, out: g.w1, ldOut: 2 * n)
+                       gatherB: 0, m: d, n: 2 * n, out: dW1, ldOut: 2 * n)
         if !routed {
             try kernels.enqueueRouterWeightGradient(
                 input: input, logitGradient: g.logitGradient.address, tokens: tokens, hidden: d, experts: E,

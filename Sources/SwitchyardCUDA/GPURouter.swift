@@ -62,10 +62,11 @@ extension GPUKernels {
     }
 
     /// One weight-gradient grouped GEMM: out[g] = A[rows of g]ᵀ · B[rows of g] (M × N fp32 per group), reducing over
-    /// each group's rows (`offsets` [groups + 1]); either operand's rows may be gathered (index list, or 0).
+    /// each group's rows (`offsets` [groups + 1]); either operand's rows may be gathered (index list, or 0). With
+    /// `accumulate`, out[g] += the product.
     func enqueueWeightGradient(
         a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64, m: Int, n: Int,
-        groups: Int, offsets: UInt64, out: UInt64, ldOut: Int, stream: CUDAStream?
+        groups: Int, offsets: UInt64, out: UInt64, ldOut: Int, accumulate: Bool = false, stream: CUDAStream?
     ) throws {
         let width = GPUKernels.tileWidth(columns: n)
         let kernel = weightGrad(width)
@@ -73,7 +74,7 @@ extension GPUKernels {
         args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
         args.append(operandB); args.append(Int64(ldb)); args.append(gatherB)
         args.append(Int32(m)); args.append(Int32(n)); args.append(Int32(groups)); args.append(offsets)
-        args.append(out); args.append(Int32(ldOut))
+        args.append(out); args.append(Int32(ldOut)); args.append(Int32(accumulate ? 1 : 0))
         let tiles = groups * ((m + 127) / 128) * ((n + width - 1) / width)
         try kernel.function.launch(grid: (min(tiles, context.multiprocessorCount), 1, 1), block: (256, 1, 1),
                                    sharedMemoryBytes: kernel.sharedBytes, stream: stream, arguments: args)
@@ -124,15 +125,6 @@ extension GPUKernels {
         a.append(rows); a.append(position); a.append(scores); a.append(Int32(K)); a.append(Int32(d))
         a.append(extra); a.append(out)
         try combine.launch(grid: (count, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
-    }
-
-    /// out[i] += in[i] over `count` fp32 values.
-    public func enqueueAccumulate(_ out: UInt64, adding input: UInt64, count: Int, stream: CUDAStream?) throws {
-        guard count > 0 else { return }
-        var a = KernelArguments()
-        a.append(out); a.append(input); a.append(Int64(count))
-        try accumulateF32.launch(grid: (min((count + 255) / 256, 4096), 1, 1), block: (256, 1, 1), stream: stream,
-                                 arguments: a)
     }
 }
 

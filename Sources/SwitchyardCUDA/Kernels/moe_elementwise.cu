@@ -12,7 +12,6 @@
 //   in: [groups, rows, columns], out: [groups, columns, rows]. grid (ceil(columns/32), ceil(rows/32), groups),
 //   block (32, 8).
 // sy_bf16_to_f32: conversion, grid-stride.
-// sy_accumulate_f32: out[i] += in[i], grid-stride (weight gradients summed over token chunks in a fixed order).
 #include "moe_common.cuh"
 
 extern "C" __global__ void __launch_bounds__(128)
@@ -75,11 +74,6 @@ extern "C" __global__ void __launch_bounds__(256)
 extern "C" __global__ void sy_bf16_to_f32(const bf16_t *__restrict__ in, long long count, float *__restrict__ out) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
     out[i] = bf16_to_float(in[i]);
-}
-
-extern "C" __global__ void sy_accumulate_f32(float *__restrict__ out, const float *__restrict__ in, long long count) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
-    out[i] += in[i];
 }
 
 // Fills `count` bf16 values with approximately normal(0, scale²) numbers from a counter-based hash of (seed, i):

@@ -12,7 +12,7 @@ extension GPUExpertParallelLayer {
         guard pass === lastPass else {
             throw SwitchyardError(.invalidConfiguration, "backward takes the layer's latest forward pass (a later forward reused its buffers)")
         }
-        let c = config, K = c.topK, d = c.hidden, n = c.intermediate, E = c.experts
+        let c = config, K = c.topK, d = c.hidden, E = c.experts
         let T = pass.tokens
         let sent = pass.chunks.reduce(0) { $0 + $1.sentRows }, received = pass.chunks.reduce(0) { $0 + $1.receivedRows }
         let mostReceived = pass.chunks.map(\.receivedRows).max() ?? 0
@@ -21,16 +21,9 @@ extension GPUExpertParallelLayer {
             if poisonsBuffers { try gradientBuffers?.poison() }
         }
         let g = gradientBuffers!
-        let w1Count = slotCount * d * 2 * n, w2Count = slotCount * n * d
-        // One chunk: the weight gradients stay where the expert layer wrote them. Several: summed over the chunks in
-        // order (the expert layer's buffers are rewritten by every chunk).
-        let summed = chunks > 1
-        let dW1 = summed ? try buffer("dW1", bytes: w1Count * 4) : g.w1
-        let dW2 = summed ? try buffer("dW2", bytes: w2Count * 4) : g.w2
-        if summed {
-            try dW1.fill(byte: 0)
-            try dW2.fill(byte: 0)
-        }
+        // The weight gradients land in the expert layer's buffers: the first chunk writes them, later chunks add to
+        // them in the GEMM epilogue (in order, on one stream).
+        let dW1 = g.w1, dW2 = g.w2
         let sendG = try buffer("sendG", bytes: sent * d * 2), receiveG = try buffer("receiveG", bytes: received * d * 2)
         let rowsDX = try buffer("rowsDX", bytes: received * d * 2), rowsDS = try buffer("rowsDS", bytes: received * K * 4)
         let returnedDX = try buffer("returnedDX", bytes: sent * d * 2)
@@ -59,14 +52,10 @@ extension GPUExpertParallelLayer {
             try experts.backwardRouted(
                 outputGradient: receiveG.address + UInt64(item.receiveBase * d * 2),
                 input: receiveX.address + UInt64(item.receiveBase * d * 2), rows: rows, workspace: workspaces[chunk],
-                gradients: g, stream: stream)
-            // The next chunk reuses the gradient buffers: copy this one's rows out, add its weight gradients.
+                gradients: g, weightGradients: (g.w1.address, g.w2.address, accumulate: chunk > 0), stream: stream)
+            // The next chunk reuses the row gradients' buffers: copy this one's out.
             try stream.copy(from: g.input.address, to: rowsDX.address + UInt64(item.receiveBase * d * 2), bytes: rows * d * 2)
             try stream.copy(from: g.scores.address, to: rowsDS.address + UInt64(item.receiveBase * K * 4), bytes: rows * K * 4)
-            if summed {
-                try kernels.enqueueAccumulate(dW1.address, adding: g.w1.address, count: w1Count, stream: stream)
-                try kernels.enqueueAccumulate(dW2.address, adding: g.w2.address, count: w2Count, stream: stream)
-            }
             try event("computed\(chunk)").record(on: stream)
         }
         func combine(_ chunk: Int) throws {

@@ -255,8 +255,10 @@ public struct GPUExpertParallelGradients {
     public let scores: DeviceBuffer
     /// dWr [d, E] fp32, summed over every rank's tokens.
     public let router: DeviceBuffer
-    /// dW1 [slots, d, 2n] and dW2 [slots, n, d] fp32 of this rank's slots, in slot order (summed over chunks).
-    /// With a replicated placement, a replicated expert's gradient is the sum over the ranks holding it.
+    /// dW1 [slots, d, 2n] and dW2 [slots, n, d] fp32 of this rank's slots, in slot order (summed over chunks), at
+    /// the start of buffers that may hold more (a rank with fewer than K slots has zero-weight padding experts).
+    /// Valid until the layer's next backward. With a replicated placement, a replicated expert's gradient is the sum
+    /// over the ranks holding it.
     public let w1: DeviceBuffer
     public let w2: DeviceBuffer
 }
