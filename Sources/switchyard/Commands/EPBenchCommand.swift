@@ -10,14 +10,19 @@ import SwitchyardParallel
 struct EPBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ep-bench",
-        abstract: "Measure expert-parallel dispatch and combine bandwidth (GB/s per rank) over NCCL.",
+        abstract: "Measure expert-parallel dispatch and combine bandwidth (GB/s per rank) over NCCL, then the GPU EP layer.",
         discussion: """
             Tokens are routed top-K uniformly at random (seeded) and planned as the EP layer plans them: each token \
             goes once to every rank that holds one of its experts. Bytes are the deduplicated cross-rank token bytes. \
             Needs at least 2 GPUs for bandwidth figures; --gpus 1 runs NCCL's one-rank path as a smoke test of the \
             NCCL library, communicator and grouped send/receive (no cross-rank bytes, so no bandwidth is reported). \
             Every run checks the received bytes: each rank sends its own byte pattern, and each received segment \
-            must hold its source rank's pattern. Compare with bench/ep_torch_baseline.py run in the same session.
+            must hold its source rank's pattern. Compare with bench/ep_torch_baseline.py run in the same session. \
+            Then the GPU expert-parallel layer runs end to end at each shape (weights seeded on the device, its own \
+            router's routing): forward and forward + backward with 1 and --chunks token chunks, host clock, the \
+            slowest rank's median; with one rank also the single-device layer on the same weights. A shape whose \
+            per-rank weights and gradients would not fit the GPU is skipped with a message. --bandwidth-only skips \
+            this part.
             """
     )
 
