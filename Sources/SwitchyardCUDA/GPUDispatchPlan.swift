@@ -54,6 +54,27 @@ extension GPUKernels {
                                arguments: a)
     }
 
+    /// FP8 dispatch, send side: rows X[index[r]] (bf16 [*, d]) as E4M3 codes [rows, d] and one fp32 scale per 1×128
+    /// block [rows, ⌈d/128⌉], the host's `QuantizedTensor` rule (see moe_elementwise.cu).
+    public func enqueuePackFP8Rows(
+        input: UInt64, index: UInt64, rows: Int, width d: Int, codes: UInt64, scales: UInt64, stream: CUDAStream?
+    ) throws {
+        guard rows > 0 else { return }
+        var a = KernelArguments()
+        a.append(input); a.append(index); a.append(Int32(d)); a.append(codes); a.append(scales)
+        try packFP8Rows.launch(grid: (rows, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
+    }
+
+    /// FP8 dispatch, receive side: bf16 rows [rows, d] = code · scale.
+    public func enqueueUnpackFP8Rows(
+        codes: UInt64, scales: UInt64, rows: Int, width d: Int, out: UInt64, stream: CUDAStream?
+    ) throws {
+        guard rows > 0 else { return }
+        var a = KernelArguments()
+        a.append(codes); a.append(scales); a.append(Int32(d)); a.append(out)
+        try unpackFP8Rows.launch(grid: (rows, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
+    }
+
     private func enqueueRankRows(
         mask: UInt64, chunkBegin: UInt64, ranks: Int, chunks: Int, write: Bool, rowBase: UInt64, counts: UInt64,
         sendIndex: UInt64, rowOf: UInt64, stream: CUDAStream?

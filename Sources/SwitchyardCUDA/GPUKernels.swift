@@ -27,6 +27,8 @@ public final class GPUKernels: @unchecked Sendable {
     let epRankMask: CUDAFunction
     let epRankRows: CUDAFunction
     let epTokenRows: CUDAFunction
+    let packFP8Rows: CUDAFunction
+    let unpackFP8Rows: CUDAFunction
     private let modules: [CUDAModule]
 
     /// A kernel compiled for 128- and 256-wide output tiles (suffix _128 / _256), with its shared memory per width.
@@ -104,6 +106,8 @@ public final class GPUKernels: @unchecked Sendable {
         epRankMask = try function("moe_router.cu", "sy_ep_rank_mask")
         epRankRows = try function("moe_router.cu", "sy_ep_rank_rows")
         epTokenRows = try function("moe_router.cu", "sy_ep_token_rows")
+        packFP8Rows = try function("moe_elementwise.cu", "sy_pack_fp8_rows")
+        unpackFP8Rows = try function("moe_elementwise.cu", "sy_unpack_fp8_rows")
         try gemmF32.setMaxDynamicSharedMemory(GPUKernels.gemmSharedMemoryBytes)
         self.modules = Array(modules.values)
     }

@@ -38,6 +38,10 @@ public struct ConformanceResult: Sendable {
     public struct Measured: Sendable {
         public var name: String
         public var value: Double
+        public init(name: String, value: Double) {
+            self.name = name
+            self.value = value
+        }
     }
     public var testCase: ConformanceCase
     /// Relative L2 errors against the reference, by tensor name (O, H, scores, dX, ...).
@@ -47,8 +51,10 @@ public struct ConformanceResult: Sendable {
     public var failures: [String] = []
     public var passed: Bool { failures.isEmpty }
 
+    public init(testCase: ConformanceCase) { self.testCase = testCase }
+
     /// Records `error` for `name` and a failure when it exceeds `bound` (NaN always fails).
-    mutating func compare<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_ name: String, _ got: Tensor<A>, _ want: Tensor<B>, bound: Double) {
+    public mutating func compare<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_ name: String, _ got: Tensor<A>, _ want: Tensor<B>, bound: Double) {
         guard got.shape == want.shape else {
             failures.append("\(name) shape \(got.shape) vs reference \(want.shape)")
             return

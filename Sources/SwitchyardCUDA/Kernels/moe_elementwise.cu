@@ -12,6 +12,11 @@
 //   in: [groups, rows, columns], out: [groups, columns, rows]. grid (ceil(columns/32), ceil(rows/32), groups),
 //   block (32, 8).
 // sy_bf16_to_f32: conversion, grid-stride.
+// sy_pack_fp8_rows: FP8 dispatch. Row r is X[index[r]] (bf16) quantized to E4M3 in 1×128 blocks, as
+//   QuantizedTensor.quantize(.e4m3, .tokenwise1x128) does on the host: scale = max(amax / 448, FLT_MIN) (1 for an
+//   all-zero block), code = x / scale rounded to nearest even, saturated to ±448. codes [rows, d] bytes, scales
+//   [rows, ceil(d/128)] fp32. grid = rows, block 128 (warp w takes blocks w, w + 4, …; 4 values a lane); d % 4 == 0.
+// sy_unpack_fp8_rows: out[r] (bf16) = code · scale, the receiving side. Same grid.
 #include "moe_common.cuh"
 
 extern "C" __global__ void __launch_bounds__(128)
@@ -74,6 +79,65 @@ extern "C" __global__ void __launch_bounds__(256)
 extern "C" __global__ void sy_bf16_to_f32(const bf16_t *__restrict__ in, long long count, float *__restrict__ out) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
     out[i] = bf16_to_float(in[i]);
+}
+
+SY_DEVICE float e4m3_to_float(u32 code) {
+  const u32 sign = code & 0x80u, exponent = (code >> 3) & 0xFu, mantissa = code & 7u;
+  float magnitude;
+  if (exponent == 0) {
+    magnitude = (float)mantissa * 0.001953125f;  // subnormal: m/8 · 2^-6
+  } else if (exponent == 15 && mantissa == 7) {
+    magnitude = __int_as_float(0x7fc00000);  // NaN (never produced by the packer)
+  } else {
+    magnitude = __int_as_float((int)((exponent + 120u) << 23 | mantissa << 20));  // (1 + m/8) · 2^(e − 7)
+  }
+  return sign ? -magnitude : magnitude;
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+    sy_pack_fp8_rows(const bf16_t *__restrict__ x, const int *__restrict__ index, int d, unsigned char *__restrict__ codes,
+                     float *__restrict__ scales) {
+  const int r = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const bf16_t *row = x + (long long)index[r] * d;
+  const int blocks = (d + 127) / 128;
+  for (int b = warp; b < blocks; b += 4) {
+    const int c = b * 128 + lane * 4;
+    float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (c < d) {
+      const uint2 packed = *(const uint2 *)(row + c);
+      v[0] = bf16_to_float((bf16_t)(packed.x & 0xffffu));
+      v[1] = bf16_to_float((bf16_t)(packed.x >> 16));
+      v[2] = bf16_to_float((bf16_t)(packed.y & 0xffffu));
+      v[3] = bf16_to_float((bf16_t)(packed.y >> 16));
+    }
+    float amax = fmaxf(fmaxf(fabsf(v[0]), fabsf(v[1])), fmaxf(fabsf(v[2]), fabsf(v[3])));
+    for (int offset = 16; offset > 0; offset >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
+    const float scale = amax > 0.0f ? fmaxf(__fdiv_rn(amax, 448.0f), 1.17549435e-38f) : 1.0f;
+    if (lane == 0) scales[(long long)r * blocks + b] = scale;
+    if (c < d) {
+      unsigned short lo, hi;
+      asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(lo) : "f"(__fdiv_rn(v[1], scale)), "f"(__fdiv_rn(v[0], scale)));
+      asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(hi) : "f"(__fdiv_rn(v[3], scale)), "f"(__fdiv_rn(v[2], scale)));
+      *(u32 *)(codes + (long long)r * d + c) = (u32)lo | ((u32)hi << 16);
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+    sy_unpack_fp8_rows(const unsigned char *__restrict__ codes, const float *__restrict__ scales, int d,
+                       bf16_t *__restrict__ out) {
+  const int r = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int blocks = (d + 127) / 128;
+  for (int b = warp; b < blocks; b += 4) {
+    const int c = b * 128 + lane * 4;
+    if (c >= d) continue;
+    const float scale = scales[(long long)r * blocks + b];
+    const u32 four = *(const u32 *)(codes + (long long)r * d + c);
+    uint2 packed;
+    packed.x = pack_bf16x2(e4m3_to_float(four & 0xffu) * scale, e4m3_to_float((four >> 8) & 0xffu) * scale);
+    packed.y = pack_bf16x2(e4m3_to_float((four >> 16) & 0xffu) * scale, e4m3_to_float(four >> 24) * scale);
+    *(uint2 *)(out + (long long)r * d + c) = packed;
+  }
 }
 
 // Fills `count` bf16 values with approximately normal(0, scale²) numbers from a counter-based hash of (seed, i):

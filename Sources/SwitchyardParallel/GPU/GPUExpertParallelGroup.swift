@@ -19,6 +19,8 @@ public final class GPUExpertParallelGroup: @unchecked Sendable {
     public let ranks: Int
     public let chunks: Int
     public let transport: Transport
+    /// How X travels in the EP layer's dispatch.
+    public var dispatchFormat: ExpertParallelOptions.DispatchFormat = .native
     /// Each rank's kernels (for host staging, one object shared by every rank).
     let kernels: [GPUKernels]
     let communicators: [NCCLCommunicator]
@@ -45,6 +47,15 @@ public final class GPUExpertParallelGroup: @unchecked Sendable {
             self.kernels = Array(repeating: first, count: ranks)
             communicators = []
         }
+    }
+
+    /// The placements of the checks: contiguous and ragged (rank r holds r·E/R ..< (r+1)·E/R, none when E < R), or
+    /// EPLB-style with one spare slot a rank and loads skewed toward low expert indices.
+    public static func placement(experts E: Int, ranks: Int, replicated: Bool) throws -> ExpertPlacement {
+        replicated
+            ? try ExpertPlacement.replicated(
+                loads: (0..<E).map { 1 / Double($0 + 1) }, ranks: ranks, slotsPerRank: min(E, (E + ranks - 1) / ranks + 1))
+            : try ExpertPlacement(experts: E, slots: (0..<ranks).map { r in Array((r * E / ranks)..<((r + 1) * E / ranks)) })
     }
 
     /// Rank r's tokens of a T-token batch split contiguously (ragged; a rank may get none).
@@ -77,20 +88,14 @@ public final class GPUExpertParallelGroup: @unchecked Sendable {
     /// Forward (and backward when `outputGradient` is given) of the whole batch `x` [T, d], split over the ranks,
     /// with the full layer's `weights` placed on the ranks; everything read back and assembled (dW1 and dW2 as
     /// [E, …], replicas summed). With `poison`, every device buffer starts as NaN bytes.
-    /// - Parameter replicated: place experts EPLB-style (``ExpertPlacement/replicated(loads:ranks:slotsPerRank:)``,
-    ///   one spare slot a rank, loads skewed toward low expert indices) instead of contiguously.
+    /// - Parameter replicated: place experts EPLB-style instead of contiguously (``placement(experts:ranks:replicated:)``).
     public func run(
         x: HostTensor, weights: MoEWeights<Float>, outputGradient: HostTensor?, poison: Bool = true,
         replicated: Bool = false
     ) throws -> ExternalLayerRun {
         let c = weights.config, T = x.shape[0], d = c.hidden, K = c.topK, E = c.experts, n = c.intermediate
-        let placement = replicated
-            ? try ExpertPlacement.replicated(
-                loads: (0..<E).map { 1 / Double($0 + 1) }, ranks: ranks, slotsPerRank: min(E, (E + ranks - 1) / ranks + 1))
-            // Contiguous and ragged: rank r holds r·E/R ..< (r+1)·E/R (none when E < R).
-            : try ExpertPlacement(
-                experts: E, slots: (0..<ranks).map { r in Array((r * E / ranks)..<((r + 1) * E / ranks)) })
-        let chunks = self.chunks
+        let placement = try Self.placement(experts: E, ranks: ranks, replicated: replicated)
+        let chunks = self.chunks, dispatchFormat = self.dispatchFormat
         struct RankResult: Sendable {
             var output: [Float], expertIndex: [Int32], scores: [Float]
             var dX: [Float], dS: [Float], dWr: [Float], dW1: [Float], dW2: [Float]
@@ -108,7 +113,8 @@ public final class GPUExpertParallelGroup: @unchecked Sendable {
                 try buffer.download(UInt16.self, count: count).map { BFloat16(bitPattern: $0).floatValue }
             }
             let layer = try GPUExpertParallelLayer(
-                kernels: kernels, weights: weights, placement: placement, communicator: comm, chunks: chunks)
+                kernels: kernels, weights: weights, placement: placement, communicator: comm, chunks: chunks,
+                dispatchFormat: dispatchFormat)
             layer.poisonsBuffers = poison
             let stream = try CUDAStream(context: context)
             let input = try upload(x)

@@ -75,19 +75,41 @@ extension GPUExpertParallelLayer {
         let planned = clock.now
         let comm = communicator.stream
         // Gather every chunk's rows first (cheap, and the first dispatch can start at once).
+        // FP8 dispatch: E4M3 codes [rows, d] and one fp32 scale per 1×128 block, quantized in the gather.
+        let fp8 = dispatchFormat == .fp8, blocks = (d + 127) / 128
+        let sendCodes = fp8 ? try buffer("sendCodes", bytes: sent * d) : sendX
+        let sendScales = fp8 ? try buffer("sendScales", bytes: sent * blocks * 4) : sendX
+        let receiveCodes = fp8 ? try buffer("receiveCodes", bytes: received * d) : receiveX
+        let receiveScales = fp8 ? try buffer("receiveScales", bytes: received * blocks * 4) : receiveX
         for (chunk, item) in dispatched.enumerated() {
-            try kernels.enqueueCombine(
-                rows: input, position: sendIndexBuffer.address + UInt64(item.sendBase * 4), scores: 0, choices: 1,
-                width: d, extra: 0, count: item.sentRows, out: sendX.address + UInt64(item.sendBase * d * 2),
-                stream: stream)
+            let index = sendIndexBuffer.address + UInt64(item.sendBase * 4)
+            if fp8 {
+                try kernels.enqueuePackFP8Rows(
+                    input: input, index: index, rows: item.sentRows, width: d,
+                    codes: sendCodes.address + UInt64(item.sendBase * d),
+                    scales: sendScales.address + UInt64(item.sendBase * blocks * 4), stream: stream)
+            } else {
+                try kernels.enqueueCombine(
+                    rows: input, position: index, scores: 0, choices: 1, width: d, extra: 0, count: item.sentRows,
+                    out: sendX.address + UInt64(item.sendBase * d * 2), stream: stream)
+            }
             try event("packed\(chunk)").record(on: stream)
         }
         func dispatch(_ chunk: Int) throws {
             let item = dispatched[chunk]
             try comm.wait(for: event("packed\(chunk)"))
-            try exchangeRows(send: sendX, sendBase: item.sendBase, sendCounts: item.sendCounts,
-                             receive: receiveX, receiveBase: item.receiveBase, receiveCounts: item.receiveCounts,
-                             width: d, dtype: .bfloat16)
+            if fp8 {
+                try exchangeRows(send: sendCodes, sendBase: item.sendBase, sendCounts: item.sendCounts,
+                                 receive: receiveCodes, receiveBase: item.receiveBase, receiveCounts: item.receiveCounts,
+                                 width: d, dtype: .uint8)
+                try exchangeRows(send: sendScales, sendBase: item.sendBase, sendCounts: item.sendCounts,
+                                 receive: receiveScales, receiveBase: item.receiveBase,
+                                 receiveCounts: item.receiveCounts, width: blocks, dtype: .float32)
+            } else {
+                try exchangeRows(send: sendX, sendBase: item.sendBase, sendCounts: item.sendCounts,
+                                 receive: receiveX, receiveBase: item.receiveBase, receiveCounts: item.receiveCounts,
+                                 width: d, dtype: .bfloat16)
+            }
             try exchangeRows(send: sendSlotsBuffer, sendBase: item.sendBase, sendCounts: item.sendCounts,
                              receive: receiveSlots, receiveBase: item.receiveBase, receiveCounts: item.receiveCounts,
                              width: K, dtype: .int32)
@@ -99,6 +121,12 @@ extension GPUExpertParallelLayer {
         func compute(_ chunk: Int) throws {
             let item = dispatched[chunk]
             try stream.wait(for: event("dispatched\(chunk)"))
+            if fp8 {
+                try kernels.enqueueUnpackFP8Rows(
+                    codes: receiveCodes.address + UInt64(item.receiveBase * d),
+                    scales: receiveScales.address + UInt64(item.receiveBase * blocks * 4), rows: item.receivedRows,
+                    width: d, out: receiveX.address + UInt64(item.receiveBase * d * 2), stream: stream)
+            }
             try experts.forwardRouted(
                 input: receiveX.address + UInt64(item.receiveBase * d * 2), rows: item.receivedRows,
                 expertIndex: receiveSlots.address + UInt64(item.receiveBase * K * 4),

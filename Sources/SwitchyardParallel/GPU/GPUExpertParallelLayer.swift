@@ -34,6 +34,10 @@ public final class GPUExpertParallelLayer: @unchecked Sendable {
     public let rank: Int
     /// Token chunks per rank; every rank must use the same count.
     public let chunks: Int
+    /// How X travels in dispatch: bf16 (`.native`) or E4M3 with one fp32 scale per 1×128 block (`.fp8`, about half
+    /// the bytes). Combine and everything in backward travel in bf16. Every rank must use the same; it may change
+    /// between passes.
+    public var dispatchFormat: ExpertParallelOptions.DispatchFormat
     public let communicator: any DeviceCommunicator
     let kernels: GPUKernels
     let router: GPURouter
@@ -66,7 +70,7 @@ public final class GPUExpertParallelLayer: @unchecked Sendable {
     /// aux and z losses (their statistics are global).
     public convenience init(
         kernels: GPUKernels, weights: MoEWeights<Float>, placement: ExpertPlacement,
-        communicator: any DeviceCommunicator, chunks: Int = 1
+        communicator: any DeviceCommunicator, chunks: Int = 1, dispatchFormat: ExpertParallelOptions.DispatchFormat = .native
     ) throws {
         let c = weights.config
         try Self.requireSupported(c, kernels: kernels, placement: placement, communicator: communicator, chunks: chunks)
@@ -84,7 +88,8 @@ public final class GPUExpertParallelLayer: @unchecked Sendable {
             w1: Tensor(shape: [localExperts, c.hidden, c.upColumns], scalars: w1),
             w2: Tensor(shape: [localExperts, c.intermediate, c.hidden], scalars: w2)))
         try self.init(kernels: kernels, config: c, router: weights.router, routerBias: weights.routerBias, experts: experts,
-                      slots: held.count, placement: placement, communicator: communicator, chunks: chunks)
+                      slots: held.count, placement: placement, communicator: communicator, chunks: chunks,
+                      dispatchFormat: dispatchFormat)
     }
 
     /// Uses this rank's slots' weights already on the GPU, in the canonical layout: bf16 W1 [slots, d, 2n] at `w1`
@@ -92,7 +97,8 @@ public final class GPUExpertParallelLayer: @unchecked Sendable {
     /// slots on every rank (else use the host-weights initializer, which pads).
     public convenience init(
         kernels: GPUKernels, config c: MoEConfig, router: Tensor<Float>, routerBias: Tensor<Float>, w1: UInt64, w2: UInt64,
-        placement: ExpertPlacement, communicator: any DeviceCommunicator, chunks: Int = 1
+        placement: ExpertPlacement, communicator: any DeviceCommunicator, chunks: Int = 1,
+        dispatchFormat: ExpertParallelOptions.DispatchFormat = .native
     ) throws {
         try Self.requireSupported(c, kernels: kernels, placement: placement, communicator: communicator, chunks: chunks)
         let slots = placement.slots[communicator.rank].count
@@ -105,14 +111,16 @@ public final class GPUExpertParallelLayer: @unchecked Sendable {
             kernels: kernels, config: try Self.localConfig(c, experts: slots), router: unusedRouter.address,
             routerBias: [Float](repeating: 0, count: slots), w1: w1, w2: w2)
         try self.init(kernels: kernels, config: c, router: router, routerBias: routerBias, experts: experts, slots: slots,
-                      placement: placement, communicator: communicator, chunks: chunks)
+                      placement: placement, communicator: communicator, chunks: chunks, dispatchFormat: dispatchFormat)
     }
 
     private init(
         kernels: GPUKernels, config c: MoEConfig, router: Tensor<Float>, routerBias: Tensor<Float>, experts: GPUMoELayer,
-        slots: Int, placement: ExpertPlacement, communicator: any DeviceCommunicator, chunks: Int
+        slots: Int, placement: ExpertPlacement, communicator: any DeviceCommunicator, chunks: Int,
+        dispatchFormat: ExpertParallelOptions.DispatchFormat
     ) throws {
         config = c
+        self.dispatchFormat = dispatchFormat
         self.placement = placement
         rank = communicator.rank
         self.chunks = chunks

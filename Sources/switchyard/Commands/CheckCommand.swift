@@ -35,6 +35,8 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: "With --ranks: token chunks per rank (default: 1 and 3 alternating).") var epChunks: Int?
     @Option(help: "With --ranks: nccl (one GPU a rank), host (all ranks on GPU 0, staged through host memory), or auto.")
     var transport: String = "auto"
+    @Option(help: "With --ranks: how X travels in dispatch, bf16 or fp8 (E4M3, 1×128 scales; compared with the CPU EP layer's FP8 path).")
+    var dispatch: String = "bf16"
 
     func run() async throws {
         guard cases > 0 else { throw ValidationError("--cases must be positive") }
@@ -71,6 +73,8 @@ extension CheckCommand {
         guard ranks >= 1 else { throw ValidationError("--ranks must be ≥ 1") }
         guard ["auto", "nccl", "host"].contains(transport) else { throw ValidationError("--transport must be auto, nccl or host") }
         guard epChunks.map({ $0 >= 1 }) ?? true else { throw ValidationError("--ep-chunks must be ≥ 1") }
+        guard ["bf16", "fp8"].contains(dispatch) else { throw ValidationError("--dispatch must be bf16 or fp8") }
+        let fp8 = dispatch == "fp8"
         let visible = try CUDAContext.deviceCount()
         let cache = try KernelCache()
         let useNCCL: Bool
@@ -83,9 +87,11 @@ extension CheckCommand {
         let kernels = try (0..<(useNCCL ? ranks : 1)).map { try GPUKernels(context: CUDAContext.open(ordinal: $0), cache: cache) }
         let maxT = maxTokens ?? 4096
         let how = useNCCL ? "NCCL, one GPU a rank" : "every rank on GPU 0, staged through host memory"
-        print("check of the expert-parallel layer over \(ranks) ranks (\(how)) on \(kernels[0].context.deviceName): "
-            + "\(cases) cases, seed \(seed), tolerance \(Conformance.tolerance(for: .bfloat16)) (relative L2)")
-        var passed = 0, failed = 0
+        let oracle = fp8 ? "the CPU EP layer's FP8 dispatch in float64" : "the float64 reference"
+        print("check of the expert-parallel layer over \(ranks) ranks (\(how)), \(dispatch) dispatch, on "
+            + "\(kernels[0].context.deviceName): \(cases) cases, seed \(seed), against \(oracle), tolerance "
+            + "\(Conformance.tolerance(for: .bfloat16)) (relative L2)")
+        var passed = 0, failed = 0, notCompared = 0
         for (i, generated) in Conformance.randomCases(count: cases, seed: seed, maxTokens: maxT, gpuShapes: true).enumerated() {
             var c = generated
             c.config.router.auxLossCoefficient = 0
@@ -93,10 +99,21 @@ extension CheckCommand {
             let chunks = epChunks ?? (i % 2 == 1 ? 3 : 1)
             let group = try GPUExpertParallelGroup(
                 ranks: ranks, chunks: chunks, transport: useNCCL ? .nccl : .hostStaged, kernels: kernels)
+            group.dispatchFormat = fp8 ? .fp8 : .native
             // Every third case places experts EPLB-style, with replicas (needs R > 1 to differ).
             let replicated = ranks > 1 && i % 3 == 2
-            let result = Conformance.runExternal(c, storage: .bfloat16, backward: backward) { x, weights, dO in
-                try group.run(x: x, weights: weights, outputGradient: dO, replicated: replicated)
+            let result: ConformanceResult
+            if fp8 {
+                guard let compared = try fp8Case(c, group: group, replicated: replicated) else {
+                    print("SKIP \(i + 1)/\(cases) \(c) chunks \(chunks): routing differs from the CPU layer's at a near-tie (not compared)")
+                    notCompared += 1
+                    continue
+                }
+                result = compared
+            } else {
+                result = Conformance.runExternal(c, storage: .bfloat16, backward: backward) { x, weights, dO in
+                    try group.run(x: x, weights: weights, outputGradient: dO, replicated: replicated)
+                }
             }
             let errors = result.errors.map { "\($0.name) \(format($0.value))" }.joined(separator: " ")
             let routing = result.routingMismatches > 0 ? " routing-near-ties \(result.routingMismatches)" : ""
@@ -104,8 +121,68 @@ extension CheckCommand {
             for failure in result.failures { print("     \(failure)") }
             if result.passed { passed += 1 } else { failed += 1 }
         }
-        print("\(passed) passed, \(failed) failed")
+        print("\(passed) passed, \(failed) failed\(notCompared > 0 ? " (\(notCompared) not compared: routing near-ties)" : "")")
         if failed > 0 { throw ExitCode.failure }
+    }
+
+    /// FP8 dispatch: the GPU EP layer (run twice: same bytes) against the CPU EP layer with FP8 dispatch in float64,
+    /// same ranks, chunks and placement (nil when the two routed a token differently). Also records the FP8 effect:
+    /// O's relative error against the float64 reference with bf16 traffic ("O-vs-bf16-ref", not bounded).
+    func fp8Case(_ c: ConformanceCase, group: GPUExpertParallelGroup, replicated: Bool) throws -> ConformanceResult? {
+        var result = ConformanceResult(testCase: c)
+        let (x, weights) = Conformance.inputs(for: c)
+        let dO = backward ? Conformance.outputGradient(for: c) : nil
+        let got = try group.run(x: x, weights: weights, outputGradient: dO, replicated: replicated)
+        let again = try group.run(x: x, weights: weights, outputGradient: dO, replicated: replicated)
+        if got.output.scalars.map(\.bitPattern) != again.output.scalars.map(\.bitPattern)
+            || got.gradients?.input.scalars.map(\.bitPattern) != again.gradients?.input.scalars.map(\.bitPattern)
+        {
+            result.failures.append("differs between two runs on the same inputs (not deterministic)")
+        }
+        let w64 = weights.converted(to: Double.self), x64 = x.converted(to: Double.self)
+        let placement = try GPUExpertParallelGroup.placement(experts: c.config.experts, ranks: group.ranks, replicated: replicated)
+        let T = c.tokens, d = c.config.hidden, K = c.config.topK
+        let ranks = group.ranks, chunks = group.chunks
+        struct Part: Sendable { var output: [Double], index: [Int32], dX: [Double], dS: [Double], dWr: [Double], dW1: [Double], dW2: [Double] }
+        let parts = try InProcessGroup(size: ranks).run { comm -> Part in
+            let range = group.tokenRange(rank: comm.rank, tokens: T)
+            let mine = try Tensor(shape: [range.count, d], scalars: Array(x64.scalars[(range.lowerBound * d)..<(range.upperBound * d)]))
+            let layer = try ExpertParallelLayer<Double>(
+                weights: w64, placement: placement, rank: comm.rank, options: ExpertParallelOptions(chunks: chunks, dispatchFormat: .fp8))
+            let forward = try layer.forward(mine, communicator: comm)
+            var part = Part(output: forward.output.scalars, index: forward.decision.expertIndex, dX: [], dS: [], dWr: [], dW1: [], dW2: [])
+            if let dO {
+                let slice = try Tensor(shape: [range.count, d], scalars: Array(dO.converted(to: Double.self).scalars[(range.lowerBound * d)..<(range.upperBound * d)]))
+                let grads = try layer.backward(slice, input: mine, forward: forward, communicator: comm)
+                part.dX = grads.input.scalars
+                part.dS = grads.scores.scalars
+                part.dWr = grads.router.scalars
+                part.dW1 = grads.w1.scalars
+                part.dW2 = grads.w2.scalars
+            }
+            return part
+        }
+        guard parts.flatMap(\.index) == got.expertIndex else { return nil }
+        let bound = Conformance.tolerance(for: .bfloat16)
+        result.compare("O", got.output, try Tensor(shape: [T, d], scalars: parts.flatMap(\.output)), bound: bound)
+        if let grads = got.gradients {
+            let E = c.config.experts, w1Size = d * c.config.upColumns, w2Size = c.config.intermediate * d
+            var dW1 = [Double](repeating: 0, count: E * w1Size), dW2 = [Double](repeating: 0, count: E * w2Size)
+            for (r, held) in placement.slots.enumerated() {
+                for (slot, expert) in held.enumerated() {
+                    for i in 0..<w1Size { dW1[expert * w1Size + i] += parts[r].dW1[slot * w1Size + i] }
+                    for i in 0..<w2Size { dW2[expert * w2Size + i] += parts[r].dW2[slot * w2Size + i] }
+                }
+            }
+            result.compare("dX", grads.input, try Tensor(shape: [T, d], scalars: parts.flatMap(\.dX)), bound: bound)
+            result.compare("dWr", grads.router, try Tensor(shape: grads.router.shape, scalars: parts[0].dWr), bound: bound)
+            result.compare("dW1", grads.w1, try Tensor(shape: grads.w1.shape, scalars: dW1), bound: bound)
+            result.compare("dW2", grads.w2, try Tensor(shape: grads.w2.shape, scalars: dW2), bound: bound)
+            result.compare("dS", grads.scores, try Tensor(shape: [T, K], scalars: parts.flatMap(\.dS)), bound: bound)
+        }
+        let reference = try ReferenceLayer.forward(x64, weights: w64, storage: .bfloat16, routingOverride: got.expertIndex)
+        result.errors.append(.init(name: "O-vs-bf16-ref", value: relativeError(got.output.scalars, reference.output.scalars)))
+        return result
     }
 }
 

@@ -81,11 +81,11 @@ struct EPBenchCommand: AsyncParsableCommand {
                 .measure(communicators: communicators)
         }
         guard !bandwidthOnly else { return }
-        if dispatch == "fp8" { print("EP layer end to end: bf16 dispatch (FP8 dispatch is not in the GPU layer yet)") }
         let cache = try KernelCache()
         let kernels = try contexts.map { try GPUKernels(context: $0, cache: cache) }
         for shape in chosen {
-            try EPLayerTiming(shape: shape, ranks: ranks, chunks: chunks, iterations: iterations).measure(kernels: kernels)
+            try EPLayerTiming(shape: shape, ranks: ranks, chunks: chunks, iterations: iterations, fp8: dispatch == "fp8")
+                .measure(kernels: kernels)
         }
     }
 }
@@ -240,6 +240,8 @@ struct EPLayerTiming {
     var ranks: Int
     var chunks: Int
     var iterations: Int
+    /// FP8 dispatch; the last run also measures its effect on O against bf16 dispatch.
+    var fp8: Bool
 
     func measure(kernels: [GPUKernels]) throws {
         let tokens = shape.fixedTokensPerRank ?? shape.totalTokens / ranks
@@ -264,7 +266,8 @@ struct EPLayerTiming {
         for chunkCount in Array(Set([1, chunks])).sorted() {
             let group = try GPUExpertParallelGroup(ranks: ranks, chunks: chunkCount, transport: .nccl, kernels: kernels)
             let iterations = self.iterations
-            let perRank = try group.run { comm, kernels -> (forward: Double, step: Double, bytes: Int, planning: Double, plain: (Double, Double)?) in
+            let fp8 = self.fp8
+            let perRank = try group.run { comm, kernels -> (forward: Double, step: Double, bytes: Int, planning: Double, plain: (Double, Double)?, fp8Error: Double?) in
                 let context = kernels.context
                 let slots = placement.slots[comm.rank].count, d = config.hidden, n = config.intermediate
                 let layer: GPUExpertParallelLayer
@@ -275,7 +278,7 @@ struct EPLayerTiming {
                     try kernels.fillRandomBF16(address: w2.address, count: slots * n * d, seed: 97 + UInt64(comm.rank), scale: 0.02)
                     layer = try GPUExpertParallelLayer(
                         kernels: kernels, config: config, router: router, routerBias: bias, w1: w1.address, w2: w2.address,
-                        placement: placement, communicator: comm, chunks: chunkCount)
+                        placement: placement, communicator: comm, chunks: chunkCount, dispatchFormat: fp8 ? .fp8 : .native)
                     if comm.size == 1 && chunkCount == 1 {  // the single-device layer on the same weights, for reference
                         let wr = try context.allocate(bytes: d * config.experts * 2)
                         try wr.upload(router.scalars.map { BFloat16($0).bitPattern })
@@ -323,7 +326,19 @@ struct EPLayerTiming {
                     }
                     plain = (median(f), median(b))
                 }
-                return (median(forward), median(step), layer.workingBytes, median(planning), plain)
+                // FP8's effect on this rank's O: relative L2 against the same forward with bf16 dispatch.
+                var fp8Error: Double?
+                if fp8 {
+                    func output(_ format: ExpertParallelOptions.DispatchFormat) throws -> [Float] {
+                        layer.dispatchFormat = format
+                        let pass = try layer.forward(input: x.address, tokens: tokens, stream: stream)
+                        try stream.synchronize()
+                        return try pass.output.download(UInt16.self, count: tokens * d).map { BFloat16(bitPattern: $0).floatValue }
+                    }
+                    fp8Error = relativeError(try output(.fp8), try output(.native))
+                    layer.dispatchFormat = .fp8
+                }
+                return (median(forward), median(step), layer.workingBytes, median(planning), plain, fp8Error)
             }
             let forward = perRank.map(\.forward).max()!, step = perRank.map(\.step).max()!
             let gib = Double(perRank.map(\.bytes).max()!) / Double(1 << 30)
@@ -332,12 +347,16 @@ struct EPLayerTiming {
                 + "forward+backward \(EPBenchRun.format(step * 1e3, decimals: 2)) ms (slowest rank, median of \(iterations)); "
                 + "host planning \(EPBenchRun.format(planning * 1e3, decimals: 2)) ms of the forward; "
                 + "working buffers \(EPBenchRun.format(gib, decimals: 2)) GiB a rank")
+            if let worst = perRank.compactMap(\.fp8Error).max() {
+                rows.append("  FP8 dispatch changes O by \(format(worst)) relative L2 against bf16 dispatch (worst rank)")
+            }
             if let plain = perRank[0].plain {
                 rows.append("  single-device layer, same weights and tokens: forward \(EPBenchRun.format(plain.0 * 1e3, decimals: 2)) ms, "
                     + "forward+backward \(EPBenchRun.format(plain.1 * 1e3, decimals: 2)) ms (host clock, as above)")
             }
         }
-        print("\(shape.name) EP layer end to end, \(ranks) rank\(ranks == 1 ? "" : "s") × \(tokens) tokens, n \(shape.intermediate):")
+        print("\(shape.name) EP layer end to end, \(ranks) rank\(ranks == 1 ? "" : "s") × \(tokens) tokens, n \(shape.intermediate), "
+            + "\(fp8 ? "FP8" : "bf16") dispatch:")
         for row in rows { print(row) }
         if ranks == 1 { print("  (one rank: every row stays on this GPU, so this is the layer's own overhead, not overlap)") }
     }
