@@ -75,6 +75,20 @@ extension GPUKernels {
         try unpackFP8Rows.launch(grid: (rows, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
     }
 
+    /// One plan over several chunks' plans (`sy_merge_plans`): `offsetsOf` and `gatherOf` are device arrays of
+    /// `chunks` addresses (each chunk workspace's ``GPUWorkspace/planOffsets`` and ``GPUWorkspace/planGather``),
+    /// `positionBase` and `rowBase` int32 [chunks] (where each chunk's positions and rows start in the pass-wide
+    /// buffers). Fills `plan`: offsets [E + 1], position and row [Σ positions].
+    public func enqueueMergePlans(
+        offsetsOf: UInt64, gatherOf: UInt64, positionBase: UInt64, rowBase: UInt64, chunks: Int, experts: Int,
+        into plan: GPUMoELayer.MergedPlan, stream: CUDAStream?
+    ) throws {
+        var a = KernelArguments()
+        a.append(offsetsOf); a.append(gatherOf); a.append(positionBase); a.append(rowBase); a.append(Int32(chunks))
+        a.append(Int32(experts)); a.append(plan.offsets); a.append(plan.position); a.append(plan.row)
+        try mergePlans.launch(grid: (1, 1, 1), block: (1024, 1, 1), stream: stream, arguments: a)
+    }
+
     private func enqueueRankRows(
         mask: UInt64, chunkBegin: UInt64, ranks: Int, chunks: Int, write: Bool, rowBase: UInt64, counts: UInt64,
         sendIndex: UInt64, rowOf: UInt64, stream: CUDAStream?

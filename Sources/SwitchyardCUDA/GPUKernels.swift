@@ -28,6 +28,7 @@ public final class GPUKernels: @unchecked Sendable {
     let epRankRows: CUDAFunction
     let epTokenRows: CUDAFunction
     let packFP8Rows: CUDAFunction
+    let mergePlans: CUDAFunction
     let unpackFP8Rows: CUDAFunction
     private let modules: [CUDAModule]
 
@@ -107,6 +108,7 @@ public final class GPUKernels: @unchecked Sendable {
         epRankRows = try function("moe_router.cu", "sy_ep_rank_rows")
         epTokenRows = try function("moe_router.cu", "sy_ep_token_rows")
         packFP8Rows = try function("moe_elementwise.cu", "sy_pack_fp8_rows")
+        mergePlans = try function("moe_router.cu", "sy_merge_plans")
         unpackFP8Rows = try function("moe_elementwise.cu", "sy_unpack_fp8_rows")
         try gemmF32.setMaxDynamicSharedMemory(GPUKernels.gemmSharedMemoryBytes)
         self.modules = Array(modules.values)

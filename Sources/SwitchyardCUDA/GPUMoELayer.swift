@@ -266,19 +266,52 @@ public final class GPUMoELayer: @unchecked Sendable {
     /// dS [rows, K] (fp32, 0 for choices served elsewhere), dW1 and dW2 over the rows; dWr is not computed (the
     /// router's backward runs where the rows came from). `outputGradient`: dO [rows, d] bf16, row for row.
     ///
-    /// `weightGradients`, when given, takes dW1 and dW2 instead of `gradients` (fp32, shaped like them): written, or
-    /// with `accumulate` added to what they hold (weight gradients summed over token chunks in order).
+    /// `hiddenGradient` and `scaledActivation`, when given, take dH [positions, 2n] and A′ [positions, n] instead of
+    /// `gradients` (bf16; positions = the rows' served choices, in the workspace's plan order), and with
+    /// `weightGradients` false dW1 and dW2 are left to the caller (``weightGradients(plan:hiddenGradient:scaledActivation:outputGradient:input:gradients:stream:)``
+    /// over several chunks' rows at once).
     public func backwardRouted(
         outputGradient: UInt64, input: UInt64, rows: Int, workspace w: GPUWorkspace, gradients g: GPUGradients,
-        weightGradients: (w1: UInt64, w2: UInt64, accumulate: Bool)? = nil, stream: CUDAStream
+        hiddenGradient: UInt64? = nil, scaledActivation: UInt64? = nil, weightGradients: Bool = true,
+        stream: CUDAStream
     ) throws {
         try enqueueBackward(outputGradient: outputGradient, input: input, tokens: rows, workspace: w, gradients: g,
-                            stream: stream, routed: true, weightGradients: weightGradients)
+                            stream: stream, routed: true,
+                            targets: (hiddenGradient ?? g.hiddenGradient.address,
+                                      scaledActivation ?? g.scaledActivation.address, weightGradients))
     }
 
+    /// A merged dispatch plan over several chunks' rows: for each expert, its rows of every chunk in chunk order
+    /// (``GPUKernels/enqueueMergePlans(chunks:experts:into:stream:)`` builds it). `offsets` [E + 1]; per merged row,
+    /// `position` (its index into dH and A′) and `row` (its index into X and dO).
+    public struct MergedPlan: Sendable {
+        public var offsets: UInt64, position: UInt64, row: UInt64
+        public init(offsets: UInt64, position: UInt64, row: UInt64) {
+            self.offsets = offsets
+            self.position = position
+            self.row = row
+        }
+    }
+
+    /// dW2[e] = A′ᵀ·dO and dW1[e] = Xᵀ·dH over a merged plan's rows (both operands gathered), into `gradients`'
+    /// w1 and w2: the weight gradients of several token chunks in one pass each, fixed order, nothing accumulated.
+    public func weightGradients(
+        plan: MergedPlan, hiddenGradient: UInt64, scaledActivation: UInt64, outputGradient: UInt64, input: UInt64,
+        gradients g: GPUGradients, stream: CUDAStream
+    ) throws {
+        let E = config.experts, d = config.hidden, n = config.intermediate
+        try kernels.enqueueWeightGradient(
+            a: scaledActivation, lda: n, gatherA: plan.position, b: outputGradient, ldb: d, gatherB: plan.row, m: n, n: d,
+            groups: E, offsets: plan.offsets, out: g.w2.address, ldOut: d, stream: stream)
+        try kernels.enqueueWeightGradient(
+            a: input, lda: d, gatherA: plan.row, b: hiddenGradient, ldb: 2 * n, gatherB: plan.position, m: d, n: 2 * n,
+            groups: E, offsets: plan.offsets, out: g.w1.address, ldOut: 2 * n, stream: stream)
+    }
+
+    /// `targets`: where dH and A′ go, and whether the weight gradients run here.
     private func enqueueBackward(
         outputGradient: UInt64, input: UInt64, tokens: Int, workspace w: GPUWorkspace, gradients g: GPUGradients,
-        stream: CUDAStream?, routed: Bool, weightGradients: (w1: UInt64, w2: UInt64, accumulate: Bool)? = nil
+        stream: CUDAStream?, routed: Bool, targets: (hiddenGradient: UInt64, scaledActivation: UInt64, weights: Bool)? = nil
     ) throws {
         let c = config
         guard tokens <= w.capacity, tokens <= g.capacity else {
@@ -288,14 +321,11 @@ public final class GPUMoELayer: @unchecked Sendable {
             throw SwitchyardError(.shapeMismatch, "the gradients' buffers hold token chunks of \(g.chunkCapacity), the workspace uses \(w.chunkTokens); make both with the same chunkTokens")
         }
         let E = c.experts, K = c.topK, d = c.hidden, n = c.intermediate, Ep = paddedExperts
-        let dW1 = weightGradients?.w1 ?? g.w1.address, dW2 = weightGradients?.w2 ?? g.w2.address
-        let accumulate = weightGradients?.accumulate ?? false
+        let dH = targets?.hiddenGradient ?? g.hiddenGradient.address
+        let scaled = targets?.scaledActivation ?? g.scaledActivation.address
+        let computesWeights = targets?.weights ?? true
         guard tokens > 0 else {
-            try g.router.fill(byte: 0)
-            if !accumulate {
-                try kernels.context.fill(address: dW1, byte: 0, bytes: E * d * 2 * n * 4)
-                try kernels.context.fill(address: dW2, byte: 0, bytes: E * n * d * 4)
-            }
+            for buffer in computesWeights ? [g.w1, g.w2, g.router] : [g.router] { try buffer.fill(byte: 0) }
             return
         }
         let sms = kernels.context.multiprocessorCount
@@ -305,7 +335,7 @@ public final class GPUMoELayer: @unchecked Sendable {
         var a = KernelArguments()
         a.append(outputGradient); a.append(w.gatherIndex); a.append(w2Canonical); a.append(Int32(n)); a.append(Int32(d))
         a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.scoreOfPosition)
-        a.append(g.hiddenGradient); a.append(g.scaledActivation); a.append(g.scorePartials)
+        a.append(dH); a.append(scaled); a.append(g.scorePartials)
         let dHidden = kernels.gemmDSwiGLU(dHiddenWidth)
         try dHidden.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dHidden.sharedBytes, stream: stream,
                                     arguments: a)
@@ -335,17 +365,18 @@ public final class GPUMoELayer: @unchecked Sendable {
         }
         let weightStream = side?.stream ?? stream
         func weightGrad(a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64,
-                        m: Int, n: Int, out: UInt64, ldOut: Int) throws {
+                        m: Int, n: Int, out: DeviceBuffer, ldOut: Int) throws {
+            guard computesWeights else { return }
             try kernels.enqueueWeightGradient(
                 a: operandA, lda: lda, gatherA: gatherA, b: operandB, ldb: ldb, gatherB: gatherB, m: m, n: n, groups: E,
-                offsets: w.offsets.address, out: out, ldOut: ldOut, accumulate: accumulate, stream: weightStream)
+                offsets: w.offsets.address, out: out.address, ldOut: ldOut, stream: weightStream)
         }
         // dW2[e] = A′ᵀ · dO[gather]   (M = n, N = d)
-        try weightGrad(a: g.scaledActivation.address, lda: n, gatherA: 0, b: outputGradient, ldb: d,
-                       gatherB: w.gatherIndex.address, m: n, n: d, out: dW2, ldOut: d)
+        try weightGrad(a: scaled, lda: n, gatherA: 0, b: outputGradient, ldb: d,
+                       gatherB: w.gatherIndex.address, m: n, n: d, out: g.w2, ldOut: d)
         // dW1[e] = X[gather]ᵀ · dH    (M = d, N = 2n)
-        try weightGrad(a: input, lda: d, gatherA: w.gatherIndex.address, b: g.hiddenGradient.address, ldb: 2 * n,
-                       gatherB: 0, m: d, n: 2 * n, out: dW1, ldOut: 2 * n)
+        try weightGrad(a: input, lda: d, gatherA: w.gatherIndex.address, b: dH, ldb: 2 * n,
+                       gatherB: 0, m: d, n: 2 * n, out: g.w1, ldOut: 2 * n)
         if !routed {
             try kernels.enqueueRouterWeightGradient(
                 input: input, logitGradient: g.logitGradient.address, tokens: tokens, hidden: d, experts: E,
@@ -359,7 +390,7 @@ public final class GPUMoELayer: @unchecked Sendable {
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream, build: false)
             a = KernelArguments()
-            a.append(g.hiddenGradient); a.append(rows.gather); a.append(w1Canonical); a.append(Int32(d))
+            a.append(dH); a.append(rows.gather); a.append(w1Canonical); a.append(Int32(d))
             a.append(Int32(2 * n)); a.append(rows.offsets); a.append(rows.tileOffsets); a.append(Int32(E))
             a.append(w.expertOutput); a.append(UInt64(0))
             try dRows.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dRows.sharedBytes,
@@ -446,6 +477,10 @@ public final class GPUWorkspace: @unchecked Sendable {
     public let byteCount: Int
 
     var isChunked: Bool { chunkTokens < capacity }
+    /// The whole plan's offsets [E + 1] and gather index (the row of each position), for merging several
+    /// workspaces' plans (``GPUKernels/enqueueMergePlans(offsetsOf:gatherOf:positionBase:rowBase:chunks:experts:into:stream:)``).
+    public var planOffsets: UInt64 { offsets.address }
+    public var planGather: UInt64 { gatherIndex.address }
 
     /// The token chunks of a pass over `tokens` tokens.
     func chunks(tokens: Int) -> [Range<Int>] {

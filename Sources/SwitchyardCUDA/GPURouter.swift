@@ -62,11 +62,10 @@ extension GPUKernels {
     }
 
     /// One weight-gradient grouped GEMM: out[g] = A[rows of g]ᵀ · B[rows of g] (M × N fp32 per group), reducing over
-    /// each group's rows (`offsets` [groups + 1]); either operand's rows may be gathered (index list, or 0). With
-    /// `accumulate`, out[g] += the product.
+    /// each group's rows (`offsets` [groups + 1]); either operand's rows may be gathered (index list, or 0).
     func enqueueWeightGradient(
         a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64, m: Int, n: Int,
-        groups: Int, offsets: UInt64, out: UInt64, ldOut: Int, accumulate: Bool = false, stream: CUDAStream?
+        groups: Int, offsets: UInt64, out: UInt64, ldOut: Int, stream: CUDAStream?
     ) throws {
         let width = GPUKernels.tileWidth(columns: n)
         let kernel = weightGrad(width)
@@ -74,7 +73,7 @@ extension GPUKernels {
         args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
         args.append(operandB); args.append(Int64(ldb)); args.append(gatherB)
         args.append(Int32(m)); args.append(Int32(n)); args.append(Int32(groups)); args.append(offsets)
-        args.append(out); args.append(Int32(ldOut)); args.append(Int32(accumulate ? 1 : 0))
+        args.append(out); args.append(Int32(ldOut))
         let tiles = groups * ((m + 127) / 128) * ((n + width - 1) / width)
         try kernel.function.launch(grid: (min(tiles, context.multiprocessorCount), 1, 1), block: (256, 1, 1),
                                    sharedMemoryBytes: kernel.sharedBytes, stream: stream, arguments: args)

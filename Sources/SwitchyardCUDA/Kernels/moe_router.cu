@@ -394,6 +394,53 @@ extern "C" __global__ void sy_ep_token_rows(const int *__restrict__ expert_index
   }
 }
 
+// sy_merge_plans: one plan over several token chunks' plans, for weight gradients over all chunks' rows at once (the
+//   EP layer's backward). Chunk c's plan: offsets_of[c] → int [E + 1], gather_of[c] → int [positions] (the chunk row
+//   of each position), and where its positions start in the pass-wide dH / A′ (position_base[c]) and its rows in the
+//   pass-wide X / dO (row_base[c]). Merged, for each expert, chunk 0's positions, then chunk 1's, …:
+//   merged_offsets [E + 1], position[m] = position_base[c] + p, row[m] = row_base[c] + gather_c[p].
+//   One block of 1024 threads (E ≤ 512); a warp per expert copies its ranges.
+extern "C" __global__ void __launch_bounds__(1024)
+    sy_merge_plans(const unsigned long long *__restrict__ offsets_of, const unsigned long long *__restrict__ gather_of,
+                   const int *__restrict__ position_base, const int *__restrict__ row_base, int chunks, int E,
+                   int *__restrict__ merged_offsets, int *__restrict__ position, int *__restrict__ row) {
+  __shared__ int start[SY_MAX_E_PER_LANE * 32 + 1];
+  for (int e = threadIdx.x; e < E; e += blockDim.x) {
+    int total = 0;
+    for (int c = 0; c < chunks; ++c) {
+      const int *o = (const int *)offsets_of[c];
+      total += o[e + 1] - o[e];
+    }
+    start[e] = total;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int running = 0;
+    for (int e = 0; e < E; ++e) {
+      const int total = start[e];
+      start[e] = running;
+      merged_offsets[e] = running;
+      running += total;
+    }
+    merged_offsets[E] = running;
+  }
+  __syncthreads();
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  for (int e = warp; e < E; e += blockDim.x >> 5) {
+    int m = start[e];
+    for (int c = 0; c < chunks; ++c) {
+      const int *o = (const int *)offsets_of[c];
+      const int *g = (const int *)gather_of[c];
+      const int begin = o[e], count = o[e + 1] - o[e];
+      for (int i = lane; i < count; i += 32) {
+        position[m + i] = position_base[c] + begin + i;
+        row[m + i] = row_base[c] + g[begin + i];
+      }
+      m += count;
+    }
+  }
+}
+
 // The scores' gradient alone, for the expert side of the expert-parallel layer (the router lives on the source
 // rank): dS[a] = Σ_tiles ds_partial[position(a)·n_tiles + tile] in tile order, 0 where position(a) = −1 (the choice
 // is served by another rank). The same sum as sy_router_backward's. Grid-stride over the assignments.

@@ -14,8 +14,6 @@
 // kernels sy_gemm_weight_grad_128 / _256;
 // M % 64 == 0, N % 64 == 0, lda/ldb in elements with 16-byte aligned rows; ld_out = the output row stride.
 // Every output element of every group is written, zeros for an empty group. Deterministic: fixed reduction order.
-// accumulate ≠ 0 adds the product to what `out` holds (out += A·B; an empty group leaves it as it was): weight
-// gradients summed over token chunks run in order on one stream, so the sum is deterministic too.
 #include "moe_common.cuh"
 
 #define SY_WG_A_BYTES (2 * 64 * 128)  // two 64-wide M chunks × 64 rows × 128 B
@@ -44,8 +42,7 @@ SY_DEVICE WeightGradTile locate_weight_grad_tile(int tile, int M, int N, const i
 template <int BN, int STAGES, int W, bool GA, bool GB>
 SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
                            const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M, int N,
-                           int groups, const int *__restrict__ offsets, float *__restrict__ out, int ld_out,
-                           int accumulate) {
+                           int groups, const int *__restrict__ offsets, float *__restrict__ out, int ld_out) {
   constexpr int B_CHUNKS = BN / 64;  // 64-wide N chunks of the B tile
   constexpr int AHEAD = STAGES - 1 - W;
   constexpr int STAGE_BYTES = SY_WG_A_BYTES + B_CHUNKS * 64 * 128;
@@ -176,15 +173,10 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
             float2 v;
             v.x = acc[4 * j + 2 * half];
             v.y = acc[4 * j + 2 * half + 1];
-            if (accumulate) {
-              const float2 old = *(const float2 *)dst;
-              v.x += old.x;
-              v.y += old.y;
-            }
             *(float2 *)dst = v;
           } else {
-            if (col < N) dst[0] = acc[4 * j + 2 * half] + (accumulate ? dst[0] : 0.0f);
-            if (col + 1 < N) dst[1] = acc[4 * j + 2 * half + 1] + (accumulate ? dst[1] : 0.0f);
+            if (col < N) dst[0] = acc[4 * j + 2 * half];
+            if (col + 1 < N) dst[1] = acc[4 * j + 2 * half + 1];
           }
         }
       }
@@ -198,21 +190,17 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
 // One kernel per width; the gather pattern (dW2 gathers B, dW1 gathers A, dWr neither) picks an instantiation.
 #define SY_WEIGHT_GRAD(BN)                                                                                            \
   extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_weight_grad_##BN(                                      \
-      const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,    \
-      long long ldb, const int *__restrict__ gather_b, int M, int N, int groups, const int *__restrict__ offsets,     \
-      float *__restrict__ out, int ld_out, int accumulate) {                                                          \
-    if (gather_a && gather_b)                                                                                         \
-      weight_grad<BN, 4, 1, true, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out,       \
-                                        accumulate);                                                                  \
-    else if (gather_a)                                                                                                \
-      weight_grad<BN, 4, 1, true, false>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out,      \
-                                         accumulate);                                                                 \
-    else if (gather_b)                                                                                                \
-      weight_grad<BN, 4, 1, false, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out,      \
-                                         accumulate);                                                                 \
-    else                                                                                                              \
-      weight_grad<BN, 4, 1, false, false>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out,     \
-                                          accumulate);                                                                \
+      const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
+      long long ldb, const int *__restrict__ gather_b, int M, int N, int groups, const int *__restrict__ offsets,    \
+      float *__restrict__ out, int ld_out) {                                                                         \
+    if (gather_a && gather_b)                                                                                        \
+      weight_grad<BN, 4, 1, true, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);     \
+    else if (gather_a)                                                                                               \
+      weight_grad<BN, 4, 1, true, false>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);    \
+    else if (gather_b)                                                                                               \
+      weight_grad<BN, 4, 1, false, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);    \
+    else                                                                                                             \
+      weight_grad<BN, 4, 1, false, false>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);   \
   }
 
 SY_WEIGHT_GRAD(128)

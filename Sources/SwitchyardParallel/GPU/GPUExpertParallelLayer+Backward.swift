@@ -21,9 +21,16 @@ extension GPUExpertParallelLayer {
             if poisonsBuffers { try gradientBuffers?.poison() }
         }
         let g = gradientBuffers!
-        // The weight gradients land in the expert layer's buffers: the first chunk writes them, later chunks add to
-        // them in the GEMM epilogue (in order, on one stream).
-        let dW1 = g.w1, dW2 = g.w2
+        // With several chunks, each chunk's dH and A′ go to pass-wide buffers (K positions a received row at most) and
+        // the weight gradients run once over every chunk's rows (a merged plan); with one, the expert layer runs them.
+        let merged = chunks > 1, n = c.intermediate, positions = received * K
+        let hiddenAll = merged ? try buffer("hiddenGradientAll", bytes: positions * 2 * n * 2) : nil
+        let scaledAll = merged ? try buffer("scaledActivationAll", bytes: positions * n * 2) : nil
+        let localExperts = experts.config.experts
+        let plan = GPUMoELayer.MergedPlan(
+            offsets: try buffer("mergedOffsets", bytes: (localExperts + 1) * 4).address,
+            position: try buffer("mergedPosition", bytes: positions * 4).address,
+            row: try buffer("mergedRow", bytes: positions * 4).address)
         let sendG = try buffer("sendG", bytes: sent * d * 2), receiveG = try buffer("receiveG", bytes: received * d * 2)
         let rowsDX = try buffer("rowsDX", bytes: received * d * 2), rowsDS = try buffer("rowsDS", bytes: received * K * 4)
         let returnedDX = try buffer("returnedDX", bytes: sent * d * 2)
@@ -52,8 +59,11 @@ extension GPUExpertParallelLayer {
             try experts.backwardRouted(
                 outputGradient: receiveG.address + UInt64(item.receiveBase * d * 2),
                 input: receiveX.address + UInt64(item.receiveBase * d * 2), rows: rows, workspace: workspaces[chunk],
-                gradients: g, weightGradients: (g.w1.address, g.w2.address, accumulate: chunk > 0), stream: stream)
-            // The next chunk reuses the row gradients' buffers: copy this one's out.
+                gradients: g,
+                hiddenGradient: hiddenAll.map { $0.address + UInt64(item.receiveBase * K * 2 * n * 2) },
+                scaledActivation: scaledAll.map { $0.address + UInt64(item.receiveBase * K * n * 2) },
+                weightGradients: !merged, stream: stream)
+            // The next chunk reuses the gradient buffers of the rows: copy this one's out.
             try stream.copy(from: g.input.address, to: rowsDX.address + UInt64(item.receiveBase * d * 2), bytes: rows * d * 2)
             try stream.copy(from: g.scores.address, to: rowsDS.address + UInt64(item.receiveBase * K * 4), bytes: rows * K * 4)
             try event("computed\(chunk)").record(on: stream)
@@ -70,6 +80,15 @@ extension GPUExpertParallelLayer {
         // The router's backward needs every chunk's dS, so the source-side finish runs once, after the last combine
         // (the communication stream is in order).
         try pipeline(dispatch: dispatch, compute: compute, combine: combine, finish: { _ in })
+        if let hiddenAll, let scaledAll {  // beside the last chunk's combine
+            let tables = try buffer("mergeTables", bytes: chunks * 24).address
+            try kernels.enqueueMergePlans(
+                offsetsOf: tables, gatherOf: tables + UInt64(chunks * 8), positionBase: tables + UInt64(chunks * 16),
+                rowBase: tables + UInt64(chunks * 20), chunks: chunks, experts: localExperts, into: plan, stream: stream)
+            try experts.weightGradients(
+                plan: plan, hiddenGradient: hiddenAll.address, scaledActivation: scaledAll.address,
+                outputGradient: receiveG.address, input: receiveX.address, gradients: g, stream: stream)
+        }
         try stream.wait(for: event("combined\(chunks - 1)"))
         let routing = try routerWorkspace(tokens: T)
         try router.backward(
@@ -87,7 +106,6 @@ extension GPUExpertParallelLayer {
             count: d * E, op: .sum)
         try event("reduced").record(on: comm)
         try stream.wait(for: event("reduced"))
-        return GPUExpertParallelGradients(
-            input: dX, scores: routing.scoreGradient, router: dWr, w1: dW1, w2: dW2)
+        return GPUExpertParallelGradients(input: dX, scores: routing.scoreGradient, router: dWr, w1: g.w1, w2: g.w2)
     }
 }

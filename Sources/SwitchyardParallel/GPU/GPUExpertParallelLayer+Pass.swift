@@ -72,6 +72,16 @@ extension GPUExpertParallelLayer {
             if chunk < workspaces.count { workspaces[chunk] = made } else { workspaces.append(made) }
         }
 
+        if chunks > 1 {
+            // For the backward's weight gradients over every chunk at once: each chunk plan's offsets and gather
+            // index, and where its positions (K per received row at most) and rows start in the pass-wide buffers.
+            var tables = dispatched.indices.map { UInt64(workspaces[$0].planOffsets) }
+            tables += dispatched.indices.map { UInt64(workspaces[$0].planGather) }
+            let bases = dispatched.map { Int32($0.receiveBase * K) } + dispatched.map { Int32($0.receiveBase) }
+            let mergeTables = try buffer("mergeTables", bytes: chunks * 16 + chunks * 8)
+            try mergeTables.upload(tables)
+            try mergeTables.upload(bases, byteOffset: chunks * 16)
+        }
         let planned = clock.now
         let comm = communicator.stream
         // Gather every chunk's rows first (cheap, and the first dispatch can start at once).
