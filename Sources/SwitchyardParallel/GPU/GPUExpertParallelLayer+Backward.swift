@@ -81,10 +81,10 @@ extension GPUExpertParallelLayer {
         // (the communication stream is in order).
         try pipeline(dispatch: dispatch, compute: compute, combine: combine, finish: { _ in })
         if let hiddenAll, let scaledAll {  // beside the last chunk's combine
-            let tables = try buffer("mergeTables", bytes: chunks * 24).address
+            let tables = try buffer("mergeTables", bytes: chunks * 24).address, m = pass.mergedChunks
             try kernels.enqueueMergePlans(
-                offsetsOf: tables, gatherOf: tables + UInt64(chunks * 8), positionBase: tables + UInt64(chunks * 16),
-                rowBase: tables + UInt64(chunks * 20), chunks: chunks, experts: localExperts, into: plan, stream: stream)
+                offsetsOf: tables, gatherOf: tables + UInt64(m * 8), positionBase: tables + UInt64(m * 16),
+                rowBase: tables + UInt64(m * 20), chunks: m, experts: localExperts, into: plan, stream: stream)
             try experts.weightGradients(
                 plan: plan, hiddenGradient: hiddenAll.address, scaledActivation: scaledAll.address,
                 outputGradient: receiveG.address, input: receiveX.address, gradients: g, stream: stream)

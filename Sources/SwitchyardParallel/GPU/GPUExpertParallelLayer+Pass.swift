@@ -72,17 +72,18 @@ extension GPUExpertParallelLayer {
             if chunk < workspaces.count { workspaces[chunk] = made } else { workspaces.append(made) }
         }
 
+        // For the backward's weight gradients over every chunk at once: the plan offsets and gather index of each
+        // chunk that received rows (a chunk without rows built no plan), and where its positions (K per received
+        // row at most) and rows start in the pass-wide buffers.
+        let planned = dispatched.indices.filter { dispatched[$0].receivedRows > 0 }
         if chunks > 1 {
-            // For the backward's weight gradients over every chunk at once: each chunk plan's offsets and gather
-            // index, and where its positions (K per received row at most) and rows start in the pass-wide buffers.
-            var tables = dispatched.indices.map { UInt64(workspaces[$0].planOffsets) }
-            tables += dispatched.indices.map { UInt64(workspaces[$0].planGather) }
-            let bases = dispatched.map { Int32($0.receiveBase * K) } + dispatched.map { Int32($0.receiveBase) }
-            let mergeTables = try buffer("mergeTables", bytes: chunks * 16 + chunks * 8)
+            let tables = planned.map { UInt64(workspaces[$0].planOffsets) } + planned.map { UInt64(workspaces[$0].planGather) }
+            let bases = planned.map { Int32(dispatched[$0].receiveBase * K) } + planned.map { Int32(dispatched[$0].receiveBase) }
+            let mergeTables = try buffer("mergeTables", bytes: chunks * 24)
             try mergeTables.upload(tables)
-            try mergeTables.upload(bases, byteOffset: chunks * 16)
+            try mergeTables.upload(bases, byteOffset: planned.count * 16)
         }
-        let planned = clock.now
+        let plannedTime = clock.now
         let comm = communicator.stream
         // Gather every chunk's rows first (cheap, and the first dispatch can start at once).
         // FP8 dispatch: E4M3 codes [rows, d] and one fp32 scale per 1×128 block, quantized in the gather.
@@ -161,8 +162,9 @@ extension GPUExpertParallelLayer {
                 out: output.address + UInt64(item.tokens.lowerBound * d * 2), stream: stream)
         }
         try pipeline(dispatch: dispatch, compute: compute, combine: combine, finish: sum)
-        hostTimes = HostTimes(routingWait: routed - start, planning: planned - routed, enqueue: clock.now - planned)
-        lastPass = GPUExpertParallelPass(tokens: tokens, output: output, routing: routing, chunks: dispatched, rank: rank)
+        hostTimes = HostTimes(routingWait: routed - start, planning: plannedTime - routed, enqueue: clock.now - plannedTime)
+        lastPass = GPUExpertParallelPass(
+            tokens: tokens, output: output, routing: routing, chunks: dispatched, mergedChunks: planned.count, rank: rank)
         return lastPass!
     }
 

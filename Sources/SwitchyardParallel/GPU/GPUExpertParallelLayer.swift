@@ -237,10 +237,14 @@ public final class GPUExpertParallelPass: @unchecked Sendable {
     /// Rows this rank received from other ranks.
     public let remoteRowsReceived: Int
     let routingBuffers: GPURouterWorkspace
+    /// Chunks in the merge tables (those that received rows).
+    let mergedChunks: Int
     let chunks: [GPUDispatchedChunk]
 
-    init(tokens: Int, output: DeviceBuffer, routing: GPURouterWorkspace, chunks: [GPUDispatchedChunk], rank: Int) {
+    init(tokens: Int, output: DeviceBuffer, routing: GPURouterWorkspace, chunks: [GPUDispatchedChunk], mergedChunks: Int,
+         rank: Int) {
         self.tokens = tokens
+        self.mergedChunks = mergedChunks
         self.output = output
         routingBuffers = routing
         self.chunks = chunks
