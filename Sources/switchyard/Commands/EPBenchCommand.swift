@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import Switchyard
 import SwitchyardCUDA
@@ -38,6 +39,8 @@ struct EPBenchCommand: AsyncParsableCommand {
     var chunks: Int = 4
     @Flag(help: "Skip the end-to-end EP layer timing (bandwidth only).")
     var bandwidthOnly = false
+    @Option(help: "Calibration of the performance model whose EP layer prediction is printed beside the measurement.")
+    var calibration: String = "bench/hardware/h100-sxm-fit-890a99a.json"
 
     struct Shape: Sendable {
         var name: String
@@ -83,9 +86,13 @@ struct EPBenchCommand: AsyncParsableCommand {
         guard !bandwidthOnly else { return }
         let cache = try KernelCache()
         let kernels = try contexts.map { try GPUKernels(context: $0, cache: cache) }
+        let calibrationFile = FileManager.default.fileExists(atPath: calibration) ? calibration : nil
+        let (machine, factors) = try Hardware.resolve(name: "h100", jsonFile: calibrationFile)
+        print("EP layer model: \(machine.name)\(calibrationFile.map { " calibrated by \($0)" } ?? " (vendor defaults)")")
+        let model = ExpertParallelModel(hardware: machine, calibration: factors)
         for shape in chosen {
             try EPLayerTiming(shape: shape, ranks: ranks, chunks: chunks, iterations: iterations, fp8: dispatch == "fp8")
-                .measure(kernels: kernels)
+                .measure(kernels: kernels, model: model)
         }
     }
 }
@@ -243,7 +250,7 @@ struct EPLayerTiming {
     /// FP8 dispatch; the last run also measures its effect on O against bf16 dispatch.
     var fp8: Bool
 
-    func measure(kernels: [GPUKernels]) throws {
+    func measure(kernels: [GPUKernels], model: ExpertParallelModel) throws {
         let tokens = shape.fixedTokensPerRank ?? shape.totalTokens / ranks
         let config = try MoEConfig(
             hidden: shape.hidden, intermediate: shape.intermediate, experts: shape.experts, topK: shape.topK,
@@ -343,8 +350,16 @@ struct EPLayerTiming {
             let forward = perRank.map(\.forward).max()!, step = perRank.map(\.step).max()!
             let gib = Double(perRank.map(\.bytes).max()!) / Double(1 << 30)
             let planning = perRank.map(\.planning).max()!
+            // The model's busiest rank: kernels of its share of the rows, dispatch and combine pipelined over the chunks
+            // (bf16 traffic; FP8 dispatch is not modelled apart).
+            let estimate = try model.estimate(
+                LayerWorkload(tokens: tokens, hidden: shape.hidden, intermediate: shape.intermediate, experts: shape.experts,
+                              topK: shape.topK),
+                parallel: ExpertParallelConfig(topology: ClusterTopology(gpusPerNode: ranks, nodes: 1), chunks: chunkCount))
             rows.append("  \(chunkCount) chunk\(chunkCount == 1 ? "" : "s"): forward \(EPBenchRun.format(forward * 1e3, decimals: 2)) ms, "
                 + "forward+backward \(EPBenchRun.format(step * 1e3, decimals: 2)) ms (slowest rank, median of \(iterations)); "
+                + "model \(EPBenchRun.format(estimate.forwardSeconds * 1e3, decimals: 2)) / "
+                + "\(EPBenchRun.format(estimate.totalSeconds * 1e3, decimals: 2)) ms; "
                 + "host planning \(EPBenchRun.format(planning * 1e3, decimals: 2)) ms of the forward; "
                 + "working buffers \(EPBenchRun.format(gib, decimals: 2)) GiB a rank")
             if let worst = perRank.compactMap(\.fp8Error).max() {
