@@ -41,6 +41,15 @@ struct EPBenchCommand: AsyncParsableCommand {
     var bandwidthOnly = false
     @Option(help: "Calibration of the performance model whose EP layer prediction is printed beside the measurement.")
     var calibration: String = "bench/hardware/h100-sxm-fit-890a99a.json"
+    @Option(help: """
+        Run as one rank of a multi-process job (one process per GPU, any number of nodes): env (torchrun's \
+        MASTER_ADDR and MASTER_PORT), tcp://HOST:PORT (rank 0 serves the NCCL id there) or file:///PATH (a fresh \
+        path on storage every rank sees). Rank and size come from --rank/--world-size or $RANK/$WORLD_SIZE, the GPU \
+        from $LOCAL_RANK.
+        """)
+    var rendezvous: String?
+    @Option(help: "With --rendezvous: this process's rank (default $RANK).") var rank: Int?
+    @Option(help: "With --rendezvous: the number of ranks (default $WORLD_SIZE).") var worldSize: Int?
 
     struct Shape: Sendable {
         var name: String
@@ -63,16 +72,16 @@ struct EPBenchCommand: AsyncParsableCommand {
     func run() async throws {
         let visible = (try? CUDAContext.deviceCount()) ?? 0
         guard visible >= 1 else { throw ValidationError("ep-bench needs a GPU; this machine has none usable") }
+        guard ["bf16", "fp8"].contains(dispatch) else { throw ValidationError("--dispatch must be bf16 or fp8") }
+        guard iterations >= 1, chunks >= 1 else { throw ValidationError("--iterations and --chunks must be ≥ 1") }
+        let chosen = shape == "all" ? Self.shapes : Self.shapes.filter { $0.name.lowercased() == shape.lowercased() }
+        guard !chosen.isEmpty else { throw ValidationError("unknown shape \(shape); use deepseek-v3, 30B-n512 or all") }
+        if let rendezvous { return try runRank(rendezvous: rendezvous, visible: visible, shapes: chosen) }
         guard visible >= 2 || gpus == 1 else {
             throw ValidationError("ep-bench needs at least 2 GPUs for bandwidth; this machine has \(visible) (--gpus 1 runs the one-rank NCCL smoke test)")
         }
         let ranks = gpus ?? visible
         guard (1...visible).contains(ranks) else { throw ValidationError("--gpus must be in 1...\(visible)") }
-        guard ["bf16", "fp8"].contains(dispatch) else { throw ValidationError("--dispatch must be bf16 or fp8") }
-        guard iterations >= 1 else { throw ValidationError("--iterations must be ≥ 1") }
-        guard chunks >= 1 else { throw ValidationError("--chunks must be ≥ 1") }
-        let chosen = shape == "all" ? Self.shapes : Self.shapes.filter { $0.name.lowercased() == shape.lowercased() }
-        guard !chosen.isEmpty else { throw ValidationError("unknown shape \(shape); use deepseek-v3, 30B-n512 or all") }
 
         try NCCLLibrary.load()
         let contexts = try (0..<ranks).map { try CUDAContext.open(ordinal: $0) }
@@ -86,14 +95,67 @@ struct EPBenchCommand: AsyncParsableCommand {
         guard !bandwidthOnly else { return }
         let cache = try KernelCache()
         let kernels = try contexts.map { try GPUKernels(context: $0, cache: cache) }
+        try measureLayer(shapes: chosen, ranks: ranks, communicators: communicators) { chunks, body in
+            try GPUExpertParallelGroup(ranks: ranks, chunks: chunks, transport: .nccl, kernels: kernels).run(body)
+        }
+    }
+
+    /// The EP layer timing of every shape; `run` runs a per-rank body on the ranks this process drives.
+    private func measureLayer(
+        shapes: [Shape], ranks: Int, communicators: [NCCLCommunicator], run: EPLayerTiming.Runner
+    ) throws {
         let calibrationFile = FileManager.default.fileExists(atPath: calibration) ? calibration : nil
         let (machine, factors) = try Hardware.resolve(name: "h100", jsonFile: calibrationFile)
-        print("EP layer model: \(machine.name)\(calibrationFile.map { " calibrated by \($0)" } ?? " (vendor defaults)")")
-        let model = ExpertParallelModel(hardware: machine, calibration: factors)
-        for shape in chosen {
-            try EPLayerTiming(shape: shape, ranks: ranks, chunks: chunks, iterations: iterations, fp8: dispatch == "fp8")
-                .measure(kernels: kernels, model: model)
+        if communicators.contains(where: { $0.rank == 0 }) {
+            print("EP layer model: \(machine.name)\(calibrationFile.map { " calibrated by \($0)" } ?? " (vendor defaults)")")
         }
+        let model = ExpertParallelModel(hardware: machine, calibration: factors)
+        for shape in shapes {
+            try EPLayerTiming(shape: shape, ranks: ranks, chunks: chunks, iterations: iterations, fp8: dispatch == "fp8")
+                .measure(model: model, communicators: communicators, run: run)
+        }
+    }
+
+    /// One rank of a multi-process job: its GPU, the NCCL id through the rendezvous, then the same measurements,
+    /// each reduced over the ranks (the slowest rank's median); rank 0 prints.
+    private func runRank(rendezvous spec: String, visible: Int, shapes: [Shape]) throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let rank = rank ?? env["RANK"].flatMap({ Int($0) }), let size = worldSize ?? env["WORLD_SIZE"].flatMap({ Int($0) }),
+              size >= 1, (0..<size).contains(rank)
+        else {
+            throw ValidationError("--rendezvous needs the rank and size: --rank/--world-size or $RANK/$WORLD_SIZE (0 ≤ rank < size)")
+        }
+        let local = env["LOCAL_RANK"].flatMap { Int($0) } ?? rank % visible
+        guard (0..<visible).contains(local) else { throw ValidationError("LOCAL_RANK \(local) is not a visible GPU (0..<\(visible))") }
+        let point: NCCLRendezvous
+        if spec == "env" {
+            guard let host = env["MASTER_ADDR"], let port = env["MASTER_PORT"].flatMap({ Int($0) }) else {
+                throw ValidationError("--rendezvous env needs $MASTER_ADDR and $MASTER_PORT (as torchrun sets them)")
+            }
+            point = .tcp(host: host, port: port)
+        } else if spec.hasPrefix("tcp://"), let colon = spec.lastIndex(of: ":"), colon > spec.index(spec.startIndex, offsetBy: 6),
+                  let port = Int(spec[spec.index(after: colon)...]) {
+            point = .tcp(host: String(spec[spec.index(spec.startIndex, offsetBy: 6)..<colon]), port: port)
+        } else if spec.hasPrefix("file://"), spec.count > 7 {
+            point = .file(path: String(spec.dropFirst(7)))
+        } else {
+            throw ValidationError("--rendezvous must be env, tcp://HOST:PORT or file:///PATH, got \(spec)")
+        }
+        try NCCLLibrary.load()
+        let context = try CUDAContext.open(ordinal: local)
+        let id = try point.uniqueID(rank: rank, size: size)
+        let comm = try NCCLCommunicator(rank: rank, size: size, uniqueID: id, context: context)
+        if rank == 0 {
+            let code = try NCCLLibrary.version()
+            print("NCCL \(code / 10000).\(code / 100 % 100).\(code % 100), \(size) ranks (one process each; rank 0 on "
+                + "\(context.deviceName)), NCCL_NVLS_ENABLE=0")
+        }
+        for shape in shapes {
+            try EPBenchRun(shape: shape, ranks: size, fp8: dispatch == "fp8", iterations: iterations).measure(communicators: [comm])
+        }
+        guard !bandwidthOnly else { return }
+        let kernels = try GPUKernels(context: context, cache: try KernelCache())
+        try measureLayer(shapes: shapes, ranks: size, communicators: [comm]) { _, body in [try body(comm, kernels)] }
     }
 }
 
@@ -118,8 +180,11 @@ struct EPBenchRun {
         }
         // counts[source][destination], in rows.
         let counts = plans.map(\.sendCounts)
-        let dispatch = try time(communicators, counts: counts, rowBytes: dispatchRowBytes)
-        let combine = try time(communicators, counts: transpose(counts), rowBytes: combineRowBytes)
+        let slowest = try Self.maxOverRanks(
+            [try time(communicators, counts: counts, rowBytes: dispatchRowBytes),
+             try time(communicators, counts: transpose(counts), rowBytes: combineRowBytes)], communicators: communicators)
+        let dispatch = slowest[0], combine = slowest[1]
+        guard communicators.contains(where: { $0.rank == 0 }) else { return }
 
         guard ranks > 1 else {
             let rows = counts[0][0]
@@ -202,6 +267,18 @@ struct EPBenchRun {
         return samples.sorted()[samples.count / 2]
     }
 
+    /// The largest of each value over the ranks: the values themselves when this process drives every rank, else
+    /// an NCCL all-reduce (max) across the processes.
+    static func maxOverRanks(_ values: [Double], communicators: [NCCLCommunicator]) throws -> [Double] {
+        guard let comm = communicators.first, communicators.count < comm.size, !values.isEmpty else { return values }
+        let buffer = try comm.context.allocate(bytes: values.count * 8)
+        try buffer.upload(values)
+        let view = TensorView(address: UInt(buffer.address), shape: [values.count], dtype: .float64, device: .cuda)
+        try comm.allReduce(send: view, receive: view, count: values.count, op: .max)
+        try comm.stream.synchronize()
+        return try buffer.download(Double.self, count: values.count)
+    }
+
     /// The byte a rank's send buffer is filled with.
     static func pattern(rank: Int) -> UInt8 { UInt8(truncatingIfNeeded: 0x3C &+ 37 &* rank) }
 
@@ -250,7 +327,17 @@ struct EPLayerTiming {
     /// FP8 dispatch; the last run also measures its effect on O against bf16 dispatch.
     var fp8: Bool
 
-    func measure(kernels: [GPUKernels], model: ExpertParallelModel) throws {
+    /// One rank's figures (seconds, bytes; `plain` for the single-device layer at one rank).
+    struct Sample: Sendable {
+        var forward: Double, step: Double, bytes: Int, planning: Double, plain: (Double, Double)?, fp8Error: Double?
+    }
+    /// Runs a per-rank body (communicator, kernels) → Sample on every rank this process drives, for `chunks` chunks.
+    typealias Runner = (_ chunks: Int, _ body: @escaping @Sendable (any DeviceCommunicator, GPUKernels) throws -> Sample) throws
+        -> [Sample]
+
+    func measure(model: ExpertParallelModel, communicators: [NCCLCommunicator], run: Runner) throws {
+        let printing = communicators.contains { $0.rank == 0 }
+        let memory = Double(communicators[0].context.totalMemory)
         let tokens = shape.fixedTokensPerRank ?? shape.totalTokens / ranks
         let config = try MoEConfig(
             hidden: shape.hidden, intermediate: shape.intermediate, experts: shape.experts, topK: shape.topK,
@@ -262,8 +349,8 @@ struct EPLayerTiming {
         // Expert weights a rank holds: bf16 packed and canonical, fp32 gradients and their sum over chunks.
         let slots = (shape.experts + ranks - 1) / ranks
         let weightBytes = Double(slots * shape.hidden * 3 * shape.intermediate) * 12
-        let memory = Double(kernels[0].context.totalMemory)
         guard weightBytes < 0.8 * memory else {
+            guard printing else { return }
             print("\(shape.name) EP layer end to end, \(ranks) rank\(ranks == 1 ? "" : "s"): skipped: \(slots) experts a rank "
                 + "need \(EPBenchRun.format(weightBytes / 1e9)) GB of weights and weight gradients, the GPU has "
                 + "\(EPBenchRun.format(memory / 1e9)) GB (more ranks share them)")
@@ -271,10 +358,9 @@ struct EPLayerTiming {
         }
         var rows: [String] = []
         for chunkCount in Array(Set([1, chunks])).sorted() {
-            let group = try GPUExpertParallelGroup(ranks: ranks, chunks: chunkCount, transport: .nccl, kernels: kernels)
             let iterations = self.iterations
             let fp8 = self.fp8
-            let perRank = try group.run { comm, kernels -> (forward: Double, step: Double, bytes: Int, planning: Double, plain: (Double, Double)?, fp8Error: Double?) in
+            let perRank = try run(chunkCount) { comm, kernels -> Sample in
                 let context = kernels.context
                 let slots = placement.slots[comm.rank].count, d = config.hidden, n = config.intermediate
                 let layer: GPUExpertParallelLayer
@@ -345,11 +431,14 @@ struct EPLayerTiming {
                     fp8Error = relativeError(try output(.fp8), try output(.native))
                     layer.dispatchFormat = .fp8
                 }
-                return (median(forward), median(step), layer.workingBytes, median(planning), plain, fp8Error)
+                return Sample(forward: median(forward), step: median(step), bytes: layer.workingBytes,
+                              planning: median(planning), plain: plain, fp8Error: fp8Error)
             }
-            let forward = perRank.map(\.forward).max()!, step = perRank.map(\.step).max()!
-            let gib = Double(perRank.map(\.bytes).max()!) / Double(1 << 30)
-            let planning = perRank.map(\.planning).max()!
+            let reduced = try EPBenchRun.maxOverRanks(
+                [perRank.map(\.forward).max()!, perRank.map(\.step).max()!, Double(perRank.map(\.bytes).max()!),
+                 perRank.map(\.planning).max()!, perRank.compactMap(\.fp8Error).max() ?? -1],
+                communicators: communicators)
+            let forward = reduced[0], step = reduced[1], gib = reduced[2] / Double(1 << 30), planning = reduced[3]
             // The model's busiest rank: kernels of its share of the rows, dispatch and combine pipelined over the chunks
             // (bf16 traffic; FP8 dispatch is not modelled apart).
             let estimate = try model.estimate(
@@ -362,7 +451,7 @@ struct EPLayerTiming {
                 + "\(EPBenchRun.format(estimate.totalSeconds * 1e3, decimals: 2)) ms; "
                 + "host planning \(EPBenchRun.format(planning * 1e3, decimals: 2)) ms of the forward; "
                 + "working buffers \(EPBenchRun.format(gib, decimals: 2)) GiB a rank")
-            if let worst = perRank.compactMap(\.fp8Error).max() {
+            if reduced[4] >= 0, case let worst = reduced[4] {
                 rows.append("  FP8 dispatch changes O by \(format(worst)) relative L2 against bf16 dispatch (worst rank)")
             }
             if let plain = perRank[0].plain {
@@ -370,6 +459,7 @@ struct EPLayerTiming {
                     + "forward+backward \(EPBenchRun.format(plain.1 * 1e3, decimals: 2)) ms (host clock, as above)")
             }
         }
+        guard printing else { return }
         print("\(shape.name) EP layer end to end, \(ranks) rank\(ranks == 1 ? "" : "s") × \(tokens) tokens, n \(shape.intermediate), "
             + "\(fp8 ? "FP8" : "bf16") dispatch:")
         for row in rows { print(row) }
