@@ -122,13 +122,6 @@ public final class CUDAContext: @unchecked Sendable {
         try check(sy_cuMemcpyHtoD(destination, origin, source.count), "cuMemcpyHtoD(\(source.count) bytes)")
     }
 
-    /// Sets `bytes` bytes at device address `address` to `byte` (synchronous, on the default stream).
-    public func fill(address: UInt64, byte: UInt8, bytes: Int) throws {
-        guard bytes > 0 else { return }
-        try makeCurrent()
-        try check(sy_cuMemsetD8(address, byte, bytes), "cuMemsetD8(\(bytes) bytes)")
-    }
-
     /// Waits until all work issued to this GPU has finished; reports the first asynchronous error (e.g. a kernel
     /// that faulted).
     public func synchronize() throws {

@@ -121,7 +121,7 @@ public final class GPUMoELayer: @unchecked Sendable {
     /// Wr → [E, d] and the zero-padded [d, E′]; W1 → [E, 2n, d] with rows in blocks of upWidth/2 gate then the
     /// matching upWidth/2 up columns; W2 → [E, d, n]. Used at init and after training updated the canonical weights.
     func repack(router source: UInt64, stream: CUDAStream?) throws {
-        let c = config, d = c.hidden, n = c.intermediate, E = c.experts, Ep = paddedExperts
+        let c = config, d = c.hidden, n = c.intermediate, E = c.experts
         func pack(_ from: UInt64, groups: Int, rows: Int, columns: Int, interleave: Int, into out: DeviceBuffer) throws {
             var a = KernelArguments()
             a.append(from); a.append(Int32(rows)); a.append(Int32(columns)); a.append(Int32(interleave))
@@ -131,11 +131,8 @@ public final class GPUMoELayer: @unchecked Sendable {
         }
         try pack(w1Canonical.address, groups: E, rows: d, columns: 2 * n, interleave: upWidth / 2, into: w1)
         try pack(w2Canonical.address, groups: E, rows: n, columns: d, interleave: 0, into: w2)
-        try pack(source, groups: 1, rows: d, columns: E, interleave: 0, into: router)
-        var a = KernelArguments()
-        a.append(source); a.append(Int32(d)); a.append(Int32(E)); a.append(Int32(Ep)); a.append(routerPadded)
-        try kernels.padColumns.launch(grid: (min((d * Ep + 255) / 256, 4096), 1, 1), block: (256, 1, 1),
-                                      stream: stream, arguments: a)
+        try kernels.enqueuePackRouter(source: source, hidden: d, experts: E, into: router.address,
+                                      padded: routerPadded.address, stream: stream)
     }
 
     /// A device copy of `count` bf16 values (a pad with no padding).

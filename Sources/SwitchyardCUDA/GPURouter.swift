@@ -21,18 +21,10 @@ extension GPUKernels {
         singleTileOffsets: UInt64, logits: UInt64, expertIndex: UInt64, scores: UInt64, stream: CUDAStream?
     ) throws {
         let E = c.experts, K = c.topK, d = c.hidden
-        var a = KernelArguments()
-        a.append(Int32(tokens)); a.append(Int32(GPUKernels.tileRows)); a.append(singleOffsets); a.append(singleTileOffsets)
-        try singleGroup.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
-
-        a = KernelArguments()
-        a.append(input); a.append(UInt64(0)); a.append(router); a.append(Int32(E)); a.append(Int32(d))
-        a.append(singleOffsets); a.append(singleTileOffsets); a.append(Int32(1)); a.append(logits)
-        try gemmF32.launch(grid: (context.multiprocessorCount, 1, 1), block: (GPUKernels.gemmThreads, 1, 1),
-                           sharedMemoryBytes: GPUKernels.gemmSharedMemoryBytes, stream: stream, arguments: a)
-
+        try enqueueOneGroupF32(a: input, rows: tokens, b: router, columns: E, depth: d, offsets: singleOffsets,
+                               tileOffsets: singleTileOffsets, out: logits, stream: stream)
         let mode = GPUKernels.routerMode(c)
-        a = KernelArguments()
+        var a = KernelArguments()
         a.append(logits); a.append(bias); a.append(Int32(tokens)); a.append(Int32(E)); a.append(Int32(K))
         a.append(mode.mode); a.append(mode.groups); a.append(mode.topKGroups); a.append(mode.scaling)
         a.append(expertIndex); a.append(scores)
@@ -102,14 +94,38 @@ extension GPUKernels {
         logitGradient: UInt64, tokens: Int, hidden d: Int, paddedExperts: Int, routerPadded: UInt64, offsets: UInt64,
         tileOffsets: UInt64, out: UInt64, stream: CUDAStream?
     ) throws {
+        try enqueueOneGroupF32(a: logitGradient, rows: tokens, b: routerPadded, columns: d, depth: paddedExperts,
+                               offsets: offsets, tileOffsets: tileOffsets, out: out, stream: stream)
+    }
+
+    /// out [rows, columns] (fp32) = A [rows, depth] · Bᵀ (B bf16 [columns, depth], K-major): the grouped fp32 GEMM
+    /// as one group, whose offsets (two int32 each at `offsets`, `tileOffsets`) are set here on the device.
+    private func enqueueOneGroupF32(
+        a operandA: UInt64, rows: Int, b operandB: UInt64, columns: Int, depth: Int, offsets: UInt64, tileOffsets: UInt64,
+        out: UInt64, stream: CUDAStream?
+    ) throws {
         var a = KernelArguments()
-        a.append(Int32(tokens)); a.append(Int32(GPUKernels.tileRows)); a.append(offsets); a.append(tileOffsets)
+        a.append(Int32(rows)); a.append(Int32(GPUKernels.tileRows)); a.append(offsets); a.append(tileOffsets)
         try singleGroup.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
         a = KernelArguments()
-        a.append(logitGradient); a.append(UInt64(0)); a.append(routerPadded); a.append(Int32(d)); a.append(Int32(paddedExperts))
+        a.append(operandA); a.append(UInt64(0)); a.append(operandB); a.append(Int32(columns)); a.append(Int32(depth))
         a.append(offsets); a.append(tileOffsets); a.append(Int32(1)); a.append(out)
         try gemmF32.launch(grid: (context.multiprocessorCount, 1, 1), block: (GPUKernels.gemmThreads, 1, 1),
                            sharedMemoryBytes: GPUKernels.gemmSharedMemoryBytes, stream: stream, arguments: a)
+    }
+
+    /// Wr from the canonical bf16 [d, E] at `source` into the routing GEMM's [E, d] and the backward GEMMs' zero-padded
+    /// [d, E′] layouts.
+    func enqueuePackRouter(source: UInt64, hidden d: Int, experts E: Int, into packed: UInt64, padded: UInt64,
+                           stream: CUDAStream?) throws {
+        let Ep = (E + 63) / 64 * 64
+        var a = KernelArguments()
+        a.append(source); a.append(Int32(d)); a.append(Int32(E)); a.append(Int32(0)); a.append(packed)
+        try packRows.launch(grid: ((E + 31) / 32, (d + 31) / 32, 1), block: (32, 8, 1), stream: stream, arguments: a)
+        a = KernelArguments()
+        a.append(source); a.append(Int32(d)); a.append(Int32(E)); a.append(Int32(Ep)); a.append(padded)
+        try padColumns.launch(grid: (min((d * Ep + 255) / 256, 4096), 1, 1), block: (256, 1, 1), stream: stream,
+                              arguments: a)
     }
 
     /// O [rows, d] (bf16) = Σ_k s_k · Y[position(t, k)] (+ extra, fp32 [rows, d]) in ascending k; position −1 adds
@@ -147,19 +163,15 @@ public final class GPURouter: @unchecked Sendable {
         config = c
         self.kernels = kernels
         let context = kernels.context
-        let d = c.hidden, E = c.experts, Ep = (E + 63) / 64 * 64
+        let d = c.hidden, E = c.experts
         let canonical = try context.allocate(bytes: d * E * 2)
         try canonical.upload(router.scalars.map { BFloat16($0).bitPattern })
         weights = try context.allocate(bytes: d * E * 2)
-        padded = try context.allocate(bytes: d * Ep * 2)
+        padded = try context.allocate(bytes: d * ((E + 63) / 64 * 64) * 2)
         self.bias = try context.allocate(bytes: E * 4)
         try self.bias.upload(bias.scalars)
-        var a = KernelArguments()
-        a.append(canonical); a.append(Int32(d)); a.append(Int32(E)); a.append(Int32(0)); a.append(weights)
-        try kernels.packRows.launch(grid: ((E + 31) / 32, (d + 31) / 32, 1), block: (32, 8, 1), arguments: a)
-        a = KernelArguments()
-        a.append(canonical); a.append(Int32(d)); a.append(Int32(E)); a.append(Int32(Ep)); a.append(padded)
-        try kernels.padColumns.launch(grid: (min((d * Ep + 255) / 256, 4096), 1, 1), block: (256, 1, 1), arguments: a)
+        try kernels.enqueuePackRouter(source: canonical.address, hidden: d, experts: E, into: weights.address,
+                                      padded: padded.address, stream: nil)
         try context.synchronize()
     }
 }

@@ -102,3 +102,10 @@ func replicaTablesMatchThePlacementRule(ranks: Int) throws {
         }
     }
 }
+
+/// Per-rank slot arrays assemble into per-expert arrays with replicas summed (how EP weight gradients are read back).
+@Test func summedOverReplicasAddsEveryCopyOfAnExpert() throws {
+    let placement = try ExpertPlacement(experts: 3, slots: [[0, 2], [2, 1]])  // expert 2 on both ranks
+    let perRank: [[Int]] = [[1, 2, 30, 40], [500, 600, 7000, 8000]]  // two values a slot
+    #expect(placement.summedOverReplicas(perRank, expertSize: 2) == [1, 2, 7000, 8000, 530, 640])
+}

@@ -68,11 +68,7 @@ extension Conformance {
             if let grads = got.gradients, let dO {
                 let want = try ReferenceLayer.backward(
                     dO.converted(to: Double.self), input: x64, weights: w64, forward: forced, storage: storage)
-                result.compare("dX", grads.input, want.input, bound: bound)
-                result.compare("dWr", grads.router, want.router, bound: bound)
-                result.compare("dW1", grads.w1, want.w1, bound: bound)
-                result.compare("dW2", grads.w2, want.w2, bound: bound)
-                result.compare("dS", grads.scores, want.scores, bound: bound)
+                result.compareGradients(grads, want, bound: bound)
             }
         } catch {
             result.failures.append("threw: \(error)")

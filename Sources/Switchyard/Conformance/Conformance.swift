@@ -53,6 +53,17 @@ public struct ConformanceResult: Sendable {
 
     public init(testCase: ConformanceCase) { self.testCase = testCase }
 
+    /// Compares dX, dWr, dW1, dW2 and dS with the reference's.
+    public mutating func compareGradients<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(
+        _ got: LayerGradients<A>, _ want: LayerGradients<B>, bound: Double
+    ) {
+        compare("dX", got.input, want.input, bound: bound)
+        compare("dWr", got.router, want.router, bound: bound)
+        compare("dW1", got.w1, want.w1, bound: bound)
+        compare("dW2", got.w2, want.w2, bound: bound)
+        compare("dS", got.scores, want.scores, bound: bound)
+    }
+
     /// Records `error` for `name` and a failure when it exceeds `bound` (NaN always fails).
     public mutating func compare<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_ name: String, _ got: Tensor<A>, _ want: Tensor<B>, bound: Double) {
         guard got.shape == want.shape else {
@@ -174,12 +185,7 @@ public enum Conformance {
             let want = try ReferenceLayer.backward(
                 dO.converted(to: Double.self), input: x.converted(to: Double.self), weights: weights.converted(to: Double.self),
                 forward: reference, storage: storage)
-            let bound = tolerance(for: storage)
-            result.compare("dX", grads.input, want.input, bound: bound)
-            result.compare("dWr", grads.router, want.router, bound: bound)
-            result.compare("dW1", grads.w1, want.w1, bound: bound)
-            result.compare("dW2", grads.w2, want.w2, bound: bound)
-            result.compare("dS", grads.scores, want.scores, bound: bound)
+            result.compareGradients(grads, want, bound: tolerance(for: storage))
         } catch {
             result.failures.append("threw: \(error)")
         }

@@ -61,6 +61,18 @@ public struct ExpertPlacement: Sendable, Hashable {
         return try ExpertPlacement(experts: experts, slots: (0..<ranks).map { r in Array((r * perRank)..<((r + 1) * perRank)) })
     }
 
+    /// Per-expert arrays of `expertSize` values assembled from every rank's per-slot arrays (`perRank[r]` holds
+    /// rank r's slots in order): expert e gets the sum over its replicas (a weight gradient).
+    public func summedOverReplicas<S: AdditiveArithmetic>(_ perRank: [[S]], expertSize: Int) -> [S] {
+        var full = [S](repeating: .zero, count: experts * expertSize)
+        for (rank, held) in slots.enumerated() {
+            for (slot, expert) in held.enumerated() {
+                for i in 0..<expertSize { full[expert * expertSize + i] += perRank[rank][slot * expertSize + i] }
+            }
+        }
+        return full
+    }
+
     /// The replica that serves token `token` of rank `sourceRank` for `expert`. With one replica that is the only
     /// one; otherwise a replica on the source rank when there is one (no traffic), else one chosen by token index
     /// so that the load spreads evenly and the choice is the same on every run.

@@ -36,38 +36,28 @@ public final class HostStagedCommunicator: DeviceCommunicator, @unchecked Sendab
     }
 
     /// Runs `body` over host copies of `inputs` (downloaded after ``stream`` finished) and `outputs` (zeroed), then
-    /// uploads the outputs. Byte counts are elements × the view's element size.
+    /// uploads the outputs. Each (view, count) takes count × the view's element size bytes of one host arena.
     private func staged(
         inputs: [(TensorView, Int)], outputs: [(TensorView, Int)], _ body: ([TensorView], [TensorView]) throws -> Void
     ) throws {
         try stream.synchronize()
-        var inputBytes = try inputs.map { view, count -> [UInt8] in
-            var bytes = [UInt8](repeating: 0, count: count * view.dtype.byteSize)
-            try bytes.withUnsafeMutableBytes { try context.copy(fromDevice: UInt64(view.address), into: $0) }
-            return bytes
-        }
-        var outputBytes = outputs.map { view, count in [UInt8](repeating: 0, count: count * view.dtype.byteSize) }
-        func hostView(_ pointer: UnsafeRawPointer?, _ view: TensorView, _ count: Int) -> TensorView {
-            TensorView(address: UInt(bitPattern: pointer), shape: [count], dtype: view.dtype, device: .cpu)
-        }
-        // Nested closures keep every host array pinned while the host collective runs.
-        func withPointers(_ index: Int, _ inViews: [TensorView], _ outViews: [TensorView]) throws {
-            if index < inputs.count {
-                try inputBytes[index].withUnsafeMutableBytes { raw in
-                    try withPointers(index + 1, inViews + [hostView(raw.baseAddress, inputs[index].0, inputs[index].1)], outViews)
-                }
-            } else if index - inputs.count < outputs.count {
-                let j = index - inputs.count
-                try outputBytes[j].withUnsafeMutableBytes { raw in
-                    try withPointers(index + 1, inViews, outViews + [hostView(raw.baseAddress, outputs[j].0, outputs[j].1)])
-                }
-            } else {
-                try body(inViews, outViews)
+        let all = inputs + outputs
+        var starts = [0]
+        for (view, count) in all { starts.append(starts.last! + count * view.dtype.byteSize) }
+        var arena = [UInt8](repeating: 0, count: max(starts.last!, 1))
+        try arena.withUnsafeMutableBytes { raw in
+            func bytes(_ i: Int) -> UnsafeMutableRawBufferPointer {
+                UnsafeMutableRawBufferPointer(rebasing: raw[starts[i]..<starts[i + 1]])
             }
-        }
-        try withPointers(0, [], [])
-        for (j, (view, _)) in outputs.enumerated() {
-            try outputBytes[j].withUnsafeBytes { try context.copy(toDevice: UInt64(view.address), from: $0) }
+            for i in inputs.indices { try context.copy(fromDevice: UInt64(all[i].0.address), into: bytes(i)) }
+            let views = all.indices.map { i in
+                TensorView(address: UInt(bitPattern: raw.baseAddress! + starts[i]), shape: [all[i].1], dtype: all[i].0.dtype,
+                           device: .cpu)
+            }
+            try body(Array(views[..<inputs.count]), Array(views[inputs.count...]))
+            for i in inputs.count..<all.count {
+                try context.copy(toDevice: UInt64(all[i].0.address), from: UnsafeRawBufferPointer(bytes(i)))
+            }
         }
     }
 

@@ -140,14 +140,8 @@ public final class GPUExpertParallelGroup: @unchecked Sendable {
         }
         var gradients: LayerGradients<Float>?
         if outputGradient != nil {
-            let w1Size = d * 2 * n, w2Size = n * d
-            var dW1 = [Float](repeating: 0, count: E * w1Size), dW2 = [Float](repeating: 0, count: E * w2Size)
-            for (r, held) in placement.slots.enumerated() {
-                for (slot, expert) in held.enumerated() {
-                    for i in 0..<w1Size { dW1[expert * w1Size + i] += results[r].dW1[slot * w1Size + i] }
-                    for i in 0..<w2Size { dW2[expert * w2Size + i] += results[r].dW2[slot * w2Size + i] }
-                }
-            }
+            let dW1 = placement.summedOverReplicas(results.map(\.dW1), expertSize: d * 2 * n)
+            let dW2 = placement.summedOverReplicas(results.map(\.dW2), expertSize: n * d)
             gradients = LayerGradients(
                 input: try Tensor(shape: [T, d], scalars: results.flatMap(\.dX)),
                 router: try Tensor(shape: [d, E], scalars: results[0].dWr),

@@ -26,11 +26,14 @@ extension GPUExpertParallelLayer {
         let merged = chunks > 1, n = c.intermediate, positions = received * K
         let hiddenAll = merged ? try buffer("hiddenGradientAll", bytes: positions * 2 * n * 2) : nil
         let scaledAll = merged ? try buffer("scaledActivationAll", bytes: positions * n * 2) : nil
+        // Made here, before anything is enqueued: growing a buffer later would wait for the GPU.
         let localExperts = experts.config.experts
-        let plan = GPUMoELayer.MergedPlan(
-            offsets: try buffer("mergedOffsets", bytes: (localExperts + 1) * 4).address,
-            position: try buffer("mergedPosition", bytes: positions * 4).address,
-            row: try buffer("mergedRow", bytes: positions * 4).address)
+        let plan = merged
+            ? GPUMoELayer.MergedPlan(
+                offsets: try buffer("mergedOffsets", bytes: (localExperts + 1) * 4).address,
+                position: try buffer("mergedPosition", bytes: positions * 4).address,
+                row: try buffer("mergedRow", bytes: positions * 4).address)
+            : nil
         let sendG = try buffer("sendG", bytes: sent * d * 2), receiveG = try buffer("receiveG", bytes: received * d * 2)
         let rowsDX = try buffer("rowsDX", bytes: received * d * 2), rowsDS = try buffer("rowsDS", bytes: received * K * 4)
         let returnedDX = try buffer("returnedDX", bytes: sent * d * 2)
@@ -80,7 +83,7 @@ extension GPUExpertParallelLayer {
         // The router's backward needs every chunk's dS, so the source-side finish runs once, after the last combine
         // (the communication stream is in order).
         try pipeline(dispatch: dispatch, compute: compute, combine: combine, finish: { _ in })
-        if let hiddenAll, let scaledAll {  // beside the last chunk's combine
+        if let hiddenAll, let scaledAll, let plan {  // beside the last chunk's combine
             let tables = try buffer("mergeTables", bytes: chunks * 24).address, m = pass.mergedChunks
             try kernels.enqueueMergePlans(
                 offsetsOf: tables, gatherOf: tables + UInt64(m * 8), positionBase: tables + UInt64(m * 16),

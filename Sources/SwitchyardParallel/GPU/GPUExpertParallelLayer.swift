@@ -234,8 +234,6 @@ public final class GPUExpertParallelPass: @unchecked Sendable {
     public let output: DeviceBuffer
     /// Rows this rank sent to other ranks (each token once per remote destination), over all chunks.
     public let remoteRowsSent: Int
-    /// Rows this rank received from other ranks.
-    public let remoteRowsReceived: Int
     let routingBuffers: GPURouterWorkspace
     /// Chunks in the merge tables (those that received rows).
     let mergedChunks: Int
@@ -249,7 +247,6 @@ public final class GPUExpertParallelPass: @unchecked Sendable {
         routingBuffers = routing
         self.chunks = chunks
         remoteRowsSent = chunks.reduce(0) { $0 + $1.sentRows - $1.sendCounts[rank] }
-        remoteRowsReceived = chunks.reduce(0) { $0 + $1.receivedRows - $1.receiveCounts[rank] }
     }
 
     /// The router's choices [T·K] (expert indices) and scores [T·K], read from the device (after the pass's stream).

@@ -166,19 +166,15 @@ extension CheckCommand {
         let bound = Conformance.tolerance(for: .bfloat16)
         result.compare("O", got.output, try Tensor(shape: [T, d], scalars: parts.flatMap(\.output)), bound: bound)
         if let grads = got.gradients {
-            let E = c.config.experts, w1Size = d * c.config.upColumns, w2Size = c.config.intermediate * d
-            var dW1 = [Double](repeating: 0, count: E * w1Size), dW2 = [Double](repeating: 0, count: E * w2Size)
-            for (r, held) in placement.slots.enumerated() {
-                for (slot, expert) in held.enumerated() {
-                    for i in 0..<w1Size { dW1[expert * w1Size + i] += parts[r].dW1[slot * w1Size + i] }
-                    for i in 0..<w2Size { dW2[expert * w2Size + i] += parts[r].dW2[slot * w2Size + i] }
-                }
-            }
-            result.compare("dX", grads.input, try Tensor(shape: [T, d], scalars: parts.flatMap(\.dX)), bound: bound)
-            result.compare("dWr", grads.router, try Tensor(shape: grads.router.shape, scalars: parts[0].dWr), bound: bound)
-            result.compare("dW1", grads.w1, try Tensor(shape: grads.w1.shape, scalars: dW1), bound: bound)
-            result.compare("dW2", grads.w2, try Tensor(shape: grads.w2.shape, scalars: dW2), bound: bound)
-            result.compare("dS", grads.scores, try Tensor(shape: [T, K], scalars: parts.flatMap(\.dS)), bound: bound)
+            let w1Size = d * c.config.upColumns, w2Size = c.config.intermediate * d
+            let want = LayerGradients<Double>(
+                input: try Tensor(shape: [T, d], scalars: parts.flatMap(\.dX)),
+                router: try Tensor(shape: grads.router.shape, scalars: parts[0].dWr),
+                w1: try Tensor(shape: grads.w1.shape, scalars: placement.summedOverReplicas(parts.map(\.dW1), expertSize: w1Size)),
+                w2: try Tensor(shape: grads.w2.shape, scalars: placement.summedOverReplicas(parts.map(\.dW2), expertSize: w2Size)),
+                sharedW1: Tensor(zeros: [0, d, 0]), sharedW2: Tensor(zeros: [0, 0, d]),
+                scores: try Tensor(shape: [T, K], scalars: parts.flatMap(\.dS)))
+            result.compareGradients(grads, want, bound: bound)
         }
         let reference = try ReferenceLayer.forward(x64, weights: w64, storage: .bfloat16, routingOverride: got.expertIndex)
         result.errors.append(.init(name: "O-vs-bf16-ref", value: relativeError(got.output.scalars, reference.output.scalars)))
