@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# A/B timing in one GPU call: each binary's `bench --backward` on the given shapes, twice in alternation (the
+# second round shows the run-to-run spread), the PyTorch baseline once, and optionally ncu's per-kernel times.
+# usage: bench/ab_gpu.sh OUT_DIR BASELINE_SCRIPT "SHAPE..." BINARY...   (NCU_SHAPES="30B-n256 ..." adds ncu runs
+# of the last binary; binaries ending in .gz are unpacked first)
+set -uo pipefail
+out=$1; baseline=$2; shapes=$3; shift 3
+mkdir -p "$out"
+export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+bins=()
+for b in "$@"; do
+  if [[ $b == *.gz ]]; then gunzip -c "$b" > "/tmp/$(basename "${b%.gz}")"; chmod +x "/tmp/$(basename "${b%.gz}")"; b="/tmp/$(basename "${b%.gz}")"; fi
+  bins+=("$b")
+done
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,memory.total --format=csv | tee "$out/env.txt"
+args=(); for s in $shapes; do args+=(--shape "$s"); done
+for round in 1 2; do
+  for b in "${bins[@]}"; do
+    name=$(basename "$b")
+    echo "== $name round $round" | tee -a "$out/bench.txt"
+    "$b" bench --device cuda --backward "${args[@]}" --json "$out/$name-r$round.json" 2>&1 | tee -a "$out/bench.txt"
+  done
+done
+python3 "$baseline" "$out/torch.json" 2>&1 | tee "$out/torch.txt"
+last=${bins[-1]}
+for s in ${NCU_SHAPES:-}; do
+  ncu --clock-control none --csv --print-units base --metrics gpu__time_duration.sum,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,dram__bytes.sum \
+    "$last" bench --device cuda --backward --shape "$s" --warmup 0 --iterations 1 > "$out/ncu-$s.csv" 2>/dev/null
+  python3 "$(dirname "$0")/ncu_summary.py" "$out/ncu-$s.csv" | tee -a "$out/ncu.txt"
+done

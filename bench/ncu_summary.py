@@ -1,0 +1,31 @@
+"""Per-kernel totals from an `ncu --csv --metrics gpu__time_duration.sum,...` log of one `bench --backward
+--warmup 0 --iterations 1` run: the kernels of the last forward + backward (launches after the last
+forward-only pass), each kernel's launches summed.
+usage: python3 bench/ncu_summary.py NCU.csv"""
+import csv, sys
+from collections import OrderedDict
+
+rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
+head, body = rows[0], rows[1:]
+ix = {k: head.index(k) for k in ("ID", "Kernel Name", "Metric Name", "Metric Value")}
+launches = OrderedDict()
+for r in body:
+    key = int(r[ix["ID"]])
+    launches.setdefault(key, {"name": r[ix["Kernel Name"]].split("(")[0]})[r[ix["Metric Name"]]] = float(
+        r[ix["Metric Value"]].replace(",", ""))
+seq = list(launches.values())
+# The last forward + backward starts at the last sy_gemm_up_swiglu launch that precedes a dswiglu launch.
+starts = [i for i, l in enumerate(seq) if l["name"].startswith("sy_gemm_up_swiglu")]
+start = max(i for i in starts if any(l["name"].startswith("sy_gemm_dswiglu") for l in seq[i:]))
+tot = OrderedDict()
+for l in seq[start:]:
+    t = tot.setdefault(l["name"], [0.0, 0.0, 0.0, 0])
+    t[0] += l.get("gpu__time_duration.sum", 0) / 1e6
+    t[1] += l.get("gpu__time_duration.sum", 0) * l.get("sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active", 0)
+    t[2] += l.get("dram__bytes.sum", 0) / 1e9
+    t[3] += 1
+print(f"# {sys.argv[1]}: kernels of the last forward + backward")
+print(f"{'kernel':34s} {'ms':>8s} {'tensor%':>8s} {'DRAM GB':>8s} {'n':>4s}")
+for name, (ms, tw, gb, n) in tot.items():
+    print(f"{name:34s} {ms:8.3f} {tw / (ms * 1e6) if ms else 0:8.1f} {gb:8.2f} {n:4d}")
+print(f"{'total':34s} {sum(v[0] for v in tot.values()):8.3f}")
