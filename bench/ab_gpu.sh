@@ -2,7 +2,7 @@
 # A/B timing in one GPU call: each binary's `bench --backward` on the given shapes, twice in alternation (the
 # second round shows the run-to-run spread), the PyTorch baseline once, and optionally ncu's per-kernel times.
 # usage: bench/ab_gpu.sh OUT_DIR BASELINE_SCRIPT "SHAPE..." BINARY...   (NCU_SHAPES="30B-n256 ..." adds ncu runs
-# of the last binary; binaries ending in .gz are unpacked first)
+# of the last binary, NCU_ALL_SHAPES of every binary; binaries ending in .gz are unpacked first)
 set -uo pipefail
 out=$1; baseline=$2; shapes=$3; shift 3
 mkdir -p "$out"
@@ -22,9 +22,13 @@ for round in 1 2; do
   done
 done
 python3 "$baseline" "$out/torch.json" 2>&1 | tee "$out/torch.txt"
-last=${bins[-1]}
-for s in ${NCU_SHAPES:-}; do
-  ncu --clock-control none --csv --print-units base --metrics gpu__time_duration.sum,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,dram__bytes.sum \
-    "$last" bench --device cuda --backward --shape "$s" --warmup 0 --iterations 1 > "$out/ncu-$s.csv" 2>/dev/null
-  python3 "$(dirname "$0")/ncu_summary.py" "$out/ncu-$s.csv" | tee -a "$out/ncu.txt"
-done
+# ncu: the last binary on NCU_SHAPES, and every binary on NCU_ALL_SHAPES.
+ncu_one() {
+  local b=$1 s=$2 f="$out/ncu-$(basename "$1")-$2.csv"
+  ncu --clock-control none --csv --print-units base \
+    --metrics gpu__time_duration.sum,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,dram__bytes.sum \
+    "$b" bench --device cuda --backward --shape "$s" --warmup 0 --iterations 1 > "$f" 2>/dev/null
+  python3 "$(dirname "$0")/ncu_summary.py" "$f" | tee -a "$out/ncu.txt"
+}
+for s in ${NCU_ALL_SHAPES:-}; do for b in "${bins[@]}"; do ncu_one "$b" "$s"; done; done
+for s in ${NCU_SHAPES:-}; do ncu_one "${bins[-1]}" "$s"; done

@@ -2,15 +2,15 @@
 # One device call for a kernel change: the new binary's conformance checks (forward and backward, fresh seed),
 # then bench/ab_gpu.sh (old and new binary in alternation, PyTorch baseline, ncu of the new one). Everything lands in
 # /tmp/res; the short logs and one tarball go to $OUT.
-# usage: bench/gpu_ab_call.sh OLD.gz NEW.gz "SHAPES" "NCU_SHAPES"
+# usage: bench/gpu_ab_call.sh OLD.gz NEW.gz "SHAPES" "NCU_SHAPES" ["NCU_ALL_SHAPES"]
 set -uo pipefail
-old=$1; new=$2; shapes=$3; ncu_shapes=$4
+old=$1; new=$2; shapes=$3; ncu_shapes=$4; ncu_all=${5:-}
 w=/tmp/res; mkdir -p $w
 gunzip -c "$new" > /tmp/sy-new && chmod +x /tmp/sy-new
 seed=$RANDOM
 /tmp/sy-new check --device cuda --cases 30 --seed $seed 2>&1 | tail -3 | tee $w/check.txt
 /tmp/sy-new check --device cuda --backward --cases 30 --seed $seed 2>&1 | tail -3 | tee -a $w/check.txt
-NCU_SHAPES="$ncu_shapes" bench/ab_gpu.sh $w carry/torch_moe_baseline.py "$shapes" "$old" "$new" > $w/log.txt 2>&1
+NCU_SHAPES="$ncu_shapes" NCU_ALL_SHAPES="$ncu_all" bench/ab_gpu.sh $w carry/torch_moe_baseline.py "$shapes" "$old" "$new" > $w/log.txt 2>&1
 cp $w/check.txt $w/bench.txt $w/torch.txt $w/env.txt $OUT/ 2>/dev/null; cp $w/ncu.txt $OUT/ 2>/dev/null
 tar czf $OUT/all.tgz -C $w .
 grep -E "^== |config|n256|n1024|n512" $w/bench.txt | grep -v "^ *$" | head -40

@@ -59,6 +59,11 @@ SY_DEVICE void bulk_store_shared_to_global(void *dst, u32 src, u32 bytes) {
 SY_DEVICE void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
 SY_DEVICE void bulk_wait_read_all() { asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory"); }
 
+// Asks L2 to fetch `bytes` (a multiple of 16, 16-byte aligned) from global memory; returns at once, tracks nothing.
+SY_DEVICE void bulk_prefetch_l2(const void *src, u32 bytes) {
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src), "r"(bytes) : "memory");
+}
+
 // Byte offset of 16-byte chunk `chunk` (0..7) of row `row` in a tile of 128-byte rows with the 128B swizzle:
 // the chunk index is XORed with the row's position in its 8-row group (what wgmma's SWIZZLE_128B expects).
 SY_DEVICE u32 swizzle128(u32 row, u32 chunk) { return row * 128u + ((chunk ^ (row & 7u)) << 4); }

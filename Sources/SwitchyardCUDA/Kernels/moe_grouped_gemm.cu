@@ -137,6 +137,17 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
     __syncthreads();  // every warp is done reading the previous tile's shared memory
     set_sources(tc);
     load_prologue();
+    if constexpr (EPI == EPI_DSWIGLU) {
+      // The epilogue reads this tile's rows of H (gate and up, BN columns each), which the forward pass wrote long
+      // ago: ask L2 for them now, so that the epilogue's copies hit L2 instead of waiting on HBM. Thread → (row,
+      // half): one bulk prefetch of BN · 2 bytes each; nothing waits for them.
+      const int r = tid & 127, half = tid >> 7;
+      const int row = tc.row_begin + r;
+      if (row < tc.row_end) {
+        const int n_inter = ld_out;
+        bulk_prefetch_l2(aux + (long long)row * (2 * n_inter) + half * n_inter + tc.n0, (u32)(min(BN, N - tc.n0) * 2));
+      }
+    }
     // The previous tile's bulk stores read their staging area, which the main loop's first loads (stages
     // STAGES − 2 and on) overwrite: each issuing thread waits for its reads here, and the loop's first barrier
     // orders that before any load. The prologue's loads above are already in flight.
