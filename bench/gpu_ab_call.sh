@@ -10,7 +10,7 @@ gunzip -c "$new" > /tmp/sy-new && chmod +x /tmp/sy-new
 seed=$RANDOM
 /tmp/sy-new check --device cuda --cases 30 --seed $seed 2>&1 | tail -3 | tee $w/check.txt
 /tmp/sy-new check --device cuda --backward --cases 30 --seed $seed 2>&1 | tail -3 | tee -a $w/check.txt
-NCU_SHAPES="$ncu_shapes" NCU_ALL_SHAPES="$ncu_all" bench/ab_gpu.sh $w carry/torch_moe_baseline.py "$shapes" "$old" "$new" > $w/log.txt 2>&1
+NCU_SHAPES="$ncu_shapes" NCU_ALL_SHAPES="$ncu_all" timeout ${AB_TIMEOUT:-500} bench/ab_gpu.sh $w carry/torch_moe_baseline.py "$shapes" "$old" "$new" > $w/log.txt 2>&1
 cp $w/check.txt $w/bench.txt $w/torch.txt $w/env.txt $OUT/ 2>/dev/null; cp $w/ncu.txt $OUT/ 2>/dev/null
 tar czf $OUT/all.tgz -C $w .
 grep -E "^== |config|n256|n1024|n512" $w/bench.txt | grep -v "^ *$" | head -40
