@@ -2,14 +2,18 @@
 # A/B timing in one GPU call: each binary's `bench --backward` on the given shapes, twice in alternation (the
 # second round shows the run-to-run spread), the PyTorch baseline once, and optionally ncu's per-kernel times.
 # usage: bench/ab_gpu.sh OUT_DIR BASELINE_SCRIPT "SHAPE..." BINARY...   (NCU_SHAPES="30B-n256 ..." adds ncu runs
-# of the last binary, NCU_ALL_SHAPES of every binary; binaries ending in .gz are unpacked first)
+# of the last binary, NCU_ALL_SHAPES of every binary; binaries ending in .gz or .xz are unpacked first)
 set -uo pipefail
 out=$1; baseline=$2; shapes=$3; shift 3
 mkdir -p "$out"
 export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 bins=()
 for b in "$@"; do
-  if [[ $b == *.gz ]]; then gunzip -c "$b" > "/tmp/$(basename "${b%.gz}")"; chmod +x "/tmp/$(basename "${b%.gz}")"; b="/tmp/$(basename "${b%.gz}")"; fi
+  if [[ $b == *.gz || $b == *.xz ]]; then
+    u="/tmp/$(basename "${b%.*}")"
+    python3 -c "import gzip, lzma, shutil, sys; o = gzip.open if sys.argv[1].endswith('.gz') else lzma.open; shutil.copyfileobj(o(sys.argv[1]), open(sys.argv[2], 'wb'))" "$b" "$u"
+    chmod +x "$u"; b=$u
+  fi
   bins+=("$b")
 done
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,memory.total --format=csv | tee "$out/env.txt"

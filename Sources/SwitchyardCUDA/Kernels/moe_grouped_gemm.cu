@@ -137,6 +137,18 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
     __syncthreads();  // every warp is done reading the previous tile's shared memory
     set_sources(tc);
     load_prologue();
+    if constexpr (EPI == EPI_BF16) {
+      // Short reductions (K ≤ 512: the down-projection and dX rows of the n ≤ 256 shapes) spend a large share of each
+      // tile in the prologue, waiting on A rows that the previous kernel left in HBM. The A rows of this block's next
+      // tile are asked of L2 now (one bulk prefetch of K · 2 bytes per row, threads 0..127; 128 KiB a block at most).
+      const int next = tile + gridDim.x;
+      if (K <= 512 && next < total_tiles && tid < 128) {
+        const TileCoord nc = locate_tile<BN>(next, num_n_tiles, offsets, tile_offsets, groups);
+        const int row = nc.row_begin + tid;
+        if (nc.row_begin != tc.row_begin && row < nc.row_end)
+          bulk_prefetch_l2(a + (gather ? (long long)gather[row] : (long long)row) * lda, (u32)(K * 2));
+      }
+    }
     if constexpr (EPI == EPI_DSWIGLU) {
       // The epilogue reads this tile's rows of H (gate and up, BN columns each), which the forward pass wrote long
       // ago: ask L2 for them now, so that the epilogue's copies hit L2 instead of waiting on HBM. Thread → (row,
