@@ -16,6 +16,14 @@ for b in $new; do
   $u check --device cuda --cases ${CHECK_CASES:-30} --seed $seed 2>&1 | tail -2 | tee -a $w/check.txt
   $u check --device cuda --backward --cases ${CHECK_CASES:-30} --seed $seed 2>&1 | tail -2 | tee -a $w/check.txt
 done
+if [[ -n ${SANITIZE:-} ]] && command -v compute-sanitizer >/dev/null; then  # the last new binary, 3 small cases
+  for tool in memcheck racecheck; do
+    compute-sanitizer --tool $tool --error-exitcode 3 $u check --device cuda --backward --cases 3 --max-tokens 300 \
+      > "/tmp/sanitizer-$tool.txt" 2>&1
+    echo "compute-sanitizer $tool: exit $? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "/tmp/sanitizer-$tool.txt" | tail -1))" \
+      | tee -a $w/check.txt
+  done
+fi
 NCU_SHAPES="$ncu_shapes" NCU_ALL_SHAPES="$ncu_all" timeout ${AB_TIMEOUT:-500} bench/ab_gpu.sh $w carry/torch_moe_baseline.py "$shapes" "$old" $new > $w/log.txt 2>&1
 cp $w/check.txt $w/bench.txt $w/torch.txt $w/env.txt $OUT/ 2>/dev/null; cp $w/ncu.txt $OUT/ 2>/dev/null
 tar czf $OUT/all.tgz -C $w .
