@@ -44,14 +44,10 @@ public final class GPUKernels: @unchecked Sendable {
         }
     }
 
-    /// GemmShape<BN>::smem in moe_grouped_gemm.cu: the pipeline's stages × (A 128×64 + B BN×64 bf16) (5 stages for
-    /// BN 128, 4 for BN 256), or the bulk-store staging from stage − 2 on where it reaches further (the SwiGLU
-    /// epilogue's 2 × 3 × 64 rows of BN/2 bf16 + 16 bytes), + 1 KiB alignment slack: 164864 and 203776 bytes.
+    /// GemmShape<BN>::smem in moe_grouped_gemm.cu: stages × (A 128×64 + B BN×64 bf16) + 1 KiB alignment slack;
+    /// 5 stages for BN 128, 4 for BN 256.
     static func gemmSharedMemoryBytes(width: Int) -> Int {
-        let stages = width == 256 ? 4 : 5
-        let stageBytes = (128 + width) * 64 * 2
-        let stagingEnd = (stages - 2) * stageBytes + 2 * 3 * 64 * (width + 16)
-        return max(stages * stageBytes, stagingEnd) + 1024
+        width == 256 ? 4 * (128 * 64 * 2 + 256 * 64 * 2) + 1024 : 5 * (2 * 128 * 64 * 2) + 1024
     }
     static let gemmSharedMemoryBytes = gemmSharedMemoryBytes(width: 128)
     /// moe_weight_grad.cu: 4 stages × (A: two 64-wide chunks × 64 rows × 128 B + B: BN/64 such chunks) + 1 KiB.

@@ -48,22 +48,6 @@ template <int N> SY_DEVICE void cp_async_wait() { asm volatile("cp.async.wait_gr
 // Makes generic-proxy writes to shared memory (cp.async, st.shared) visible to the async proxy (wgmma, TMA).
 SY_DEVICE void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
-// Bulk copy engine, shared → global (sm_90): `bytes` (a multiple of 16, both addresses 16-byte aligned) copied
-// asynchronously; the issuing thread groups its copies with bulk_commit and waits, before the shared bytes are
-// written again, until the copies have read them (bulk_wait_read_all). Writes become visible to later kernels.
-// The shared bytes written by ordinary stores need fence_proxy_async() in each writer and a barrier first.
-SY_DEVICE void bulk_store_shared_to_global(void *dst, u32 src, u32 bytes) {
-  asm volatile("cp.async.bulk.global.shared::cta.bulk_group [%0], [%1], %2;\n" ::"l"(dst), "r"(src), "r"(bytes)
-               : "memory");
-}
-SY_DEVICE void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
-SY_DEVICE void bulk_wait_read_all() { asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory"); }
-
-// Asks L2 to fetch `bytes` (a multiple of 16, 16-byte aligned) from global memory; returns at once, tracks nothing.
-SY_DEVICE void bulk_prefetch_l2(const void *src, u32 bytes) {
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src), "r"(bytes) : "memory");
-}
-
 // Byte offset of 16-byte chunk `chunk` (0..7) of row `row` in a tile of 128-byte rows with the 128B swizzle:
 // the chunk index is XORed with the row's position in its 8-row group (what wgmma's SWIZZLE_128B expects).
 SY_DEVICE u32 swizzle128(u32 row, u32 chunk) { return row * 128u + ((chunk ^ (row & 7u)) << 4); }

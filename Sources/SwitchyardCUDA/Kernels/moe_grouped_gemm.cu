@@ -7,7 +7,7 @@
 //
 // Launch contract (all kernels here):
 //   block 256 threads (two consumer warpgroups, 64 rows each), 1 block per SM, grid = number of SMs (persistent);
-//   dynamic shared memory = GemmShape<BN>::smem (164864 B for BN 128, 203776 B for BN 256; raise the limit first);
+//   dynamic shared memory = GemmShape<BN>::smem (164864 B for BN 128, 197632 B for BN 256; raise the limit first);
 //   K % 64 == 0; N % 128 == 0 for the SwiGLU kernel, N and ld_out multiples of 8 for the bf16 kernel (it stores
 //   16-byte chunks), any N for fp32;
 //   lda and K in elements, rows 16-byte aligned;
@@ -21,19 +21,12 @@
 #define SY_BM 128
 #define SY_BK 64
 #define SY_TILE_BYTES (SY_BM * SY_BK * 2)
-// Pipeline depth and shared memory per tile width: stages × (A tile + B tile), or more where the bulk-store
-// epilogues' staging (from stage STAGES − 2 on: the next tile's prologue loads the stages below it) reaches past
-// them, + 1 KiB for alignment. The largest staging is the SwiGLU epilogue's: 2 warpgroups × 3 sub-tiles × 64 rows
-// of BN/2 bf16 padded by 16 bytes.
+// Pipeline depth and shared memory per tile width: stages × (A tile + B tile) + 1 KiB for alignment.
 template <int BN> struct GemmShape {
   static constexpr int stages = BN == 256 ? 4 : 5;
   static constexpr int b_bytes = BN * SY_BK * 2;
   static constexpr int stage_bytes = SY_TILE_BYTES + b_bytes;
-  static constexpr int staging_offset = (stages - 2) * stage_bytes;
-  static constexpr int staging_bytes = 2 * 3 * 64 * (BN + 16);
-  static constexpr int pipeline_end = stages * stage_bytes;
-  static constexpr int staging_end = staging_offset + staging_bytes;
-  static constexpr int smem = (pipeline_end > staging_end ? pipeline_end : staging_end) + 1024;
+  static constexpr int smem = stages * stage_bytes + 1024;
 };
 
 enum Epilogue { EPI_SWIGLU = 0, EPI_BF16 = 1, EPI_F32 = 2, EPI_DSWIGLU = 3 };
@@ -79,8 +72,6 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
   constexpr int STAGES = GemmShape<BN>::stages;
   constexpr int STAGE_BYTES = GemmShape<BN>::stage_bytes;
   constexpr int B_ROWS = BN / 32;  // B rows each thread copies per stage
-  // Whether the epilogue stores by bulk copies (bf16 and SwiGLU outputs); threads 0..63 of each warpgroup issue them.
-  constexpr bool BULK_STORE = EPI == EPI_BF16 || EPI == EPI_SWIGLU;
   const int num_n_tiles = (N + BN - 1) / BN;
   const int total_tiles = tile_offsets[groups] * num_n_tiles;
   const int num_k = K / SY_BK;
@@ -137,33 +128,6 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
     __syncthreads();  // every warp is done reading the previous tile's shared memory
     set_sources(tc);
     load_prologue();
-    if constexpr (EPI == EPI_BF16) {
-      // Short reductions (K ≤ 512: the down-projection and dX rows of the n ≤ 256 shapes) spend a large share of each
-      // tile in the prologue, waiting on A rows that the previous kernel left in HBM. The A rows of this block's next
-      // tile are asked of L2 now (one bulk prefetch of K · 2 bytes per row, threads 0..127; 128 KiB a block at most).
-      const int next = tile + gridDim.x;
-      if (K <= 512 && next < total_tiles && tid < 128) {
-        const TileCoord nc = locate_tile<BN>(next, num_n_tiles, offsets, tile_offsets, groups);
-        const int row = nc.row_begin + tid;
-        if (nc.row_begin != tc.row_begin && row < nc.row_end)
-          bulk_prefetch_l2(a + (gather ? (long long)gather[row] : (long long)row) * lda, (u32)(K * 2));
-      }
-    }
-    if constexpr (EPI == EPI_DSWIGLU) {
-      // The epilogue reads this tile's rows of H (gate and up, BN columns each), which the forward pass wrote long
-      // ago: ask L2 for them now, so that the epilogue's copies hit L2 instead of waiting on HBM. Thread → (row,
-      // half): one bulk prefetch of BN · 2 bytes each; nothing waits for them.
-      const int r = tid & 127, half = tid >> 7;
-      const int row = tc.row_begin + r;
-      if (row < tc.row_end) {
-        const int n_inter = ld_out;
-        bulk_prefetch_l2(aux + (long long)row * (2 * n_inter) + half * n_inter + tc.n0, (u32)(min(BN, N - tc.n0) * 2));
-      }
-    }
-    // The previous tile's bulk stores read their staging area, which the main loop's first loads (stages
-    // STAGES − 2 and on) overwrite: each issuing thread waits for its reads here, and the loop's first barrier
-    // orders that before any load. The prologue's loads above are already in flight.
-    if (BULK_STORE && (tid & 127) < 64) bulk_wait_read_all();
     float acc[BN / 2];
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
@@ -199,20 +163,19 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
     // column 8j + 2·(lane % 4) + (q & 1) of the warpgroup's 64-row slice.
     const int row_lo = tc.row_begin + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
     const int col_in = 2 * (lane & 3);
-    if constexpr (EPI == EPI_SWIGLU) {
+    if (EPI == EPI_SWIGLU) {
       // Packed B rows: BN/2 gate columns then BN/2 up columns of the same intermediate slice n0/2 ..< n0/2 + BN/2.
       // out0 = H [rows, 2n] (gate 0..n-1, up n..2n-1), out1 = A [rows, n]; ld_out = n. Staged in shared memory as
-      // three sub-tiles (gate, up, A) of 64 × BN/2 per warpgroup, beside the next tile's prologue stages, then each
-      // staged row leaves as one bulk copy (as EPI_BF16; the tile's columns are always whole: N % BN == 0).
+      // three sub-tiles (gate, up, A) of 64 × BN/2 per warpgroup, then stored in whole 16-byte chunks (as EPI_BF16).
       bf16_t *h = (bf16_t *)out0;
       bf16_t *act = (bf16_t *)out1;
       const int n_inter = ld_out;
       const int c0 = tc.n0 / 2;
       constexpr int UP = BN / 16;                  // accumulator groups of 8 columns before the up half starts
-      constexpr int SUB_ROW = BN + 16;             // bytes of one staged row of a sub-tile (BN/2 bf16, padded)
+      constexpr int SUB_ROW = BN;                  // bytes of one staged row of a sub-tile (BN/2 bf16)
       constexpr int SUB = 64 * SUB_ROW;            // bytes of one sub-tile
       __syncthreads();
-      const u32 staged = smem_base + GemmShape<BN>::staging_offset + warpgroup * (3 * SUB);
+      const u32 staged = smem_base + warpgroup * (3 * SUB);
 #pragma unroll
       for (int j = 0; j < UP; ++j) {
 #pragma unroll
@@ -221,26 +184,32 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
           float g0 = round_bf16(acc[4 * j + 2 * half]), g1 = round_bf16(acc[4 * j + 2 * half + 1]);
           float u0 = round_bf16(acc[4 * (j + UP) + 2 * half]), u1 = round_bf16(acc[4 * (j + UP) + 2 * half + 1]);
           float a0 = g0 * sigmoidf_(g0) * u0, a1 = g1 * sigmoidf_(g1) * u1;
-          const u32 at = staged + r * SUB_ROW + j * 16 + (lane & 3) * 4;
+          const u32 at = staged + r * SUB_ROW + ((j ^ (r & 7)) << 4) + (lane & 3) * 4;
           asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(g0, g1)) : "memory");
           asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at + SUB), "r"(pack_bf16x2(u0, u1)) : "memory");
           asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at + 2 * SUB), "r"(pack_bf16x2(a0, a1)) : "memory");
         }
       }
-      fence_proxy_async();
       asm volatile("bar.sync %0, 128;\n" ::"r"(1 + warpgroup) : "memory");
+      constexpr int CHUNKS = BN / 16;              // 16-byte chunks in a staged row
       const int t = tid & 127;
-      if (t < 64) {
-        const int row = tc.row_begin + warpgroup * 64 + t;
+#pragma unroll 4
+      for (int i = 0; i < 3 * 64 * CHUNKS / 128; ++i) {
+        const int idx = i * 128 + t;
+        const int sub = idx / (64 * CHUNKS), r = (idx / CHUNKS) % 64, c = idx % CHUNKS;
+        const int row = tc.row_begin + warpgroup * 64 + r;
         if (row < tc.row_end) {
-          bf16_t *h_row = h + (long long)row * (2 * n_inter) + c0;
-          bulk_store_shared_to_global(h_row, staged + t * SUB_ROW, BN);
-          bulk_store_shared_to_global(h_row + n_inter, staged + SUB + t * SUB_ROW, BN);
-          bulk_store_shared_to_global(act + (long long)row * n_inter + c0, staged + 2 * SUB + t * SUB_ROW, BN);
+          uint4 v;
+          asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                       : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                       : "r"(staged + sub * SUB + r * SUB_ROW + ((c ^ (r & 7)) << 4)));
+          const int col = c0 + 8 * c;
+          bf16_t *dst = sub == 2 ? act + (long long)row * n_inter + col
+                                 : h + (long long)row * (2 * n_inter) + sub * n_inter + col;
+          *(uint4 *)dst = v;
         }
-        bulk_commit();
       }
-    } else if constexpr (EPI == EPI_DSWIGLU) {
+    } else if (EPI == EPI_DSWIGLU) {
       // acc = dA' (unscaled by s). aux = H [rows, 2n]; out0 = dH [rows, 2n]; out1 = A' = s·A [rows, n];
       // partial[row · n_tiles + tile] = Σ over this tile's columns of dA'·A (dS, reduced later in a fixed order).
       // Through shared memory, three sub-tiles of 64 × BN bf16 per warpgroup (gate, up, A′): the warpgroup copies
@@ -322,56 +291,14 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
           *(uint4 *)dst = v;
         }
       }
-    } else if constexpr (EPI == EPI_BF16) {
-      // bf16 output: the tile goes through shared memory and leaves by the bulk copy engine. Each row of the staged
-      // tile is one `cp.async.bulk` shared → global of min(BN, N − n0) elements, issued by one thread of the row's
-      // warpgroup, and nobody waits for it. The stores then overlap the next tile's loads and wgmmas instead of holding every
-      // thread until its 16-byte stores have issued (docs/kernel-notes.md, v7). Rows past the group's end are not
-      // copied, so a partial tile never touches the next expert's rows.
-      // Staging lies in the stages the next tile's prologue does not load (STAGES − 2 and on); rows are padded by
-      // 16 bytes, which keeps each row contiguous for its copy and spreads the 8 rows of a fragment store over all
-      // 32 banks. The barrier: both warpgroups' wgmmas are done reading those stages.
+    } else if (EPI == EPI_BF16 || (EPI == EPI_F32 && (N & 3) == 0 && (ld_out & 3) == 0)) {
+      // The tile goes through shared memory, so that global stores are whole 16-byte chunks, a warp writing
+      // consecutive chunks of one row (straight from the accumulators, each thread would store 64 four-byte pieces
+      // of half-filled 32-byte sectors; ncu found those kernels stalled on the global instruction queue). fp32 takes
+      // this path when its rows keep 16-byte alignment. Staging reuses the pipeline's stages: no load is in flight
+      // between tiles, and after this barrier neither warpgroup's wgmmas read them.
       __syncthreads();
-      constexpr int ES = 2;  // bytes per output element
-      constexpr int ROW_STRIDE = BN * ES + 16;
-      static_assert(GemmShape<BN>::staging_offset + 128 * ROW_STRIDE <= GemmShape<BN>::smem - 1024, "staging too big");
-      const u32 staged = smem_base + GemmShape<BN>::staging_offset + warpgroup * (64 * ROW_STRIDE);
-#pragma unroll
-      for (int j = 0; j < BN / 8; ++j) {
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int r = warp_in_group * 16 + (lane >> 2) + 8 * half;  // row within the warpgroup's 64
-          float v0 = acc[4 * j + 2 * half], v1 = acc[4 * j + 2 * half + 1];
-          if (row_scale) {
-            const int row = row_lo + 8 * half;
-            const float s = row < tc.row_end ? row_scale[row] : 0.0f;
-            v0 *= s;
-            v1 *= s;
-          }
-          const u32 at = staged + r * ROW_STRIDE + j * 16 + (lane & 3) * 4;
-          asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(v0, v1)) : "memory");
-        }
-      }
-      fence_proxy_async();  // the bulk copies read these bytes through the async proxy
-      asm volatile("bar.sync %0, 128;\n" ::"r"(1 + warpgroup) : "memory");  // this warpgroup's 128 threads
-      const int t = tid & 127;
-      if (t < 64) {
-        const int row = tc.row_begin + warpgroup * 64 + t;
-        if (row < tc.row_end) {
-          const u32 bytes = (u32)(min(BN, N - tc.n0) * ES);
-          unsigned char *dst = (unsigned char *)out0 + ((long long)row * ld_out + tc.n0) * ES;
-          bulk_store_shared_to_global(dst, staged + t * ROW_STRIDE, bytes);
-        }
-        bulk_commit();
-      }
-    } else if (EPI == EPI_F32 && (N & 3) == 0 && (ld_out & 3) == 0) {
-      // fp32 (the router's GEMMs) whose rows keep 16-byte alignment: through shared memory, so that global stores
-      // are whole 16-byte chunks, a warp writing consecutive chunks of one row (straight from the accumulators, each
-      // thread would store 64 four-byte pieces of half-filled 32-byte sectors). Staging reuses the pipeline's stages
-      // (a padded fp32 tile does not fit beside the prologue's stages, so these stores are not bulk copies): no load
-      // is in flight between tiles, and after this barrier neither warpgroup's wgmmas read them.
-      __syncthreads();
-      constexpr int ES = 4;  // bytes per output element
+      constexpr int ES = EPI == EPI_BF16 ? 2 : 4;  // bytes per output element
       constexpr int ROW_BYTES = BN * ES, CHUNKS = ROW_BYTES / 16;
       const u32 staged = smem_base + warpgroup * (64 * ROW_BYTES);
 #pragma unroll
@@ -382,9 +309,20 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
           float v0 = acc[4 * j + 2 * half], v1 = acc[4 * j + 2 * half + 1];
           // 16-byte chunk c of row r at chunk c ^ (r & 7): the 8 rows of one store hit different banks (fp32: two
           // rows share banks, a 2-way conflict instead of 8-way).
-          const int c = 2 * j + ((lane & 3) >> 1);
-          const u32 at = staged + r * ROW_BYTES + ((c ^ (r & 7)) << 4) + (lane & 1) * 8;
-          asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(at), "f"(v0), "f"(v1) : "memory");
+          if constexpr (EPI == EPI_BF16) {
+            if (row_scale) {
+              const int row = row_lo + 8 * half;
+              const float s = row < tc.row_end ? row_scale[row] : 0.0f;
+              v0 *= s;
+              v1 *= s;
+            }
+            const u32 at = staged + r * ROW_BYTES + ((j ^ (r & 7)) << 4) + (lane & 3) * 4;
+            asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(v0, v1)) : "memory");
+          } else {
+            const int c = 2 * j + ((lane & 3) >> 1);
+            const u32 at = staged + r * ROW_BYTES + ((c ^ (r & 7)) << 4) + (lane & 1) * 8;
+            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(at), "f"(v0), "f"(v1) : "memory");
+          }
         }
       }
       asm volatile("bar.sync %0, 128;\n" ::"r"(1 + warpgroup) : "memory");  // this warpgroup's 128 threads
@@ -404,7 +342,6 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
         }
       }
     } else {
-      // fp32 rows whose width breaks 16-byte alignment (the router logits with E % 4 != 0): straight from registers.
 #pragma unroll
       for (int j = 0; j < BN / 8; ++j) {
         const int col = tc.n0 + 8 * j + col_in;
@@ -413,18 +350,26 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
           for (int half = 0; half < 2; ++half) {
             const int row = row_lo + 8 * half;
             if (row < tc.row_end) {
-              // fp32 rows of odd width (N = E may be odd) are not 8-byte aligned: store each value alone.
-              float *dst = (float *)out0 + (long long)row * ld_out + col;
-              dst[0] = acc[4 * j + 2 * half];
-              if (col + 1 < N) dst[1] = acc[4 * j + 2 * half + 1];
+              float v0 = acc[4 * j + 2 * half], v1 = acc[4 * j + 2 * half + 1];
+              if (row_scale) {
+                const float s = row_scale[row];
+                v0 *= s;
+                v1 *= s;
+              }
+              if (EPI == EPI_BF16) {
+                *(u32 *)((bf16_t *)out0 + (long long)row * ld_out + col) = pack_bf16x2(v0, v1);
+              } else {
+                // fp32 rows of odd width (N = E may be odd) are not 8-byte aligned: store each value alone.
+                float *dst = (float *)out0 + (long long)row * ld_out + col;
+                dst[0] = v0;
+                if (col + 1 < N) dst[1] = v1;
+              }
             }
           }
         }
       }
     }
   }
-  // Shared memory must outlive the reads of the last tile's bulk stores.
-  if (BULK_STORE && (tid & 127) < 64) bulk_wait_read_all();
 }
 
 // Up-projection: H = X[gather] · W1p[e]ᵀ with SwiGLU fused; writes H [rows, 2n] and A [rows, n] (bf16).
