@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A/B timing in one GPU call: each binary's `bench --backward` on the given shapes, twice in alternation (the
-# second round shows the run-to-run spread), the PyTorch baseline once, and optionally ncu's per-kernel times.
+# second round shows the run-to-run spread), the PyTorch baseline once with each run's ratios to it (compare.py,
+# into compare.md), and optionally ncu's per-kernel times.
 # usage: bench/ab_gpu.sh OUT_DIR BASELINE_SCRIPT "SHAPE..." BINARY...   (NCU_SHAPES="30B-n256 ..." adds ncu runs
 # of the last binary, NCU_ALL_SHAPES of every binary; binaries ending in .gz or .xz are unpacked first)
 set -uo pipefail
@@ -8,14 +9,7 @@ out=$1; baseline=$2; shapes=$3; shift 3
 mkdir -p "$out"
 export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 bins=()
-for b in "$@"; do
-  if [[ $b == *.gz || $b == *.xz ]]; then
-    u="/tmp/$(basename "${b%.*}")"
-    python3 -c "import gzip, lzma, shutil, sys; o = gzip.open if sys.argv[1].endswith('.gz') else lzma.open; shutil.copyfileobj(o(sys.argv[1]), open(sys.argv[2], 'wb'))" "$b" "$u"
-    chmod +x "$u"; b=$u
-  fi
-  bins+=("$b")
-done
+for b in "$@"; do bins+=("$("$(dirname "$0")/unpack_binary.sh" "$b")"); done
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,memory.total --format=csv | tee "$out/env.txt"
 args=(); for s in $shapes; do args+=(--shape "$s"); done
 for round in 1 2; do
@@ -26,6 +20,10 @@ for round in 1 2; do
   done
 done
 python3 "$baseline" "$out/torch.json" 2>&1 | tee "$out/torch.txt"
+for j in "$out"/*-r[12].json; do  # ratios against the baseline of this call
+  echo "== $(basename "$j")" >> "$out/compare.md"
+  python3 "$(dirname "$0")/compare.py" "$j" "$out/torch.json" >> "$out/compare.md"
+done
 # ncu: the last binary on NCU_SHAPES, and every binary on NCU_ALL_SHAPES.
 ncu_one() {
   local b=$1 s=$2 f="$out/ncu-$(basename "$1")-$2.csv"

@@ -1,6 +1,6 @@
 """Per-kernel totals from an `ncu --csv --metrics gpu__time_duration.sum,...` log of one `bench --backward
---warmup 0 --iterations 1` run: the kernels of the last forward + backward (launches after the last
-forward-only pass), each kernel's launches summed.
+--warmup 0 --iterations 1` run: the kernels of the last forward + backward (from the last up-projection launch
+that a dH launch follows), each kernel's launches summed.
 usage: python3 bench/ncu_summary.py NCU.csv"""
 import csv, sys
 from collections import OrderedDict
@@ -16,7 +16,10 @@ for r in body:
 seq = list(launches.values())
 # The last forward + backward starts at the last sy_gemm_up_swiglu launch that precedes a dswiglu launch.
 starts = [i for i, l in enumerate(seq) if l["name"].startswith("sy_gemm_up_swiglu")]
-start = max(i for i in starts if any(l["name"].startswith("sy_gemm_dswiglu") for l in seq[i:]))
+with_backward = [i for i in starts if any(l["name"].startswith("sy_gemm_dswiglu") for l in seq[i:])]
+if not with_backward:
+    sys.exit(f"{sys.argv[1]}: no up-projection followed by a dH kernel (was the run a --backward bench?)")
+start = with_backward[-1]
 tot = OrderedDict()
 for l in seq[start:]:
     t = tot.setdefault(l["name"], [0.0, 0.0, 0.0, 0])

@@ -9,14 +9,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv 
 "$bin" devices >> "$out/env.txt" 2>&1
 "$bin" check --device cuda --cases "${CHECK_CASES:-30}" --seed "${CHECK_SEED:-$RANDOM}" 2>&1 | tee "$out/check.txt"
 "$bin" check --device cuda --backward --cases "${CHECK_CASES:-30}" --seed "${CHECK_SEED:-$RANDOM}" 2>&1 | tee -a "$out/check.txt"
-if command -v compute-sanitizer >/dev/null; then
-  for tool in memcheck racecheck; do
-    compute-sanitizer --tool $tool --error-exitcode 3 "$bin" check --device cuda --backward --cases 3 --max-tokens 300 \
-      > "/tmp/sanitizer-$tool.txt" 2>&1
-    echo "compute-sanitizer $tool: exit $? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "/tmp/sanitizer-$tool.txt" | tail -1))" \
-      | tee -a "$out/sanitizers.txt"
-  done
-fi
+"$(dirname "$0")/sanitizers.sh" "$bin" "$out/sanitizers.txt"
 "$bin" bench --device cuda --backward --json "$out/switchyard.json" 2>&1 | tee "$out/bench.txt"
 python3 "$baseline" "$out/torch.json" 2>&1 | tee "$out/torch.txt"
 python3 "$(dirname "$0")/compare.py" "$out/switchyard.json" "$out/torch.json" "$out/compare.md"
