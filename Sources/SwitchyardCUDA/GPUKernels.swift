@@ -1,3 +1,4 @@
+import Foundation
 /// The MoE kernels of one CUDA context, compiled by NVRTC (through the on-disk cache) and loaded.
 ///
 /// Compilation happens once per source/options/architecture/NVRTC version; every size is a run-time argument,
@@ -18,6 +19,13 @@ public final class GPUKernels: @unchecked Sendable {
     let bf16ToFloat: CUDAFunction
     let fillRandomBF16: CUDAFunction
     let gemmDSwiGLU: TileWidths
+    /// The three kernels above with the weight operand loaded by TMA (`_tma`), see ``weightMap(_:groups:n:k:width:)``.
+    let gemmUpSwiGLUTMA: TileWidths
+    let gemmBF16TMA: TileWidths
+    let gemmDSwiGLUTMA: TileWidths
+    /// Whether the grouped GEMMs load their weight operand by TMA (the default; `SWITCHYARD_TMA=0` in the environment
+    /// keeps every operand on cp.async, for A/B runs).
+    let tmaWeights = ProcessInfo.processInfo.environment["SWITCHYARD_TMA"] != "0"
     let weightGrad: TileWidths
     let splitRows: CUDAFunction
     let sumPartials: CUDAFunction
@@ -98,6 +106,9 @@ public final class GPUKernels: @unchecked Sendable {
         bf16ToFloat = try function("moe_elementwise.cu", "sy_bf16_to_f32")
         fillRandomBF16 = try function("moe_elementwise.cu", "sy_fill_random_bf16")
         gemmDSwiGLU = try widths("moe_grouped_gemm.cu", "sy_gemm_dswiglu", GPUKernels.gemmSharedMemoryBytes(width:))
+        gemmUpSwiGLUTMA = try widths("moe_grouped_gemm.cu", "sy_gemm_up_swiglu_tma", GPUKernels.gemmSharedMemoryBytes(width:))
+        gemmBF16TMA = try widths("moe_grouped_gemm.cu", "sy_gemm_bf16_tma", GPUKernels.gemmSharedMemoryBytes(width:))
+        gemmDSwiGLUTMA = try widths("moe_grouped_gemm.cu", "sy_gemm_dswiglu_tma", GPUKernels.gemmSharedMemoryBytes(width:))
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
         sumPartials = try function("moe_weight_grad.cu", "sy_sum_partials")
@@ -112,6 +123,15 @@ public final class GPUKernels: @unchecked Sendable {
         unpackFP8Rows = try function("moe_elementwise.cu", "sy_unpack_fp8_rows")
         try gemmF32.setMaxDynamicSharedMemory(GPUKernels.gemmSharedMemoryBytes)
         self.modules = Array(modules.values)
+    }
+
+    /// The tensor map of a grouped GEMM's weight operand B ([groups, n, k] bf16, K-major: [groups·n, k] rows), read
+    /// in `width` × 64 boxes with the 128-byte swizzle, when the `_tma` kernels apply: ``tmaWeights`` on and n a
+    /// multiple of the tile width (a box never reaches into the next group). nil: use the cp.async kernels.
+    func weightMap(_ address: UInt64, groups: Int, n: Int, k: Int, width: Int) throws -> TensorMap? {
+        guard tmaWeights, n % width == 0, k % 64 == 0 else { return nil }
+        return try TensorMap.tiled2D(context: context, address: address, dtype: .bf16, rows: groups * n, columns: k,
+                                     rowStrideBytes: k * 2, boxRows: width, boxColumns: 64, swizzle128B: true)
     }
 
     /// Fills `count` bf16 values at `address` with seeded pseudo-normal numbers of standard deviation `scale`.

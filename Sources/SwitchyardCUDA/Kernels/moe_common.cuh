@@ -48,6 +48,35 @@ template <int N> SY_DEVICE void cp_async_wait() { asm volatile("cp.async.wait_gr
 // Makes generic-proxy writes to shared memory (cp.async, st.shared) visible to the async proxy (wgmma, TMA).
 SY_DEVICE void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
+// ---- TMA (tensor maps) and mbarriers ----------------------------------------------------------------------
+
+// A CUtensorMap (128 bytes, 64-byte aligned) as the host encoded it (TensorMap.swift); passed to kernels as a
+// `const __grid_constant__ SyTensorMap` parameter, whose address the copy instruction takes.
+struct alignas(64) SyTensorMap {
+  u64 words[16];
+};
+
+SY_DEVICE void mbar_init(u32 bar, u32 count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+// One arrival that also announces `bytes` of asynchronous copies to complete on the barrier.
+SY_DEVICE void mbar_expect_tx(u32 bar, u32 bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+// Waits until the barrier's phase with parity `parity` has completed.
+SY_DEVICE void mbar_wait(u32 bar, u32 parity) {
+  u32 done = 0;
+  while (!done) {
+    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                 : "=r"(done) : "r"(bar), "r"(parity) : "memory");
+  }
+}
+// A 2-D box of `map` at (column, row) into shared memory at `dst`, completing `bytes` on `bar`.
+SY_DEVICE void tma_load_2d(u32 dst, const SyTensorMap *map, int column, int row, u32 bar) {
+  asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n"
+               ::"r"(dst), "l"((u64)map), "r"(column), "r"(row), "r"(bar) : "memory");
+}
+
 // Byte offset of 16-byte chunk `chunk` (0..7) of row `row` in a tile of 128-byte rows with the 128B swizzle:
 // the chunk index is XORed with the row's position in its 8-row group (what wgmma's SWIZZLE_128B expects).
 SY_DEVICE u32 swizzle128(u32 row, u32 chunk) { return row * 128u + ((chunk ^ (row & 7u)) << 4); }

@@ -7,14 +7,16 @@
 //
 // Launch contract (all kernels here):
 //   block 256 threads (two consumer warpgroups, 64 rows each), 1 block per SM, grid = number of SMs (persistent);
-//   dynamic shared memory = GemmShape<BN>::smem (164864 B for BN 128, 197632 B for BN 256; raise the limit first);
+//   dynamic shared memory = GemmShape<BN>::smem (164864 B for BN 128, 197632 B for BN 256; raise the limit first;
+//   the _tma kernels add one 8-byte mbarrier per stage of static shared memory);
 //   K % 64 == 0; N % 128 == 0 for the SwiGLU kernel, N and ld_out multiples of 8 for the bf16 kernel (it stores
 //   16-byte chunks), any N for fp32;
 //   lda and K in elements, rows 16-byte aligned;
 //   tile_offsets[g] = Σ_{h<g} ceil(count_h / 128): the M tiles of each group, tile_offsets[groups] = total.
 //   Sizes are run-time arguments: a new token count never needs a new compile, and the host never reads counts.
-// Tiles: 128 (rows) × BN (N) × 64 (K) with BN = 128 (5-stage cp.async pipeline) or 256 (4 stages); one wgmma group
-// kept in flight. Each kernel below exists in both widths (suffix _128 / _256); the host picks per shape.
+// Tiles: 128 (rows) × BN (N) × 64 (K) with BN = 128 (5-stage pipeline) or 256 (4 stages); one wgmma group kept in
+// flight. A (gathered or not) by 16-byte cp.async from every thread; B by cp.async too, or, in the _tma kernels (the
+// host's default when N % BN == 0), by one TMA box per stage issued by thread 0 onto the stage's mbarrier. Each kernel below exists in both widths (suffix _128 / _256); the host picks per shape.
 // What is written: only rows < offsets[g+1] and columns < N of each tile; nothing else.
 #include "moe_common.cuh"
 
@@ -54,12 +56,16 @@ SY_DEVICE TileCoord locate_tile(int tile, int num_n_tiles, const int *__restrict
   return c;
 }
 
-template <int EPI, int BN>
+// TMA_B: B comes by TMA (`b_map`: the [groups·N, K] weight matrix in BN × 64 boxes with the 128-byte swizzle), one
+// copy per stage issued by thread 0 onto the stage's mbarrier, instead of 16-byte cp.async by every thread. Needs
+// N % BN == 0 (a box never reaches into the next group's rows). A stays cp.async (the gather).
+template <int EPI, int BN, bool TMA_B = false>
 SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather,
                             const bf16_t *__restrict__ b, int N, int K, const int *__restrict__ offsets,
                             const int *__restrict__ tile_offsets, int groups, void *__restrict__ out0,
                             void *__restrict__ out1, const float *__restrict__ row_scale, int ld_out,
-                            const bf16_t *__restrict__ aux = nullptr, float *__restrict__ partial = nullptr) {
+                            const bf16_t *__restrict__ aux = nullptr, float *__restrict__ partial = nullptr,
+                            const SyTensorMap *b_map = nullptr) {
   extern __shared__ unsigned char smem_raw[];
   // wgmma's 128B swizzle needs 1024-byte aligned tiles.
   unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw + 1023) & ~1023ull);
@@ -83,9 +89,22 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
   const u64 desc_a0 = wgmma_desc_k_major_sw128(smem_base + warpgroup * (64 * 128));
   const u64 desc_b0 = wgmma_desc_k_major_sw128(smem_base + SY_TILE_BYTES);
 
+  // TMA_B: one "full" barrier per stage (one arrival with the box's bytes); `phases` holds the parity each stage's
+  // barrier completes next, the same in every thread (each waits on every stage it consumes).
+  __shared__ alignas(8) u64 full_bar[STAGES];
+  u32 phases = 0;
+  int b_row0 = 0;
+  if (TMA_B) {
+    if (tid == 0) {
+      for (int s = 0; s < STAGES; ++s) mbar_init(smem_addr(&full_bar[s]), 1);
+      fence_proxy_async();
+    }
+    __syncthreads();
+  }
+
   const bf16_t *a_src[4];
-  const bf16_t *b_src[B_ROWS];
-  u32 a_bytes[4], b_bytes[B_ROWS];
+  const bf16_t *b_src[TMA_B ? 1 : B_ROWS];
+  u32 a_bytes[4], b_bytes[TMA_B ? 1 : B_ROWS];
   auto set_sources = [&](const TileCoord &t) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
@@ -95,12 +114,15 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
       a_src[i] = a + src_row * lda + chunk * 8;
       a_bytes[i] = valid ? 16u : 0u;
     }
+    b_row0 = t.group * N + t.n0;
+    if constexpr (!TMA_B) {
 #pragma unroll
-    for (int i = 0; i < B_ROWS; ++i) {
-      int n = t.n0 + load_row + 32 * i;
-      bool n_valid = n < N;
-      b_src[i] = b + ((long long)t.group * N + (n_valid ? n : 0)) * K + chunk * 8;
-      b_bytes[i] = n_valid ? 16u : 0u;
+      for (int i = 0; i < B_ROWS; ++i) {
+        int n = t.n0 + load_row + 32 * i;
+        bool n_valid = n < N;
+        b_src[i] = b + ((long long)t.group * N + (n_valid ? n : 0)) * K + chunk * 8;
+        b_bytes[i] = n_valid ? 16u : 0u;
+      }
     }
   };
   auto load_stage = [&](int kb) {
@@ -109,9 +131,17 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
 #pragma unroll
     for (int i = 0; i < 4; ++i)
       cp_async_16(stage + swizzle128(load_row + 32 * i, chunk), a_src[i] + k0, a_bytes[i]);
+    if constexpr (TMA_B) {
+      if (tid == 0) {
+        const u32 bar = smem_addr(&full_bar[kb % STAGES]);
+        mbar_expect_tx(bar, GemmShape<BN>::b_bytes);
+        tma_load_2d(stage + SY_TILE_BYTES, b_map, k0, b_row0, bar);
+      }
+    } else {
 #pragma unroll
-    for (int i = 0; i < B_ROWS; ++i)
-      cp_async_16(stage + SY_TILE_BYTES + swizzle128(load_row + 32 * i, chunk), b_src[i] + k0, b_bytes[i]);
+      for (int i = 0; i < B_ROWS; ++i)
+        cp_async_16(stage + SY_TILE_BYTES + swizzle128(load_row + 32 * i, chunk), b_src[i] + k0, b_bytes[i]);
+    }
   };
   auto load_prologue = [&]() {
 #pragma unroll
@@ -125,6 +155,9 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
   // the epilogue was measured slower here: docs/kernel-notes.md.)
   for (int tile = blockIdx.x; tile < total_tiles; tile += gridDim.x) {
     const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
+    // The previous tile's epilogue wrote and read the stages through the generic proxy; the TMA writes them through
+    // the async proxy.
+    if (TMA_B) fence_proxy_async();
     __syncthreads();  // every warp is done reading the previous tile's shared memory
     set_sources(tc);
     load_prologue();
@@ -134,6 +167,11 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
 
     for (int kb = 0; kb < num_k; ++kb) {
       cp_async_wait<STAGES - 3>();
+      if (TMA_B) {
+        const int s = kb % STAGES;
+        mbar_wait(smem_addr(&full_bar[s]), (phases >> s) & 1u);
+        phases ^= 1u << s;
+      }
       fence_proxy_async();
       __syncthreads();
       if (kb + STAGES - 2 < num_k) load_stage(kb + STAGES - 2);
@@ -406,12 +444,46 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
                                   score_of_position, N, h, ds_partial);                                              \
   }
 
+// The same three kernels with B by TMA (suffix _tma_128 / _tma_256): one more parameter, the tensor map of B
+// ([groups·N, K] bf16, BN × 64 boxes, 128-byte swizzle); N % BN == 0.
+#define SY_UP_SWIGLU_TMA(BN)                                                                                          \
+  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_up_swiglu_tma_##BN(                                    \
+      const bf16_t *__restrict__ x, const int *__restrict__ gather, const bf16_t *__restrict__ w1_packed, int N,     \
+      int K, const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,                      \
+      bf16_t *__restrict__ h, bf16_t *__restrict__ act, const __grid_constant__ SyTensorMap b_map) {                 \
+    grouped_gemm<EPI_SWIGLU, BN, true>(x, K, gather, w1_packed, N, K, offsets, tile_offsets, groups, h, act,         \
+                                       nullptr, N / 2, nullptr, nullptr, &b_map);                                    \
+  }
+#define SY_GEMM_BF16_TMA(BN)                                                                                          \
+  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_bf16_tma_##BN(                                         \
+      const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,      \
+      const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,     \
+      const float *__restrict__ row_scale, const __grid_constant__ SyTensorMap b_map) {                              \
+    grouped_gemm<EPI_BF16, BN, true>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, row_scale, N, \
+                                     nullptr, nullptr, &b_map);                                                      \
+  }
+#define SY_DSWIGLU_TMA(BN)                                                                                            \
+  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_dswiglu_tma_##BN(                                      \
+      const bf16_t *__restrict__ d_out, const int *__restrict__ gather, const bf16_t *__restrict__ w2, int N, int K, \
+      const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,                             \
+      const bf16_t *__restrict__ h, const float *__restrict__ score_of_position, bf16_t *__restrict__ d_h,           \
+      bf16_t *__restrict__ a_scaled, float *__restrict__ ds_partial, const __grid_constant__ SyTensorMap b_map) {    \
+    grouped_gemm<EPI_DSWIGLU, BN, true>(d_out, K, gather, w2, N, K, offsets, tile_offsets, groups, d_h, a_scaled,   \
+                                        score_of_position, N, h, ds_partial, &b_map);                                \
+  }
+
 SY_UP_SWIGLU(128)
 SY_UP_SWIGLU(256)
 SY_GEMM_BF16(128)
 SY_GEMM_BF16(256)
 SY_DSWIGLU(128)
 SY_DSWIGLU(256)
+SY_UP_SWIGLU_TMA(128)
+SY_UP_SWIGLU_TMA(256)
+SY_GEMM_BF16_TMA(128)
+SY_GEMM_BF16_TMA(256)
+SY_DSWIGLU_TMA(128)
+SY_DSWIGLU_TMA(256)
 
 // C [rows, N] (fp32) = A [rows, K] · B[g]ᵀ; used for the router logits (one group, N = E) and the router's dX.
 extern "C" __global__ void __launch_bounds__(256, 1)
