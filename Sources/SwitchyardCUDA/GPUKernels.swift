@@ -23,9 +23,14 @@ public final class GPUKernels: @unchecked Sendable {
     let gemmUpSwiGLUTMA: TileWidths
     let gemmBF16TMA: TileWidths
     let gemmDSwiGLUTMA: TileWidths
-    /// Whether the grouped GEMMs load their weight operand by TMA (the default; `SWITCHYARD_TMA=0` in the environment
-    /// keeps every operand on cp.async, for A/B runs).
+    /// The weight-gradient GEMM with the operands that are not gathered loaded by TMA.
+    let weightGradTMA: TileWidths
+    /// Whether the grouped GEMMs load their weight operand by TMA, and ``tmaWeightGradients`` whether the
+    /// weight-gradient GEMMs load the operands they do not gather so (both the default). For A/B runs,
+    /// `SWITCHYARD_TMA=0` in the environment keeps every operand on cp.async, `SWITCHYARD_TMA=grouped` uses TMA in
+    /// the grouped GEMMs only.
     let tmaWeights = ProcessInfo.processInfo.environment["SWITCHYARD_TMA"] != "0"
+    let tmaWeightGradients = !["0", "grouped"].contains(ProcessInfo.processInfo.environment["SWITCHYARD_TMA"] ?? "")
     let weightGrad: TileWidths
     let splitRows: CUDAFunction
     let sumPartials: CUDAFunction
@@ -110,6 +115,7 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16TMA = try widths("moe_grouped_gemm.cu", "sy_gemm_bf16_tma", GPUKernels.gemmSharedMemoryBytes(width:))
         gemmDSwiGLUTMA = try widths("moe_grouped_gemm.cu", "sy_gemm_dswiglu_tma", GPUKernels.gemmSharedMemoryBytes(width:))
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
+        weightGradTMA = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma", GPUKernels.weightGradSharedMemoryBytes(width:))
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
         sumPartials = try function("moe_weight_grad.cu", "sy_sum_partials")
         routerBackward = try function("moe_router.cu", "sy_router_backward")

@@ -368,12 +368,15 @@ public final class GPUMoELayer: @unchecked Sendable {
             try side.stream.wait(for: side.fork)
         }
         let weightStream = side?.stream ?? stream
+        // dH and A′ in this layer's gradient buffers (capacity·K rows) may be read by TMA boxes that run past the last
+        // position; buffers a caller passed in (`targets`) may end there, so those stay on cp.async.
+        let tmaRows = targets == nil ? tokens * K : 0
         func weightGrad(a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64,
                         m: Int, n: Int, out: DeviceBuffer, ldOut: Int) throws {
             guard computesWeights else { return }
             try kernels.enqueueWeightGradient(
                 a: operandA, lda: lda, gatherA: gatherA, b: operandB, ldb: ldb, gatherB: gatherB, m: m, n: n, groups: E,
-                offsets: w.offsets.address, out: out.address, ldOut: ldOut, stream: weightStream)
+                offsets: w.offsets.address, out: out.address, ldOut: ldOut, rows: tmaRows, stream: weightStream)
         }
         // dW2[e] = A′ᵀ · dO[gather]   (M = n, N = d)
         try weightGrad(a: scaled, lda: n, gatherA: 0, b: outputGradient, ldb: d,

@@ -55,17 +55,30 @@ extension GPUKernels {
 
     /// One weight-gradient grouped GEMM: out[g] = A[rows of g]ᵀ · B[rows of g] (M × N fp32 per group), reducing over
     /// each group's rows (`offsets` [groups + 1]); either operand's rows may be gathered (index list, or 0).
+    /// `rows`: how many rows the operands that are not gathered have (the row space `offsets` indexes); with it, and
+    /// ``tmaWeightGradients`` on, those operands come by TMA. 0: every operand by cp.async.
     func enqueueWeightGradient(
         a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64, m: Int, n: Int,
-        groups: Int, offsets: UInt64, out: UInt64, ldOut: Int, stream: CUDAStream?
+        groups: Int, offsets: UInt64, out: UInt64, ldOut: Int, rows: Int = 0, stream: CUDAStream?
     ) throws {
         let width = GPUKernels.tileWidth(columns: n)
-        let kernel = weightGrad(width)
+        let tma = tmaWeightGradients && rows > 0 && (gatherA == 0 || gatherB == 0)
+        let kernel = tma ? weightGradTMA(width) : weightGrad(width)
         var args = KernelArguments()
         args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
         args.append(operandB); args.append(Int64(ldb)); args.append(gatherB)
         args.append(Int32(m)); args.append(Int32(n)); args.append(Int32(groups)); args.append(offsets)
         args.append(out); args.append(Int32(ldOut))
+        if tma {
+            // The map of a gathered operand is not read; an empty one stands in.
+            func map(_ address: UInt64, gathered: Bool, columns: Int, ld: Int) throws -> TensorMap {
+                gathered ? TensorMap(words: [UInt64](repeating: 0, count: 16))
+                    : try TensorMap.tiled2D(context: context, address: address, dtype: .bf16, rows: rows, columns: columns,
+                                            rowStrideBytes: ld * 2, boxRows: 64, boxColumns: 64, swizzle128B: true)
+            }
+            args.append(try map(operandA, gathered: gatherA != 0, columns: m, ld: lda))
+            args.append(try map(operandB, gathered: gatherB != 0, columns: n, ld: ldb))
+        }
         let tiles = groups * ((m + 127) / 128) * ((n + width - 1) / width)
         try kernel.function.launch(grid: (min(tiles, context.multiprocessorCount), 1, 1), block: (256, 1, 1),
                                    sharedMemoryBytes: kernel.sharedBytes, stream: stream, arguments: args)
@@ -81,7 +94,8 @@ extension GPUKernels {
         a.append(Int32(tokens)); a.append(Int32(splits)); a.append(splitOffsets)
         try splitRows.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
         try enqueueWeightGradient(a: input, lda: d, gatherA: 0, b: logitGradient, ldb: paddedExperts, gatherB: 0,
-                                  m: d, n: E, groups: splits, offsets: splitOffsets, out: partials, ldOut: E, stream: stream)
+                                  m: d, n: E, groups: splits, offsets: splitOffsets, out: partials, ldOut: E, rows: tokens,
+                                  stream: stream)
         a = KernelArguments()
         a.append(partials); a.append(Int32(splits)); a.append(Int64(d * E)); a.append(out)
         try sumPartials.launch(grid: (min((d * E + 255) / 256, 1024), 1, 1), block: (256, 1, 1), stream: stream,

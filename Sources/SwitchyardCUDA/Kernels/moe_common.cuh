@@ -71,6 +71,10 @@ SY_DEVICE void mbar_wait(u32 bar, u32 parity) {
                  : "=r"(done) : "r"(bar), "r"(parity) : "memory");
   }
 }
+// 16 zero bytes into shared memory.
+SY_DEVICE void st_shared_zero16(u32 dst) {
+  asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(dst), "r"(0u) : "memory");
+}
 // A 2-D box of `map` at (column, row) into shared memory at `dst`, completing `bytes` on `bar`.
 SY_DEVICE void tma_load_2d(u32 dst, const SyTensorMap *map, int column, int row, u32 bar) {
   asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n"

@@ -39,10 +39,16 @@ SY_DEVICE WeightGradTile locate_weight_grad_tile(int tile, int M, int N, const i
 // STAGES shared-memory stages; W wgmma groups left in flight at the end of a k-step (0 or 1). Stages kb − W .. kb are
 // being read, so loads run AHEAD = STAGES − 1 − W stages ahead of the wgmma.
 // GA / GB: whether gather_a / gather_b are used (compile-time, so the k-loop carries no null tests).
-template <int BN, int STAGES, int W, bool GA, bool GB>
+// TMA: the operands that are not gathered come by TMA (`a_map` / `b_map`: the operand as [rows, M] / [rows, N] bf16
+// in 64 × 64 boxes with the 128-byte swizzle, one box per 64-wide chunk), issued by thread 0 onto the stage's
+// mbarrier; a box's rows past the group's end belong to the next group (or to nothing), so they are zeroed in shared
+// memory before the wgmma reads them, as the cp.async path zero-fills them.
+template <int BN, int STAGES, int W, bool GA, bool GB, bool TMA = false>
 SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
                            const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M, int N,
-                           int groups, const int *__restrict__ offsets, float *__restrict__ out, int ld_out) {
+                           int groups, const int *__restrict__ offsets, float *__restrict__ out, int ld_out,
+                           const SyTensorMap *a_map = nullptr, const SyTensorMap *b_map = nullptr) {
+  constexpr bool TMA_A = TMA && !GA, TMA_B = TMA && !GB;
   constexpr int B_CHUNKS = BN / 64;  // 64-wide N chunks of the B tile
   constexpr int AHEAD = STAGES - 1 - W;
   constexpr int STAGE_BYTES = SY_WG_A_BYTES + B_CHUNKS * 64 * 128;
@@ -79,23 +85,41 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   // column in A and B, and which 64-wide chunks exist (M, N % 64 == 0). A k-step then costs one address product per
   // row and operand, and each cp.async only adds a constant.
   const u32 sw[2] = {swizzle128(r_lo, chunk), swizzle128(r_lo + 32, chunk)};
+  __shared__ alignas(8) u64 full_bar[STAGES];
   auto load_stage = [&](const WeightGradTile &t, int kb, const Sources &src) {
     const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
+    if constexpr (TMA_A || TMA_B) {
+      if (tid == 0) {
+        const u32 bar = smem_addr(&full_bar[kb % STAGES]);
+        mbar_expect_tx(bar, (TMA_A ? 2 * 64 * 128 : 0) + (TMA_B ? B_CHUNKS * 64 * 128 : 0));
+        const int row0 = t.row_begin + kb * 64;
+        if (TMA_A) {
+          for (int half = 0; half < 2; ++half) tma_load_2d(stage + half * (64 * 128), a_map, t.m0 + 64 * half, row0, bar);
+        }
+        if (TMA_B) {
+          for (int c = 0; c < B_CHUNKS; ++c) tma_load_2d(stage + SY_WG_A_BYTES + c * (64 * 128), b_map, t.n0 + 64 * c, row0, bar);
+        }
+      }
+    }
     const int a_col = t.m0 + chunk * 8, b_col = t.n0 + chunk * 8;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       const bool ok = src.a[i] >= 0;
       const bf16_t *pa = ok ? a + (long long)src.a[i] * lda + a_col : a;
       const bf16_t *pb = ok ? b + (long long)src.b[i] * ldb + b_col : b;
+      if constexpr (!TMA_A) {
 #pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const bool a_ok = ok && t.m0 + 64 * half < M;
-        cp_async_16(stage + half * (64 * 128) + sw[i], a_ok ? pa + 64 * half : a, a_ok ? 16u : 0u);
+        for (int half = 0; half < 2; ++half) {
+          const bool a_ok = ok && t.m0 + 64 * half < M;
+          cp_async_16(stage + half * (64 * 128) + sw[i], a_ok ? pa + 64 * half : a, a_ok ? 16u : 0u);
+        }
       }
+      if constexpr (!TMA_B) {
 #pragma unroll
-      for (int c = 0; c < B_CHUNKS; ++c) {
-        const bool b_ok = ok && t.n0 + 64 * c < N;
-        cp_async_16(stage + SY_WG_A_BYTES + c * (64 * 128) + sw[i], b_ok ? pb + 64 * c : b, b_ok ? 16u : 0u);
+        for (int c = 0; c < B_CHUNKS; ++c) {
+          const bool b_ok = ok && t.n0 + 64 * c < N;
+          cp_async_16(stage + SY_WG_A_BYTES + c * (64 * 128) + sw[i], b_ok ? pb + 64 * c : b, b_ok ? 16u : 0u);
+        }
       }
     }
   };
@@ -114,6 +138,14 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   // overlap those loads.
   int tile = blockIdx.x;
   if (tile >= total) return;
+  u32 phases = 0;  // TMA: the parity each stage's barrier completes next (the same in every thread)
+  if constexpr (TMA_A || TMA_B) {
+    if (tid == 0) {
+      for (int s = 0; s < STAGES; ++s) mbar_init(smem_addr(&full_bar[s]), 1);
+      fence_proxy_async();
+    }
+    __syncthreads();
+  }
   // Stage-0 descriptors of this warpgroup's 64-wide M chunk of A and of the B tile.
   const u64 desc_a0 = wgmma_desc_mn_major_sw128(smem_base + warpgroup * (64 * 128), 64 * 128);
   const u64 desc_b0 = wgmma_desc_mn_major_sw128(smem_base + SY_WG_A_BYTES, 64 * 128);
@@ -125,6 +157,27 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
     for (int kb = 0; kb < cur.num_k; ++kb) {
       cp_async_wait<AHEAD - 1>();
+      if constexpr (TMA_A || TMA_B) {
+        const int s = kb % STAGES;
+        mbar_wait(smem_addr(&full_bar[s]), (phases >> s) & 1u);
+        phases ^= 1u << s;
+        // Rows of the boxes past the group's end: zero, as the cp.async path leaves them.
+        const int valid = cur.row_end - (cur.row_begin + kb * 64);
+        if (valid < 64) {
+          const u32 stage = smem_base + s * STAGE_BYTES;
+#pragma unroll
+          for (int i = 0; i < 2; ++i) {
+            if (r_lo + 32 * i >= valid) {
+              if (TMA_A) {
+                for (int half = 0; half < 2; ++half) st_shared_zero16(stage + half * (64 * 128) + sw[i]);
+              }
+              if (TMA_B) {
+                for (int c = 0; c < B_CHUNKS; ++c) st_shared_zero16(stage + SY_WG_A_BYTES + c * (64 * 128) + sw[i]);
+              }
+            }
+          }
+        }
+      }
       fence_proxy_async();
       __syncthreads();
       // The cp.async of stage kb + 2 (its sources were loaded an iteration ago), then the indices of stage kb + 3,
@@ -203,8 +256,32 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
       weight_grad<BN, 4, 1, false, false>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);   \
   }
 
+// The same with the operands that are not gathered loaded by TMA (maps of A as [rows, M] and B as [rows, N]; the map
+// of a gathered operand is not read and may be anything).
+#define SY_WEIGHT_GRAD_TMA(BN)                                                                                        \
+  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_weight_grad_tma_##BN(                                  \
+      const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
+      long long ldb, const int *__restrict__ gather_b, int M, int N, int groups, const int *__restrict__ offsets,    \
+      float *__restrict__ out, int ld_out, const __grid_constant__ SyTensorMap a_map,                               \
+      const __grid_constant__ SyTensorMap b_map) {                                                                   \
+    if (gather_a && gather_b)                                                                                        \
+      weight_grad<BN, 4, 1, true, true, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out, \
+                                              &a_map, &b_map);                                                       \
+    else if (gather_a)                                                                                               \
+      weight_grad<BN, 4, 1, true, false, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,       \
+                                               ld_out, &a_map, &b_map);                                              \
+    else if (gather_b)                                                                                               \
+      weight_grad<BN, 4, 1, false, true, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,       \
+                                               ld_out, &a_map, &b_map);                                              \
+    else                                                                                                             \
+      weight_grad<BN, 4, 1, false, false, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,      \
+                                                ld_out, &a_map, &b_map);                                             \
+  }
+
 SY_WEIGHT_GRAD(128)
 SY_WEIGHT_GRAD(256)
+SY_WEIGHT_GRAD_TMA(128)
+SY_WEIGHT_GRAD_TMA(256)
 
 // Deterministic split-K for one-group products with few output tiles (dWr = Xᵀ·dZ): the rows are cut into `splits`
 // groups (offsets written here, on the device), each writes its own partial [M, ld_out], and sy_sum_partials adds
