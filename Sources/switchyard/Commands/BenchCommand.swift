@@ -40,10 +40,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Warm-up runs before timing.") var warmup: Int = 5
     @Option(help: "Timed runs; the median is reported.") var iterations: Int = 20
     @Option(help: "Write the results as JSON to this file ('-' for stdout).") var json: String?
-    @Option(help: "Hardware of the performance model whose prediction is printed beside each GPU measurement.")
-    var hardware: String = "h100"
-    @Option(help: "JSON file of measured ceilings and calibration for the model (see docs/performance-model.md).")
-    var calibration: String = "bench/hardware/h100-sxm-fit-890a99a.json"
+    @Option(help: "Hardware of the performance model whose prediction is printed beside each GPU measurement (default: from the GPU's name: h200 on an H200, else h100).")
+    var hardware: String?
+    @Option(help: "JSON file of measured ceilings and calibration for the model (see docs/performance-model.md; default: the committed fit of the part, bench/hardware/h200-fit-bf5b467.json or h100-sxm-fit-890a99a.json, vendor defaults outside the repository).")
+    var calibration: String?
 
     struct Row: Codable {
         var config: String
@@ -93,8 +93,8 @@ struct BenchCommand: AsyncParsableCommand {
         var rows: [Row] = []
         if let gpu = backend as? GPUBackend {
             let list = try selectedShapes(defaultTokens: nil)
-            let calibrationFile = FileManager.default.fileExists(atPath: calibration) ? calibration : nil
-            let (machine, factors) = try Hardware.resolve(name: hardware, jsonFile: calibrationFile)
+            let (machine, factors, calibrationFile) = try ModelCalibration.resolve(
+                hardware: hardware, calibration: calibration, device: gpu.description)
             let model = PerformanceModel(hardware: machine, calibration: factors)
             print("bench on \(gpu.description), median of \(iterations) after \(warmup) warm-up; "
                   + "model: \(machine.name)\(calibrationFile.map { " calibrated by \($0)" } ?? " (vendor defaults)")")
