@@ -14,8 +14,8 @@ def main(ours_path, torch_path, out_path=None):
     ours = {r["config"]: r for r in json.load(open(ours_path))}
     theirs = {r["config"]: r.get("grouped") for r in json.load(open(torch_path))}
     lines = ["| config | fwd ms | fwd TFLOP/s | model fwd ms | torch fwd ms | fwd speed-up | bwd ms | bwd TFLOP/s "
-             "| model bwd ms | torch bwd ms | bwd speed-up | fwd act GiB | fwd+bwd act GiB | torch peak GiB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model bwd ms | torch bwd ms | bwd speed-up | fwd+bwd TFLOP/s | fwd act GiB | fwd+bwd act GiB | torch peak GiB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in ours.items():
         t = theirs.get(name)
         t_fwd = t["fwd_ms"] if t else None
@@ -24,10 +24,13 @@ def main(ours_path, torch_path, out_path=None):
         both = r["activationGiB"] + r["backwardActivationGiB"] if r.get("backwardActivationGiB") is not None else None
         fwd_x = f"{t_fwd / r['forwardMs']:.2f}x" if t_fwd else "-"
         bwd_x = f"{t_bwd / bwd:.2f}x" if t_bwd and bwd else "-"
+        # Forward + backward: both passes' FLOPs (TFLOP/s × ms) over both times.
+        both_tf = ((r["forwardTFLOPS"] * r["forwardMs"] + r["backwardTFLOPS"] * bwd) / (r["forwardMs"] + bwd)
+                   if bwd and r.get("backwardTFLOPS") else None)
         lines.append(
             f"| {name} | {fmt(r['forwardMs'])} | {r['forwardTFLOPS']:.0f} | {fmt(r.get('predictedForwardMs'))} | "
             f"{fmt(t_fwd)} | {fwd_x} | {fmt(bwd)} | {fmt(r.get('backwardTFLOPS'), 0)} | "
-            f"{fmt(r.get('predictedBackwardMs'))} | {fmt(t_bwd)} | {bwd_x} | {fmt(r.get('activationGiB'), 2)} | "
+            f"{fmt(r.get('predictedBackwardMs'))} | {fmt(t_bwd)} | {bwd_x} | {fmt(both_tf, 0)} | {fmt(r.get('activationGiB'), 2)} | "
             f"{fmt(both, 2)} | {fmt(t['peak_gib'] if t else None, 2)} |")
     text = "\n".join(lines)
     print(text)
