@@ -11,7 +11,9 @@
 //
 // Launch contract: persistent, grid = number of SMs (tiles: groups × ceil(M/128) × ceil(N/BN)), block 256;
 // dynamic shared memory 4 × (16 KiB + BN × 128 B) + 1 KiB (132096 B for BN 128, 197632 B for BN 256);
-// kernels sy_gemm_weight_grad_128 / _256;
+// kernels sy_gemm_weight_grad_128 / _256, and sy_gemm_weight_grad_tma_128 / _256 with two more parameters, the tensor
+// maps of A ([rows, M]) and B ([rows, N]), 64 × 64 boxes with the 128-byte swizzle, for the operands not gathered
+// (plus one 8-byte mbarrier per stage of static shared memory);
 // M % 64 == 0, N % 64 == 0, lda/ldb in elements with 16-byte aligned rows; ld_out = the output row stride.
 // Every output element of every group is written, zeros for an empty group. Deterministic: fixed reduction order.
 #include "moe_common.cuh"
