@@ -39,8 +39,8 @@ struct EPBenchCommand: AsyncParsableCommand {
     var chunks: Int = 4
     @Flag(help: "Skip the end-to-end EP layer timing (bandwidth only).")
     var bandwidthOnly = false
-    @Option(help: "Calibration of the performance model whose EP layer prediction is printed beside the measurement.")
-    var calibration: String = "bench/hardware/h100-sxm-fit-890a99a.json"
+    @Option(help: "Calibration of the performance model whose EP layer prediction is printed beside the measurement (default: the committed fit of the part the GPU's name says, as in bench).")
+    var calibration: String?
     @Option(help: """
         Run as one rank of a multi-process job (one process per GPU, any number of nodes): env (torchrun's \
         MASTER_ADDR and MASTER_PORT), tcp://HOST:PORT (rank 0 serves the NCCL id there) or file:///PATH (a fresh \
@@ -95,17 +95,17 @@ struct EPBenchCommand: AsyncParsableCommand {
         guard !bandwidthOnly else { return }
         let cache = try KernelCache()
         let kernels = try contexts.map { try GPUKernels(context: $0, cache: cache) }
-        try measureLayer(shapes: chosen, ranks: ranks, communicators: communicators) { chunks, body in
+        try measureLayer(shapes: chosen, ranks: ranks, communicators: communicators, device: contexts[0].deviceName) { chunks, body in
             try GPUExpertParallelGroup(ranks: ranks, chunks: chunks, transport: .nccl, kernels: kernels).run(body)
         }
     }
 
     /// The EP layer timing of every shape; `run` runs a per-rank body on the ranks this process drives.
     private func measureLayer(
-        shapes: [Shape], ranks: Int, communicators: [NCCLCommunicator], run: EPLayerTiming.Runner
+        shapes: [Shape], ranks: Int, communicators: [NCCLCommunicator], device: String, run: EPLayerTiming.Runner
     ) throws {
-        let calibrationFile = FileManager.default.fileExists(atPath: calibration) ? calibration : nil
-        let (machine, factors) = try Hardware.resolve(name: "h100", jsonFile: calibrationFile)
+        let (machine, factors, calibrationFile) = try ModelCalibration.resolve(
+            hardware: nil, calibration: calibration, device: device)
         if communicators.contains(where: { $0.rank == 0 }) {
             print("EP layer model: \(machine.name)\(calibrationFile.map { " calibrated by \($0)" } ?? " (vendor defaults)")")
         }
@@ -155,7 +155,9 @@ struct EPBenchCommand: AsyncParsableCommand {
         }
         guard !bandwidthOnly else { return }
         let kernels = try GPUKernels(context: context, cache: try KernelCache())
-        try measureLayer(shapes: shapes, ranks: size, communicators: [comm]) { _, body in [try body(comm, kernels)] }
+        try measureLayer(shapes: shapes, ranks: size, communicators: [comm], device: context.deviceName) { _, body in
+            [try body(comm, kernels)]
+        }
     }
 }
 
