@@ -16,7 +16,8 @@
 //   Sizes are run-time arguments: a new token count never needs a new compile, and the host never reads counts.
 // Tiles: 128 (rows) × BN (N) × 64 (K) with BN = 128 (5-stage pipeline) or 256 (4 stages); one wgmma group kept in
 // flight. A (gathered or not) by 16-byte cp.async from every thread; B by cp.async too, or, in the _tma kernels (the
-// host's default when N % BN == 0), by one TMA box per stage issued by thread 0 onto the stage's mbarrier. Each kernel below exists in both widths (suffix _128 / _256); the host picks per shape.
+// host's default when N % BN == 0), by one TMA box per stage issued by thread 0 onto the stage's mbarrier. Each
+// kernel below exists in both widths (suffix _128 / _256); the host picks per shape.
 // What is written: only rows < offsets[g+1] and columns < N of each tile; nothing else.
 #include "moe_common.cuh"
 
@@ -114,8 +115,9 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
       a_src[i] = a + src_row * lda + chunk * 8;
       a_bytes[i] = valid ? 16u : 0u;
     }
-    b_row0 = t.group * N + t.n0;
-    if constexpr (!TMA_B) {
+    if constexpr (TMA_B) {
+      b_row0 = t.group * N + t.n0;
+    } else {
 #pragma unroll
       for (int i = 0; i < B_ROWS; ++i) {
         int n = t.n0 + load_row + 32 * i;
@@ -410,80 +412,59 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
   }
 }
 
+// Every kernel below exists in four instantiations: widths 128 and 256 (suffix _128 / _256), each with B by cp.async
+// and by TMA (suffix _tma_128 / _tma_256: one more parameter, the tensor map of B, [groups·N, K] bf16 in BN × 64
+// boxes with the 128-byte swizzle; N % BN == 0). The macros take the kernel's name, BN, whether B comes by TMA, the
+// map parameter (SY_B_MAP or nothing) and what is passed for it (&b_map or nullptr).
+#define SY_B_MAP , const __grid_constant__ SyTensorMap b_map
+
 // Up-projection: H = X[gather] · W1p[e]ᵀ with SwiGLU fused; writes H [rows, 2n] and A [rows, n] (bf16).
 // w1_packed: [E, 2n, d], rows interleaved in blocks of BN/2 gate / BN/2 up (see sy_pack_rows). N = 2n, K = d.
-#define SY_UP_SWIGLU(BN)                                                                                              \
-  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_up_swiglu_##BN(                                        \
+#define SY_UP_SWIGLU(NAME, BN, TMA, MAP_PARAM, MAP)                                                                   \
+  extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                                         \
       const bf16_t *__restrict__ x, const int *__restrict__ gather, const bf16_t *__restrict__ w1_packed, int N,     \
       int K, const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,                      \
-      bf16_t *__restrict__ h, bf16_t *__restrict__ act) {                                                            \
-    grouped_gemm<EPI_SWIGLU, BN>(x, K, gather, w1_packed, N, K, offsets, tile_offsets, groups, h, act, nullptr,      \
-                                 N / 2);                                                                             \
+      bf16_t *__restrict__ h, bf16_t *__restrict__ act MAP_PARAM) {                                                  \
+    grouped_gemm<EPI_SWIGLU, BN, TMA>(x, K, gather, w1_packed, N, K, offsets, tile_offsets, groups, h, act, nullptr, \
+                                      N / 2, nullptr, nullptr, MAP);                                                 \
   }
 
 // C [rows, N] (bf16) = A [rows, K] · B[g]ᵀ, optional per-row scale; optional gather of A rows.
-#define SY_GEMM_BF16(BN)                                                                                              \
-  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_bf16_##BN(                                             \
+#define SY_GEMM_BF16(NAME, BN, TMA, MAP_PARAM, MAP)                                                                   \
+  extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                                         \
       const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,      \
       const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,     \
-      const float *__restrict__ row_scale) {                                                                         \
-    grouped_gemm<EPI_BF16, BN>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, row_scale, N);      \
+      const float *__restrict__ row_scale MAP_PARAM) {                                                               \
+    grouped_gemm<EPI_BF16, BN, TMA>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, row_scale, N,  \
+                                    nullptr, nullptr, MAP);                                                          \
   }
 
 // dH kernel of the backward pass: dA' = dO[gather] · W2[e]ᵀ (w2: the canonical [E, n, d] layout, K-major for this
 // product; N = n, K = d), with the SwiGLU backward fused into the epilogue. Reads H [rows, 2n] and the score of
 // each position; writes dH [rows, 2n] (score-scaled), A' = s·A [rows, n] and per-tile dS partials
 // [rows, ceil(n / BN)]. No atomics: each partial is written once.
-#define SY_DSWIGLU(BN)                                                                                                \
-  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_dswiglu_##BN(                                          \
+#define SY_DSWIGLU(NAME, BN, TMA, MAP_PARAM, MAP)                                                                     \
+  extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                                         \
       const bf16_t *__restrict__ d_out, const int *__restrict__ gather, const bf16_t *__restrict__ w2, int N, int K, \
       const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,                             \
       const bf16_t *__restrict__ h, const float *__restrict__ score_of_position, bf16_t *__restrict__ d_h,           \
-      bf16_t *__restrict__ a_scaled, float *__restrict__ ds_partial) {                                               \
-    grouped_gemm<EPI_DSWIGLU, BN>(d_out, K, gather, w2, N, K, offsets, tile_offsets, groups, d_h, a_scaled,         \
-                                  score_of_position, N, h, ds_partial);                                              \
+      bf16_t *__restrict__ a_scaled, float *__restrict__ ds_partial MAP_PARAM) {                                     \
+    grouped_gemm<EPI_DSWIGLU, BN, TMA>(d_out, K, gather, w2, N, K, offsets, tile_offsets, groups, d_h, a_scaled,    \
+                                       score_of_position, N, h, ds_partial, MAP);                                    \
   }
 
-// The same three kernels with B by TMA (suffix _tma_128 / _tma_256): one more parameter, the tensor map of B
-// ([groups·N, K] bf16, BN × 64 boxes, 128-byte swizzle); N % BN == 0.
-#define SY_UP_SWIGLU_TMA(BN)                                                                                          \
-  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_up_swiglu_tma_##BN(                                    \
-      const bf16_t *__restrict__ x, const int *__restrict__ gather, const bf16_t *__restrict__ w1_packed, int N,     \
-      int K, const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,                      \
-      bf16_t *__restrict__ h, bf16_t *__restrict__ act, const __grid_constant__ SyTensorMap b_map) {                 \
-    grouped_gemm<EPI_SWIGLU, BN, true>(x, K, gather, w1_packed, N, K, offsets, tile_offsets, groups, h, act,         \
-                                       nullptr, N / 2, nullptr, nullptr, &b_map);                                    \
-  }
-#define SY_GEMM_BF16_TMA(BN)                                                                                          \
-  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_bf16_tma_##BN(                                         \
-      const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,      \
-      const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,     \
-      const float *__restrict__ row_scale, const __grid_constant__ SyTensorMap b_map) {                              \
-    grouped_gemm<EPI_BF16, BN, true>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, row_scale, N, \
-                                     nullptr, nullptr, &b_map);                                                      \
-  }
-#define SY_DSWIGLU_TMA(BN)                                                                                            \
-  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_dswiglu_tma_##BN(                                      \
-      const bf16_t *__restrict__ d_out, const int *__restrict__ gather, const bf16_t *__restrict__ w2, int N, int K, \
-      const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,                             \
-      const bf16_t *__restrict__ h, const float *__restrict__ score_of_position, bf16_t *__restrict__ d_h,           \
-      bf16_t *__restrict__ a_scaled, float *__restrict__ ds_partial, const __grid_constant__ SyTensorMap b_map) {    \
-    grouped_gemm<EPI_DSWIGLU, BN, true>(d_out, K, gather, w2, N, K, offsets, tile_offsets, groups, d_h, a_scaled,   \
-                                        score_of_position, N, h, ds_partial, &b_map);                                \
-  }
-
-SY_UP_SWIGLU(128)
-SY_UP_SWIGLU(256)
-SY_GEMM_BF16(128)
-SY_GEMM_BF16(256)
-SY_DSWIGLU(128)
-SY_DSWIGLU(256)
-SY_UP_SWIGLU_TMA(128)
-SY_UP_SWIGLU_TMA(256)
-SY_GEMM_BF16_TMA(128)
-SY_GEMM_BF16_TMA(256)
-SY_DSWIGLU_TMA(128)
-SY_DSWIGLU_TMA(256)
+SY_UP_SWIGLU(sy_gemm_up_swiglu_128, 128, false, , nullptr)
+SY_UP_SWIGLU(sy_gemm_up_swiglu_256, 256, false, , nullptr)
+SY_GEMM_BF16(sy_gemm_bf16_128, 128, false, , nullptr)
+SY_GEMM_BF16(sy_gemm_bf16_256, 256, false, , nullptr)
+SY_DSWIGLU(sy_gemm_dswiglu_128, 128, false, , nullptr)
+SY_DSWIGLU(sy_gemm_dswiglu_256, 256, false, , nullptr)
+SY_UP_SWIGLU(sy_gemm_up_swiglu_tma_128, 128, true, SY_B_MAP, &b_map)
+SY_UP_SWIGLU(sy_gemm_up_swiglu_tma_256, 256, true, SY_B_MAP, &b_map)
+SY_GEMM_BF16(sy_gemm_bf16_tma_128, 128, true, SY_B_MAP, &b_map)
+SY_GEMM_BF16(sy_gemm_bf16_tma_256, 256, true, SY_B_MAP, &b_map)
+SY_DSWIGLU(sy_gemm_dswiglu_tma_128, 128, true, SY_B_MAP, &b_map)
+SY_DSWIGLU(sy_gemm_dswiglu_tma_256, 256, true, SY_B_MAP, &b_map)
 
 // C [rows, N] (fp32) = A [rows, K] · B[g]ᵀ; used for the router logits (one group, N = E) and the router's dX.
 extern "C" __global__ void __launch_bounds__(256, 1)

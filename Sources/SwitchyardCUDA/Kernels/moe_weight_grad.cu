@@ -242,48 +242,33 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   }
 }
 
-// One kernel per width; the gather pattern (dW2 gathers B, dW1 gathers A, dWr neither) picks an instantiation.
-#define SY_WEIGHT_GRAD(BN)                                                                                            \
-  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_weight_grad_##BN(                                      \
+// One kernel per width, with cp.async for every operand (_128 / _256) or TMA for those not gathered (_tma_128 /
+// _tma_256, with the maps of A as [rows, M] and B as [rows, N]; the map of a gathered operand is not read and may be
+// anything); the gather pattern (dW2 gathers B, dW1 gathers A, dWr neither) picks an instantiation.
+#define SY_WG_MAPS , const __grid_constant__ SyTensorMap a_map, const __grid_constant__ SyTensorMap b_map
+#define SY_WEIGHT_GRAD(NAME, BN, TMA, MAP_PARAMS, A_MAP, B_MAP)                                                       \
+  extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                                         \
       const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
       long long ldb, const int *__restrict__ gather_b, int M, int N, int groups, const int *__restrict__ offsets,    \
-      float *__restrict__ out, int ld_out) {                                                                         \
+      float *__restrict__ out, int ld_out MAP_PARAMS) {                                                              \
     if (gather_a && gather_b)                                                                                        \
-      weight_grad<BN, 4, 1, true, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);     \
+      weight_grad<BN, 4, 1, true, true, TMA>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out, \
+                                             A_MAP, B_MAP);                                                          \
     else if (gather_a)                                                                                               \
-      weight_grad<BN, 4, 1, true, false>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);    \
+      weight_grad<BN, 4, 1, true, false, TMA>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,        \
+                                              ld_out, A_MAP, B_MAP);                                                 \
     else if (gather_b)                                                                                               \
-      weight_grad<BN, 4, 1, false, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);    \
+      weight_grad<BN, 4, 1, false, true, TMA>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,        \
+                                              ld_out, A_MAP, B_MAP);                                                 \
     else                                                                                                             \
-      weight_grad<BN, 4, 1, false, false>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out);   \
+      weight_grad<BN, 4, 1, false, false, TMA>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,       \
+                                               ld_out, A_MAP, B_MAP);                                                \
   }
 
-// The same with the operands that are not gathered loaded by TMA (maps of A as [rows, M] and B as [rows, N]; the map
-// of a gathered operand is not read and may be anything).
-#define SY_WEIGHT_GRAD_TMA(BN)                                                                                        \
-  extern "C" __global__ void __launch_bounds__(256, 1) sy_gemm_weight_grad_tma_##BN(                                  \
-      const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
-      long long ldb, const int *__restrict__ gather_b, int M, int N, int groups, const int *__restrict__ offsets,    \
-      float *__restrict__ out, int ld_out, const __grid_constant__ SyTensorMap a_map,                               \
-      const __grid_constant__ SyTensorMap b_map) {                                                                   \
-    if (gather_a && gather_b)                                                                                        \
-      weight_grad<BN, 4, 1, true, true, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out, \
-                                              &a_map, &b_map);                                                       \
-    else if (gather_a)                                                                                               \
-      weight_grad<BN, 4, 1, true, false, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,       \
-                                               ld_out, &a_map, &b_map);                                              \
-    else if (gather_b)                                                                                               \
-      weight_grad<BN, 4, 1, false, true, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,       \
-                                               ld_out, &a_map, &b_map);                                              \
-    else                                                                                                             \
-      weight_grad<BN, 4, 1, false, false, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,      \
-                                                ld_out, &a_map, &b_map);                                             \
-  }
-
-SY_WEIGHT_GRAD(128)
-SY_WEIGHT_GRAD(256)
-SY_WEIGHT_GRAD_TMA(128)
-SY_WEIGHT_GRAD_TMA(256)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_128, 128, false, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_256, 256, false, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_128, 128, true, SY_WG_MAPS, &a_map, &b_map)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_256, 256, true, SY_WG_MAPS, &a_map, &b_map)
 
 // Deterministic split-K for one-group products with few output tiles (dWr = Xᵀ·dZ): the rows are cut into `splits`
 // groups (offsets written here, on the device), each writes its own partial [M, ld_out], and sy_sum_partials adds
