@@ -19,7 +19,7 @@ public final class GPUKernels: @unchecked Sendable {
     let bf16ToFloat: CUDAFunction
     let fillRandomBF16: CUDAFunction
     let gemmDSwiGLU: TileWidths
-    /// The three kernels above with the weight operand loaded by TMA (`_tma`), see ``weightMap(_:groups:n:k:width:)``.
+    /// The three kernels above with the weight operand loaded by TMA (`_tma`), see ``groupedGEMM(_:_:width:weights:groups:n:k:)``.
     let gemmUpSwiGLUTMA: TileWidths
     let gemmBF16TMA: TileWidths
     let gemmDSwiGLUTMA: TileWidths
@@ -29,8 +29,8 @@ public final class GPUKernels: @unchecked Sendable {
     /// weight-gradient GEMMs load the operands they do not gather so (both the default). For A/B runs,
     /// `SWITCHYARD_TMA=0` in the environment keeps every operand on cp.async, `SWITCHYARD_TMA=grouped` uses TMA in
     /// the grouped GEMMs only.
-    let tmaWeights = ProcessInfo.processInfo.environment["SWITCHYARD_TMA"] != "0"
-    let tmaWeightGradients = !["0", "grouped"].contains(ProcessInfo.processInfo.environment["SWITCHYARD_TMA"] ?? "")
+    let tmaWeights: Bool
+    let tmaWeightGradients: Bool
     let weightGrad: TileWidths
     let splitRows: CUDAFunction
     let sumPartials: CUDAFunction
@@ -77,6 +77,9 @@ public final class GPUKernels: @unchecked Sendable {
 
     public init(context: CUDAContext, cache: KernelCache) throws {
         self.context = context
+        let tmaSwitch = ProcessInfo.processInfo.environment["SWITCHYARD_TMA"]
+        tmaWeights = tmaSwitch != "0"
+        tmaWeightGradients = tmaSwitch != "0" && tmaSwitch != "grouped"
         var modules: [String: CUDAModule] = [:]
         for (name, source) in KernelSources.all where name.hasSuffix(".cu") {
             let compiled = try cache.compiled(
@@ -131,13 +134,22 @@ public final class GPUKernels: @unchecked Sendable {
         self.modules = Array(modules.values)
     }
 
-    /// The tensor map of a grouped GEMM's weight operand B ([groups, n, k] bf16, K-major: [groups·n, k] rows), read
-    /// in `width` × 64 boxes with the 128-byte swizzle, when the `_tma` kernels apply: ``tmaWeights`` on and n a
-    /// multiple of the tile width (a box never reaches into the next group). nil: use the cp.async kernels.
-    func weightMap(_ address: UInt64, groups: Int, n: Int, k: Int, width: Int) throws -> TensorMap? {
-        guard tmaWeights, n % width == 0, k % 64 == 0 else { return nil }
-        return try TensorMap.tiled2D(context: context, address: address, dtype: .bf16, rows: groups * n, columns: k,
-                                     rowStrideBytes: k * 2, boxRows: width, boxColumns: 64, swizzle128B: true)
+    /// The grouped GEMM to launch at `width` for weights B ([groups, n, k] bf16, K-major: [groups·n, k] rows): the
+    /// `viaTMA` kernel and B's tensor map (`width` × 64 boxes, 128-byte swizzle; its last parameter) when
+    /// ``tmaWeights`` is on and n is a multiple of the width (a box never reaches into the next group), else the
+    /// cp.async kernel `plain` and no map.
+    func groupedGEMM(
+        _ plain: TileWidths, _ viaTMA: TileWidths, width: Int, weights: UInt64, groups: Int, n: Int, k: Int
+    ) throws -> (function: CUDAFunction, sharedBytes: Int, map: TensorMap?) {
+        guard tmaWeights, n % width == 0, k % 64 == 0 else {
+            let kernel = plain(width)
+            return (kernel.function, kernel.sharedBytes, nil)
+        }
+        let map = try TensorMap.tiled2D(
+            context: context, address: weights, dtype: .bf16, rows: groups * n, columns: k, rowStrideBytes: k * 2,
+            boxRows: width, boxColumns: 64, swizzle128B: true)
+        let kernel = viaTMA(width)
+        return (kernel.function, kernel.sharedBytes, map)
     }
 
     /// Fills `count` bf16 values at `address` with seeded pseudo-normal numbers of standard deviation `scale`.

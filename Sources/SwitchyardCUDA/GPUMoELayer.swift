@@ -189,22 +189,21 @@ public final class GPUMoELayer: @unchecked Sendable {
         var a = KernelArguments()
         a.append(input); a.append(w.gatherIndex); a.append(w1); a.append(Int32(2 * n)); a.append(Int32(d))
         a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.activation)
-        let upMap = try kernels.weightMap(w1.address, groups: E, n: 2 * n, k: d, width: upWidth)
-        let up = upMap == nil ? kernels.gemmUpSwiGLU(upWidth) : kernels.gemmUpSwiGLUTMA(upWidth)
-        if let upMap { a.append(upMap) }
+        let up = try kernels.groupedGEMM(kernels.gemmUpSwiGLU, kernels.gemmUpSwiGLUTMA, width: upWidth,
+                                         weights: w1.address, groups: E, n: 2 * n, k: d)
+        if let map = up.map { a.append(map) }
         try up.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: up.sharedBytes, stream: stream, arguments: a)
 
         // Down-projection and combine, one token chunk at a time, so that Y holds at most w.chunkTokens·K rows.
-        let downWidth = GPUKernels.tileWidth(columns: d)
-        let downMap = try kernels.weightMap(w2.address, groups: E, n: d, k: n, width: downWidth)
-        let down = downMap == nil ? kernels.gemmBF16(downWidth) : kernels.gemmBF16TMA(downWidth)
+        let down = try kernels.groupedGEMM(kernels.gemmBF16, kernels.gemmBF16TMA, width: GPUKernels.tileWidth(columns: d),
+                                           weights: w2.address, groups: E, n: d, k: n)
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream)
             a = KernelArguments()
             a.append(w.activation); a.append(rows.gather); a.append(w2); a.append(Int32(d)); a.append(Int32(n))
             a.append(rows.offsets); a.append(rows.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput)
             a.append(UInt64(0))
-            if let downMap { a.append(downMap) }
+            if let map = down.map { a.append(map) }
             try down.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: down.sharedBytes, stream: stream,
                                      arguments: a)
             a = KernelArguments()
@@ -338,9 +337,9 @@ public final class GPUMoELayer: @unchecked Sendable {
         a.append(outputGradient); a.append(w.gatherIndex); a.append(w2Canonical); a.append(Int32(n)); a.append(Int32(d))
         a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.scoreOfPosition)
         a.append(dH); a.append(scaled); a.append(g.scorePartials)
-        let dHiddenMap = try kernels.weightMap(w2Canonical.address, groups: E, n: n, k: d, width: dHiddenWidth)
-        let dHidden = dHiddenMap == nil ? kernels.gemmDSwiGLU(dHiddenWidth) : kernels.gemmDSwiGLUTMA(dHiddenWidth)
-        if let dHiddenMap { a.append(dHiddenMap) }
+        let dHidden = try kernels.groupedGEMM(kernels.gemmDSwiGLU, kernels.gemmDSwiGLUTMA, width: dHiddenWidth,
+                                              weights: w2Canonical.address, groups: E, n: n, k: d)
+        if let map = dHidden.map { a.append(map) }
         try dHidden.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dHidden.sharedBytes, stream: stream,
                                     arguments: a)
 
@@ -393,16 +392,16 @@ public final class GPUMoELayer: @unchecked Sendable {
 
         // dX, one token chunk at a time (the forward's chunks and plans): rows dH · W1ᵀ into the (now free)
         // expert-output buffer, the router's dZ · Wrᵀ for the chunk's tokens, then the sum over each token's K rows.
-        let dRowsWidth = GPUKernels.tileWidth(columns: d)
-        let dRowsMap = try kernels.weightMap(w1Canonical.address, groups: E, n: d, k: 2 * n, width: dRowsWidth)
-        let dRows = dRowsMap == nil ? kernels.gemmBF16(dRowsWidth) : kernels.gemmBF16TMA(dRowsWidth)
+        let dRows = try kernels.groupedGEMM(
+            kernels.gemmBF16, kernels.gemmBF16TMA, width: GPUKernels.tileWidth(columns: d), weights: w1Canonical.address,
+            groups: E, n: d, k: 2 * n)
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream, build: false)
             a = KernelArguments()
             a.append(dH); a.append(rows.gather); a.append(w1Canonical); a.append(Int32(d))
             a.append(Int32(2 * n)); a.append(rows.offsets); a.append(rows.tileOffsets); a.append(Int32(E))
             a.append(w.expertOutput); a.append(UInt64(0))
-            if let dRowsMap { a.append(dRowsMap) }
+            if let map = dRows.map { a.append(map) }
             try dRows.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dRows.sharedBytes,
                                       stream: stream, arguments: a)
             if !routed {
