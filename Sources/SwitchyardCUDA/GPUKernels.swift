@@ -31,6 +31,13 @@ public final class GPUKernels: @unchecked Sendable {
     /// the grouped GEMMs only.
     let tmaWeights: Bool
     let tmaWeightGradients: Bool
+    /// The warp-specialized bf16 GEMMs (384 threads, B by TMA) for the down-projection and the dX rows:
+    /// ping-pong (128 × 128 tiles) and cooperative (128 × 256); see ``bf16GEMM(weights:groups:n:k:)``.
+    let gemmBF16PingPong: CUDAFunction
+    let gemmBF16Cooperative: CUDAFunction
+    /// Which bf16 GEMM ``bf16GEMM(weights:groups:n:k:)`` launches: by default chosen by shape; for A/B runs
+    /// `SWITCHYARD_BF16_GEMM=onerole|pingpong|coop` in the environment forces one where it applies.
+    let bf16Choice: BF16GEMMChoice
     let weightGrad: TileWidths
     let splitRows: CUDAFunction
     let sumPartials: CUDAFunction
@@ -68,6 +75,10 @@ public final class GPUKernels: @unchecked Sendable {
     /// The output tile width for N output columns: 256 once there are enough columns to fill it.
     static func tileWidth(columns: Int) -> Int { columns >= 256 ? 256 : 128 }
     static let gemmThreads = 256
+    /// WsShape in moe_grouped_gemm.cu, the same for both: ping-pong 5 stages × (A 128×64 + B 128×64 bf16) + two
+    /// 128 × 128 bf16 staging buffers + 1 KiB; cooperative 4 × (A 128×64 + B 256×64) + two 64 × 128 + 1 KiB.
+    static let warpSpecializedSharedMemoryBytes = 5 * (2 * 128 * 64 * 2) + 2 * (128 * 128 * 2) + 1024
+    static let warpSpecializedThreads = 384
     static let tileRows = 128
     static let tileColumns = 128
     /// Assignments per block of the metadata kernels (SY_CHUNK).
@@ -80,6 +91,7 @@ public final class GPUKernels: @unchecked Sendable {
         let tmaSwitch = ProcessInfo.processInfo.environment["SWITCHYARD_TMA"]
         tmaWeights = tmaSwitch != "0"
         tmaWeightGradients = tmaSwitch != "0" && tmaSwitch != "grouped"
+        bf16Choice = BF16GEMMChoice(rawValue: ProcessInfo.processInfo.environment["SWITCHYARD_BF16_GEMM"] ?? "") ?? .automatic
         var modules: [String: CUDAModule] = [:]
         for (name, source) in KernelSources.all where name.hasSuffix(".cu") {
             let compiled = try cache.compiled(
@@ -117,6 +129,10 @@ public final class GPUKernels: @unchecked Sendable {
         gemmUpSwiGLUTMA = try widths("moe_grouped_gemm.cu", "sy_gemm_up_swiglu_tma", GPUKernels.gemmSharedMemoryBytes(width:))
         gemmBF16TMA = try widths("moe_grouped_gemm.cu", "sy_gemm_bf16_tma", GPUKernels.gemmSharedMemoryBytes(width:))
         gemmDSwiGLUTMA = try widths("moe_grouped_gemm.cu", "sy_gemm_dswiglu_tma", GPUKernels.gemmSharedMemoryBytes(width:))
+        gemmBF16PingPong = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_pingpong")
+        gemmBF16Cooperative = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_coop")
+        try gemmBF16PingPong.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
+        try gemmBF16Cooperative.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
         weightGradTMA = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma", GPUKernels.weightGradSharedMemoryBytes(width:))
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
@@ -134,22 +150,69 @@ public final class GPUKernels: @unchecked Sendable {
         self.modules = Array(modules.values)
     }
 
+    /// One grouped GEMM ready to launch: the kernel, its block size and shared memory, and B's tensor map (appended
+    /// as the kernel's last parameter) when the kernel takes one.
+    struct GroupedGEMM {
+        let function: CUDAFunction
+        let sharedBytes: Int
+        let threads: Int
+        let map: TensorMap?
+
+        /// Launches one block per SM (the kernels are persistent) with `arguments` plus the map.
+        func launch(blocks: Int, stream: CUDAStream?, arguments: KernelArguments) throws {
+            var a = arguments
+            if let map { a.append(map) }
+            try function.launch(grid: (blocks, 1, 1), block: (threads, 1, 1), sharedMemoryBytes: sharedBytes,
+                                stream: stream, arguments: a)
+        }
+    }
+
     /// The grouped GEMM to launch at `width` for weights B ([groups, n, k] bf16, K-major: [groups·n, k] rows): the
-    /// `viaTMA` kernel and B's tensor map (`width` × 64 boxes, 128-byte swizzle; its last parameter) when
-    /// ``tmaWeights`` is on and n is a multiple of the width (a box never reaches into the next group), else the
-    /// cp.async kernel `plain` and no map.
+    /// `viaTMA` kernel and B's tensor map (`width` × 64 boxes, 128-byte swizzle) when ``tmaWeights`` is on and n is
+    /// a multiple of the width (a box never reaches into the next group), else the cp.async kernel `plain` and no
+    /// map.
     func groupedGEMM(
         _ plain: TileWidths, _ viaTMA: TileWidths, width: Int, weights: UInt64, groups: Int, n: Int, k: Int
-    ) throws -> (function: CUDAFunction, sharedBytes: Int, map: TensorMap?) {
+    ) throws -> GroupedGEMM {
         guard tmaWeights, n % width == 0, k % 64 == 0 else {
             let kernel = plain(width)
-            return (kernel.function, kernel.sharedBytes, nil)
+            return GroupedGEMM(function: kernel.function, sharedBytes: kernel.sharedBytes, threads: GPUKernels.gemmThreads,
+                               map: nil)
         }
-        let map = try TensorMap.tiled2D(
-            context: context, address: weights, dtype: .bf16, rows: groups * n, columns: k, rowStrideBytes: k * 2,
-            boxRows: width, boxColumns: 64, swizzle128B: true)
         let kernel = viaTMA(width)
-        return (kernel.function, kernel.sharedBytes, map)
+        return GroupedGEMM(function: kernel.function, sharedBytes: kernel.sharedBytes, threads: GPUKernels.gemmThreads,
+                           map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: width))
+    }
+
+    /// The bf16-output grouped GEMM (arguments as `sy_gemm_bf16`) for weights [groups, n, k]. With B by TMA
+    /// (``tmaWeights``): the cooperative warp-specialized kernel when n % 256 == 0, the ping-pong one when
+    /// n % 128 == 0 and k ≤ 256, else ``groupedGEMM(_:_:width:weights:groups:n:k:)``'s one-role pick. Measured on the
+    /// H200 (docs/kernel-notes.md, v9): per down-projection chunk at 30B-n256 (k = 256) one-role 1.1 ms, ping-pong
+    /// 0.88, cooperative 0.73; per dX-rows chunk (k = 512) 1.25, 1.33 and 1.20 (the ping-pong's 128 × 128 tiles read
+    /// a third more from L2 per FLOP, which costs more than the overlapped epilogue wins from k = 512 on).
+    /// `SWITCHYARD_BF16_GEMM` overrides (see ``bf16Choice``).
+    func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int) throws -> GroupedGEMM {
+        let oneRole = { try self.groupedGEMM(self.gemmBF16, self.gemmBF16TMA, width: GPUKernels.tileWidth(columns: n),
+                                             weights: weights, groups: groups, n: n, k: k) }
+        guard tmaWeights, n % 128 == 0, k % 64 == 0 else { return try oneRole() }
+        let function: CUDAFunction, width: Int
+        switch bf16Choice {
+        case .oneRole: return try oneRole()
+        case .automatic where n % 256 != 0 && k > 256: return try oneRole()
+        case .automatic where n % 256 == 0, .cooperative where n % 256 == 0:
+            (function, width) = (gemmBF16Cooperative, 256)
+        case .automatic, .pingPong, .cooperative:
+            (function, width) = (gemmBF16PingPong, 128)
+        }
+        return GroupedGEMM(function: function, sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
+                           threads: GPUKernels.warpSpecializedThreads,
+                           map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: width))
+    }
+
+    private func weightMap(weights: UInt64, groups: Int, n: Int, k: Int, boxRows: Int) throws -> TensorMap {
+        try TensorMap.tiled2D(
+            context: context, address: weights, dtype: .bf16, rows: groups * n, columns: k, rowStrideBytes: k * 2,
+            boxRows: boxRows, boxColumns: 64, swizzle128B: true)
     }
 
     /// Fills `count` bf16 values at `address` with seeded pseudo-normal numbers of standard deviation `scale`.
@@ -164,4 +227,14 @@ public final class GPUKernels: @unchecked Sendable {
         try fillRandomBF16.launch(grid: (blocks, 1, 1), block: (256, 1, 1), stream: stream, arguments: args)
     }
 
+}
+
+/// The bf16 GEMM kernels ``GPUKernels/bf16GEMM(weights:groups:n:k:)`` chooses between (`SWITCHYARD_BF16_GEMM`).
+enum BF16GEMMChoice: String {
+    /// Cooperative where n % 256 == 0, else ping-pong for k ≤ 256, else one-role (the default).
+    case automatic = ""
+    case oneRole = "onerole"
+    case pingPong = "pingpong"
+    /// The cooperative warp-specialized kernel where n % 256 == 0, else ping-pong.
+    case cooperative = "coop"
 }

@@ -182,8 +182,7 @@ public final class GPUMoELayer: @unchecked Sendable {
     private func enqueueExperts(input: UInt64, tokens: Int, workspace w: GPUWorkspace, stream: CUDAStream?) throws {
         let c = config
         let E = c.experts, K = c.topK, d = c.hidden, n = c.intermediate
-        let gemmGrid = (kernels.context.multiprocessorCount, 1, 1)
-        let gemmBlock = (GPUKernels.gemmThreads, 1, 1)
+        let sms = kernels.context.multiprocessorCount
         try enqueueDispatch(tokens: tokens, workspace: w, stream: stream)
 
         var a = KernelArguments()
@@ -191,21 +190,17 @@ public final class GPUMoELayer: @unchecked Sendable {
         a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.activation)
         let up = try kernels.groupedGEMM(kernels.gemmUpSwiGLU, kernels.gemmUpSwiGLUTMA, width: upWidth,
                                          weights: w1.address, groups: E, n: 2 * n, k: d)
-        if let map = up.map { a.append(map) }
-        try up.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: up.sharedBytes, stream: stream, arguments: a)
+        try up.launch(blocks: sms, stream: stream, arguments: a)
 
         // Down-projection and combine, one token chunk at a time, so that Y holds at most w.chunkTokens·K rows.
-        let down = try kernels.groupedGEMM(kernels.gemmBF16, kernels.gemmBF16TMA, width: GPUKernels.tileWidth(columns: d),
-                                           weights: w2.address, groups: E, n: d, k: n)
+        let down = try kernels.bf16GEMM(weights: w2.address, groups: E, n: d, k: n)
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream)
             a = KernelArguments()
             a.append(w.activation); a.append(rows.gather); a.append(w2); a.append(Int32(d)); a.append(Int32(n))
             a.append(rows.offsets); a.append(rows.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput)
             a.append(UInt64(0))
-            if let map = down.map { a.append(map) }
-            try down.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: down.sharedBytes, stream: stream,
-                                     arguments: a)
+            try down.launch(blocks: sms, stream: stream, arguments: a)
             a = KernelArguments()
             a.append(w.expertOutput); a.append(rows.position); a.append(w.scores.address + UInt64(chunk.lowerBound * K * 4))
             a.append(Int32(K)); a.append(Int32(d)); a.append(UInt64(0))
@@ -330,7 +325,6 @@ public final class GPUMoELayer: @unchecked Sendable {
             return
         }
         let sms = kernels.context.multiprocessorCount
-        let gemmGrid = (sms, 1, 1), gemmBlock = (GPUKernels.gemmThreads, 1, 1)
         let nTiles = (n + dHiddenWidth - 1) / dHiddenWidth
 
         var a = KernelArguments()
@@ -339,9 +333,7 @@ public final class GPUMoELayer: @unchecked Sendable {
         a.append(dH); a.append(scaled); a.append(g.scorePartials)
         let dHidden = try kernels.groupedGEMM(kernels.gemmDSwiGLU, kernels.gemmDSwiGLUTMA, width: dHiddenWidth,
                                               weights: w2Canonical.address, groups: E, n: n, k: d)
-        if let map = dHidden.map { a.append(map) }
-        try dHidden.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dHidden.sharedBytes, stream: stream,
-                                    arguments: a)
+        try dHidden.launch(blocks: sms, stream: stream, arguments: a)
 
         if routed {
             // dS of each choice served here, summed over the dH kernel's tiles as the router backward sums them.
@@ -392,18 +384,14 @@ public final class GPUMoELayer: @unchecked Sendable {
 
         // dX, one token chunk at a time (the forward's chunks and plans): rows dH · W1ᵀ into the (now free)
         // expert-output buffer, the router's dZ · Wrᵀ for the chunk's tokens, then the sum over each token's K rows.
-        let dRows = try kernels.groupedGEMM(
-            kernels.gemmBF16, kernels.gemmBF16TMA, width: GPUKernels.tileWidth(columns: d), weights: w1Canonical.address,
-            groups: E, n: d, k: 2 * n)
+        let dRows = try kernels.bf16GEMM(weights: w1Canonical.address, groups: E, n: d, k: 2 * n)
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream, build: false)
             a = KernelArguments()
             a.append(dH); a.append(rows.gather); a.append(w1Canonical); a.append(Int32(d))
             a.append(Int32(2 * n)); a.append(rows.offsets); a.append(rows.tileOffsets); a.append(Int32(E))
             a.append(w.expertOutput); a.append(UInt64(0))
-            if let map = dRows.map { a.append(map) }
-            try dRows.function.launch(grid: gemmGrid, block: gemmBlock, sharedMemoryBytes: dRows.sharedBytes,
-                                      stream: stream, arguments: a)
+            try dRows.launch(blocks: sms, stream: stream, arguments: a)
             if !routed {
                 try kernels.enqueueRouterInputGradient(
                     logitGradient: g.logitGradient.address + UInt64(chunk.lowerBound * Ep * 2), tokens: chunk.count,

@@ -466,6 +466,221 @@ SY_GEMM_BF16(sy_gemm_bf16_tma_256, 256, true, SY_B_MAP, &b_map)
 SY_DSWIGLU(sy_gemm_dswiglu_tma_128, 128, true, SY_B_MAP, &b_map)
 SY_DSWIGLU(sy_gemm_dswiglu_tma_256, 256, true, SY_B_MAP, &b_map)
 
+// ---- Warp-specialized bf16 grouped GEMMs (v9): ping-pong and cooperative --------------------------------------
+//
+// C [rows, N] (bf16) = A [rows, K] · B[g]ᵀ with an optional per-row scale and gather of A rows, as sy_gemm_bf16, for
+// short reductions (the down-projection, K = n, and the dX rows, K = 2n): there a tile is 4–8 k-steps and its
+// prologue and epilogue, which nothing overlaps in the one-role kernel above, take a large share of its time.
+// 384 threads in three roles:
+//   warpgroup 0 produces: thread 0 arms the stage's full barrier with B's bytes and issues B's BN × 64 box by TMA;
+//     all 128 threads copy the stage's 128 (gathered) A rows with 16-byte cp.async (8 each) and hand them to the
+//     same barrier with cp.async.mbarrier.arrive.noinc (count 128 + 1). It runs ahead over the block's tiles, as far
+//     as the ring's empty barriers let it, so a tile's loads never wait for the previous tile's epilogue.
+//   warpgroups 1 and 2 consume, releasing each stage (one arrival per consuming warp) once their wgmmas read it:
+//   - ping-pong (sy_gemm_bf16_pingpong, BN 128, 5 stages): each consumer takes alternate tiles of the block, a whole
+//     128 × 128 tile (two m64n128k16 per k16, 128 accumulator registers). Their k-loops take turns (named barriers 3
+//     and 4: a consumer starts when the other has issued its last k-step), so one consumer's epilogue runs while
+//     the other's wgmmas do. Staging: 32 KiB per consumer.
+//   - cooperative (sy_gemm_bf16_coop, BN 256, 4 stages): both consumers work on every tile, 64 rows each (one
+//     m64n256k16 per k16), as the one-role kernel, so the L2 bytes per FLOP stay those of a 128 × 256 tile; only
+//     the loads overlap the epilogue. Staging: 16 KiB per consumer, the 256 columns in two passes.
+// Epilogues go through the consumer's own staging buffer (never the ring, which the producer is refilling) and
+// leave in whole 16-byte chunks of rows < the group's end. Shared memory: 5 × 32 KiB + 2 × 32 KiB + 1 KiB = 230400 B
+// (ping-pong), 4 × 48 KiB + 2 × 16 KiB + 1 KiB = 230400 B (cooperative).
+// Needs N % BN == 0 (a B box never reaches the next group), K % 64 == 0; tile_offsets in 128-row tiles as above.
+// Each output is one k-ascending sum: the same bytes on every run.
+SY_DEVICE void cp_async_mbar_arrive_noinc(u32 bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+SY_DEVICE void mbar_arrive(u32 bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+SY_DEVICE void named_bar_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+SY_DEVICE void named_bar_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
+template <bool PINGPONG> struct WsShape {
+  static constexpr int bn = PINGPONG ? 128 : 256;
+  static constexpr int stages = PINGPONG ? 5 : 4;
+  static constexpr int stage_bytes = SY_TILE_BYTES + bn * SY_BK * 2;
+  static constexpr int staging_bytes = PINGPONG ? SY_BM * 128 * 2 : 64 * 128 * 2;  // per consumer
+  static constexpr int smem = stages * stage_bytes + 2 * staging_bytes + 1024;
+};
+
+template <bool PINGPONG>
+SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict__ gather, int N, int K,
+                            const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
+                            bf16_t *__restrict__ c, const float *__restrict__ row_scale, const SyTensorMap *b_map) {
+  using Shape = WsShape<PINGPONG>;
+  constexpr int BN = Shape::bn, STAGES = Shape::stages, STAGE_BYTES = Shape::stage_bytes;
+  extern __shared__ unsigned char smem_raw_ws[];
+  unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw_ws + 1023) & ~1023ull);
+  const u32 smem_base = smem_addr(smem);
+  __shared__ alignas(8) u64 full_bar[STAGES], empty_bar[STAGES];
+
+  const int tid = threadIdx.x;
+  const int warpgroup = tid >> 7;
+  const int num_n_tiles = N / BN;
+  const int total_tiles = tile_offsets[groups] * num_n_tiles;
+  const int num_k = K / SY_BK;
+
+  if (tid == 0) {
+    for (int s = 0; s < STAGES; ++s) {
+      mbar_init(smem_addr(&full_bar[s]), 128 + 1);               // 128 producer threads' copies + the expect_tx
+      mbar_init(smem_addr(&empty_bar[s]), PINGPONG ? 4 : 8);     // one arrival per consuming warp
+    }
+    fence_proxy_async();
+  }
+  __syncthreads();
+
+  if (warpgroup == 0) {
+    // Producer. Thread t copies 16-byte chunk t % 8 of A rows t / 8 + 16 i (i < 8).
+    const int chunk = tid & 7, row0 = tid >> 3;
+    int pos = 0;  // ring position: k-steps issued so far over the block's tiles
+    for (int tile = blockIdx.x; tile < total_tiles; tile += gridDim.x) {
+      const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
+      const bf16_t *src[8];
+      u32 bytes[8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const int r = tc.row_begin + row0 + 16 * i;
+        const bool valid = r < tc.row_end;
+        const long long src_row = valid ? (gather ? (long long)gather[r] : (long long)r) : 0;
+        src[i] = a + src_row * K + chunk * 8;
+        bytes[i] = valid ? 16u : 0u;
+      }
+      const int b_row = tc.group * N + tc.n0;
+      for (int kb = 0; kb < num_k; ++kb, ++pos) {
+        const int s = pos % STAGES;
+        // A fresh barrier counts as having completed the phase before its first: the first round does not wait.
+        mbar_wait(smem_addr(&empty_bar[s]), ((pos / STAGES) & 1) ^ 1);
+        const u32 stage = smem_base + s * STAGE_BYTES;
+        const u32 full = smem_addr(&full_bar[s]);
+        if (tid == 0) {
+          mbar_expect_tx(full, BN * SY_BK * 2);
+          tma_load_2d(stage + SY_TILE_BYTES, b_map, kb * SY_BK, b_row, full);
+        }
+#pragma unroll
+        for (int i = 0; i < 8; ++i) cp_async_16(stage + swizzle128(row0 + 16 * i, chunk), src[i] + kb * SY_BK, bytes[i]);
+        cp_async_mbar_arrive_noinc(full);
+      }
+    }
+    cp_async_wait<0>();
+    return;
+  }
+
+  const int me = warpgroup - 1;
+  const int t = tid & 127, lane = tid & 31, warp_in_group = t >> 5;
+  const u64 desc_a0 = wgmma_desc_k_major_sw128(smem_base);
+  const u64 desc_b0 = wgmma_desc_k_major_sw128(smem_base + SY_TILE_BYTES);
+  const u32 staged = smem_base + STAGES * STAGE_BYTES + me * Shape::staging_bytes;
+  constexpr int HALVES = PINGPONG ? 2 : 1;  // m64 slices per consumer
+  constexpr int ACC = BN / 2;               // accumulator registers per slice
+  // Ping-pong: consumer `me` takes the block's tiles me, me + 2, ...; cooperative: both take every tile.
+  const int first = PINGPONG ? me : 0, step = PINGPONG ? 2 : 1;
+  int local = first;  // this tile's index among the block's tiles
+  for (int tile = blockIdx.x + first * gridDim.x; tile < total_tiles; tile += step * gridDim.x, local += step) {
+    const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
+    if (PINGPONG && local > 0) named_bar_sync(3 + me, 256);  // the other consumer has issued the previous tile
+    float acc[HALVES][ACC];
+#pragma unroll
+    for (int h = 0; h < HALVES; ++h)
+#pragma unroll
+      for (int i = 0; i < ACC; ++i) acc[h][i] = 0.0f;
+    int pos = local * num_k;
+    for (int kb = 0; kb < num_k; ++kb, ++pos) {
+      const int s = pos % STAGES;
+      mbar_wait(smem_addr(&full_bar[s]), (pos / STAGES) & 1);
+      fence_proxy_async();  // the A rows came through cp.async (generic proxy); wgmma reads through the async one
+      const u64 stage_off = (u64)(s * STAGE_BYTES) >> 4;
+#pragma unroll
+      for (int h = 0; h < HALVES; ++h)
+#pragma unroll
+        for (int i = 0; i < ACC; ++i) fence_operand(acc[h][i]);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < SY_BK / 16; ++kk) {
+#pragma unroll
+        for (int h = 0; h < HALVES; ++h) {
+          const int slice = PINGPONG ? h : me;  // which 64 rows of the stage's A
+          wgmma_step<BN, false>(acc[h], desc_a0 + stage_off + ((slice * 64 * 128) >> 4) + kk * (32 >> 4),
+                                desc_b0 + stage_off + kk * (32 >> 4), (kb > 0 || kk > 0) ? 1 : 0);
+        }
+      }
+      wgmma_commit();
+      wgmma_wait<1>();
+#pragma unroll
+      for (int h = 0; h < HALVES; ++h)
+#pragma unroll
+        for (int i = 0; i < ACC; ++i) fence_operand(acc[h][i]);
+      if (kb > 0 && lane == 0) mbar_arrive(smem_addr(&empty_bar[(pos - 1) % STAGES]));
+    }
+    wgmma_wait<0>();
+#pragma unroll
+    for (int h = 0; h < HALVES; ++h)
+#pragma unroll
+      for (int i = 0; i < ACC; ++i) fence_operand(acc[h][i]);
+    if (num_k > 0 && lane == 0) mbar_arrive(smem_addr(&empty_bar[(pos - 1) % STAGES]));
+    // Hand the tensor pipe to the other consumer if it has a next tile (no arrival is left that nobody waits for).
+    if (PINGPONG && tile + gridDim.x < total_tiles) named_bar_arrive(3 + (1 - me), 256);
+
+    // Epilogue, in passes of 128 columns through the staging buffer (ping-pong: one pass over the tile's 128 rows;
+    // cooperative: two passes over this consumer's 64 rows). Fragment: register 4 j + q of slice h is row
+    // 16 warp + lane/4 + 8 (q ≥ 2) of the slice, column 8 j + 2 (lane % 4) + (q & 1); it goes to 16-byte chunk
+    // (j mod 16) ^ (row & 7) of a 256-byte staged row.
+    constexpr int ROWS = PINGPONG ? SY_BM : 64, PASSES = BN / 128, ROW_BYTES = 256, CHUNKS = 16;
+    const int row_base = tc.row_begin + (PINGPONG ? 0 : 64 * me);
+#pragma unroll
+    for (int pass = 0; pass < PASSES; ++pass) {
+      named_bar_sync(1 + me, 128);  // the staging buffer's previous contents have left
+#pragma unroll
+      for (int h = 0; h < HALVES; ++h) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int r = h * 64 + warp_in_group * 16 + (lane >> 2) + 8 * half;
+          const int row = row_base + r;
+          const float sc = row_scale ? (row < tc.row_end ? row_scale[row] : 0.0f) : 1.0f;
+#pragma unroll
+          for (int jj = 0; jj < 16; ++jj) {
+            const int j = pass * 16 + jj;
+            const float v0 = acc[h][4 * j + 2 * half] * sc, v1 = acc[h][4 * j + 2 * half + 1] * sc;
+            const u32 at = staged + r * ROW_BYTES + ((jj ^ (r & 7)) << 4) + (lane & 3) * 4;
+            asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(v0, v1)) : "memory");
+          }
+        }
+      }
+      named_bar_sync(1 + me, 128);
+#pragma unroll 4
+      for (int i = 0; i < ROWS * CHUNKS / 128; ++i) {
+        const int idx = i * 128 + t;
+        const int r = idx / CHUNKS, ch = idx % CHUNKS;
+        const int row = row_base + r;
+        if (row < tc.row_end) {
+          uint4 v;
+          asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                       : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                       : "r"(staged + r * ROW_BYTES + ((ch ^ (r & 7)) << 4)));
+          *(uint4 *)(c + (long long)row * N + tc.n0 + 128 * pass + 8 * ch) = v;
+        }
+      }
+    }
+  }
+}
+
+// Arguments as sy_gemm_bf16 plus B's tensor map ([groups·N, K] bf16 in BN × 64 boxes, 128-byte swizzle).
+#define SY_GEMM_BF16_WS(NAME, PINGPONG)                                                                               \
+  extern "C" __global__ void __launch_bounds__(384, 1) NAME(                                                         \
+      const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,      \
+      const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,     \
+      const float *__restrict__ row_scale, const __grid_constant__ SyTensorMap b_map) {                              \
+    bf16_gemm_ws<PINGPONG>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, &b_map);                    \
+  }
+SY_GEMM_BF16_WS(sy_gemm_bf16_pingpong, true)
+SY_GEMM_BF16_WS(sy_gemm_bf16_coop, false)
+
 // C [rows, N] (fp32) = A [rows, K] · B[g]ᵀ; used for the router logits (one group, N = E) and the router's dX.
 extern "C" __global__ void __launch_bounds__(256, 1)
     sy_gemm_f32(const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
