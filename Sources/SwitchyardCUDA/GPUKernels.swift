@@ -35,8 +35,10 @@ public final class GPUKernels: @unchecked Sendable {
     /// ping-pong (128 × 128 tiles) and cooperative (128 × 256); see ``bf16GEMM(weights:groups:n:k:)``.
     let gemmBF16PingPong: CUDAFunction
     let gemmBF16Cooperative: CUDAFunction
+    /// The cooperative kernel in clusters of two CTAs that multicast B (`sy_gemm_bf16_coop_mc`).
+    let gemmBF16CooperativeMC: CUDAFunction
     /// Which bf16 GEMM ``bf16GEMM(weights:groups:n:k:)`` launches: by default chosen by shape; for A/B runs
-    /// `SWITCHYARD_BF16_GEMM=onerole|pingpong|coop` in the environment forces one where it applies.
+    /// `SWITCHYARD_BF16_GEMM=onerole|pingpong|coop|mc` in the environment forces one where it applies.
     let bf16Choice: BF16GEMMChoice
     let weightGrad: TileWidths
     let splitRows: CUDAFunction
@@ -79,6 +81,8 @@ public final class GPUKernels: @unchecked Sendable {
     /// 128 × 128 bf16 staging buffers + 1 KiB; cooperative 4 × (A 128×64 + B 256×64) + two 64 × 128 + 1 KiB.
     static let warpSpecializedSharedMemoryBytes = 5 * (2 * 128 * 64 * 2) + 2 * (128 * 128 * 2) + 1024
     static let warpSpecializedThreads = 384
+    /// SY_MC_MAX_GROUPS: the multicast kernel's pair offsets live in shared memory.
+    static let multicastMaxGroups = 256
     static let tileRows = 128
     static let tileColumns = 128
     /// Assignments per block of the metadata kernels (SY_CHUNK).
@@ -131,6 +135,8 @@ public final class GPUKernels: @unchecked Sendable {
         gemmDSwiGLUTMA = try widths("moe_grouped_gemm.cu", "sy_gemm_dswiglu_tma", GPUKernels.gemmSharedMemoryBytes(width:))
         gemmBF16PingPong = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_pingpong")
         gemmBF16Cooperative = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_coop")
+        gemmBF16CooperativeMC = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_coop_mc")
+        try gemmBF16CooperativeMC.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
         try gemmBF16PingPong.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
         try gemmBF16Cooperative.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
@@ -157,13 +163,16 @@ public final class GPUKernels: @unchecked Sendable {
         let sharedBytes: Int
         let threads: Int
         let map: TensorMap?
+        /// CTAs per cluster (compiled into the kernel): the grid is a multiple of it.
+        var clusterSize = 1
 
-        /// Launches one block per SM (the kernels are persistent) with `arguments` plus the map.
+        /// Launches one block per SM (the kernels are persistent; for clusters, the SM count rounded down to a
+        /// multiple of the cluster size) with `arguments` plus the map.
         func launch(blocks: Int, stream: CUDAStream?, arguments: KernelArguments) throws {
             var a = arguments
             if let map { a.append(map) }
-            try function.launch(grid: (blocks, 1, 1), block: (threads, 1, 1), sharedMemoryBytes: sharedBytes,
-                                stream: stream, arguments: a)
+            try function.launch(grid: (max(clusterSize, blocks / clusterSize * clusterSize), 1, 1), block: (threads, 1, 1),
+                                sharedMemoryBytes: sharedBytes, stream: stream, arguments: a)
         }
     }
 
@@ -185,28 +194,30 @@ public final class GPUKernels: @unchecked Sendable {
     }
 
     /// The bf16-output grouped GEMM (arguments as `sy_gemm_bf16`) for weights [groups, n, k]. With B by TMA
-    /// (``tmaWeights``): the cooperative warp-specialized kernel when n % 256 == 0, the ping-pong one when
-    /// n % 128 == 0 and k ≤ 256, else ``groupedGEMM(_:_:width:weights:groups:n:k:)``'s one-role pick. Measured on the
-    /// H200 (docs/kernel-notes.md, v9): per down-projection chunk at 30B-n256 (k = 256) one-role 1.1 ms, ping-pong
-    /// 0.88, cooperative 0.73; per dX-rows chunk (k = 512) 1.25, 1.33 and 1.20 (the ping-pong's 128 × 128 tiles read
-    /// a third more from L2 per FLOP, which costs more than the overlapped epilogue wins from k = 512 on).
-    /// `SWITCHYARD_BF16_GEMM` overrides (see ``bf16Choice``).
+    /// (``tmaWeights``): the cooperative warp-specialized kernel when n % 256 == 0 (in clusters of two that
+    /// multicast B when groups ≤ 256), the ping-pong one when n % 128 == 0 and k ≤ 256, else
+    /// ``groupedGEMM(_:_:width:weights:groups:n:k:)``'s one-role pick. Measured on the H200 (docs/kernel-notes.md,
+    /// v9): per down-projection chunk at 30B-n256 (k = 256) one-role 1.1 ms, ping-pong 0.88, cooperative 0.73 (with
+    /// multicast the same); per dX-rows chunk (k = 512) 1.25, 1.33, 1.20 and 1.18. The ping-pong's 128 × 128 tiles
+    /// read a third more from L2 per FLOP, which costs more than its overlapped epilogue wins from k = 512 on; the
+    /// multicast halves B's L2 reads, which leaves the kernel's own time alone but the backward 1–3% faster (the
+    /// weight gradients run beside it). `SWITCHYARD_BF16_GEMM` overrides (see ``bf16Choice``).
     func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int) throws -> GroupedGEMM {
-        let oneRole = { try self.groupedGEMM(self.gemmBF16, self.gemmBF16TMA, width: GPUKernels.tileWidth(columns: n),
-                                             weights: weights, groups: groups, n: n, k: k) }
-        guard tmaWeights, n % 128 == 0, k % 64 == 0 else { return try oneRole() }
-        let function: CUDAFunction, width: Int
-        switch bf16Choice {
-        case .oneRole: return try oneRole()
-        case .automatic where n % 256 != 0 && k > 256: return try oneRole()
-        case .automatic where n % 256 == 0, .cooperative where n % 256 == 0:
-            (function, width) = (gemmBF16Cooperative, 256)
-        case .automatic, .pingPong, .cooperative:
-            (function, width) = (gemmBF16PingPong, 128)
+        let function: CUDAFunction, box: Int
+        var clusterSize = 1
+        switch bf16Choice.kernel(n: n, k: k, groups: groups, tmaWeights: tmaWeights) {
+        case .oneRole:
+            return try groupedGEMM(gemmBF16, gemmBF16TMA, width: GPUKernels.tileWidth(columns: n), weights: weights,
+                                   groups: groups, n: n, k: k)
+        case .pingPong: (function, box) = (gemmBF16PingPong, 128)
+        case .cooperative: (function, box) = (gemmBF16Cooperative, 256)
+        case .cooperativeMulticast: (function, box, clusterSize) = (gemmBF16CooperativeMC, 128, 2)
         }
-        return GroupedGEMM(function: function, sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
-                           threads: GPUKernels.warpSpecializedThreads,
-                           map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: width))
+        var gemm = GroupedGEMM(function: function, sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
+                               threads: GPUKernels.warpSpecializedThreads,
+                               map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: box))
+        gemm.clusterSize = clusterSize
+        return gemm
     }
 
     private func weightMap(weights: UInt64, groups: Int, n: Int, k: Int, boxRows: Int) throws -> TensorMap {
@@ -231,10 +242,34 @@ public final class GPUKernels: @unchecked Sendable {
 
 /// The bf16 GEMM kernels ``GPUKernels/bf16GEMM(weights:groups:n:k:)`` chooses between (`SWITCHYARD_BF16_GEMM`).
 enum BF16GEMMChoice: String {
-    /// Cooperative where n % 256 == 0, else ping-pong for k ≤ 256, else one-role (the default).
+    /// Cooperative where n % 256 == 0 (with multicast when groups ≤ 256), else ping-pong for k ≤ 256, else one-role
+    /// (the default).
     case automatic = ""
     case oneRole = "onerole"
     case pingPong = "pingpong"
-    /// The cooperative warp-specialized kernel where n % 256 == 0, else ping-pong.
+    /// The cooperative warp-specialized kernel without multicast where n % 256 == 0, else ping-pong.
     case cooperative = "coop"
+    /// The cooperative kernel in clusters of two that multicast B, where n % 256 == 0 and groups ≤ 256; else as
+    /// `cooperative`.
+    case multicast = "mc"
+
+    /// The bf16 GEMM kernels.
+    enum Kernel: Equatable {
+        case oneRole, pingPong, cooperative, cooperativeMulticast
+    }
+
+    /// The kernel this choice takes for weights [groups, n, k]: the warp-specialized ones need B by TMA
+    /// (`tmaWeights`) and n % 128 == 0 (the cooperative ones n % 256 == 0, the multicast one groups ≤ 256).
+    func kernel(n: Int, k: Int, groups: Int, tmaWeights: Bool) -> Kernel {
+        guard self != .oneRole, tmaWeights, n % 128 == 0, k % 64 == 0 else { return .oneRole }
+        let wide = n % 256 == 0, fewGroups = groups <= GPUKernels.multicastMaxGroups
+        switch self {
+        case .automatic, .multicast:
+            if wide { return fewGroups ? .cooperativeMulticast : .cooperative }
+            return self == .automatic && k > 256 ? .oneRole : .pingPong
+        case .cooperative: return wide ? .cooperative : .pingPong
+        case .pingPong: return .pingPong
+        case .oneRole: return .oneRole
+        }
+    }
 }

@@ -26,6 +26,30 @@ struct LaunchPreparationTests {
         }
     }
 
+    @Test("the bf16 GEMM choice: warp-specialized kernels only where their tiles and TMA boxes fit")
+    func bf16KernelChoice() {
+        typealias C = BF16GEMMChoice
+        // The MOE.md shapes: d = 4096 / 1536 (n % 256 == 0), E ≤ 256.
+        #expect(C.automatic.kernel(n: 4096, k: 256, groups: 256, tmaWeights: true) == .cooperativeMulticast)
+        #expect(C.automatic.kernel(n: 1536, k: 512, groups: 128, tmaWeights: true) == .cooperativeMulticast)
+        // More groups than the multicast kernel's shared pair offsets hold.
+        #expect(C.automatic.kernel(n: 4096, k: 256, groups: 512, tmaWeights: true) == .cooperative)
+        // n % 256 != 0: ping-pong only for short reductions.
+        #expect(C.automatic.kernel(n: 384, k: 256, groups: 8, tmaWeights: true) == .pingPong)
+        #expect(C.automatic.kernel(n: 384, k: 512, groups: 8, tmaWeights: true) == .oneRole)
+        // No TMA box fits (n % 128 != 0), TMA off, or a reduction the 64-deep stages do not divide.
+        #expect(C.automatic.kernel(n: 64, k: 256, groups: 8, tmaWeights: true) == .oneRole)
+        #expect(C.automatic.kernel(n: 4096, k: 256, groups: 8, tmaWeights: false) == .oneRole)
+        #expect(C.multicast.kernel(n: 4096, k: 96, groups: 8, tmaWeights: true) == .oneRole)
+        // Forced choices fall back where they do not apply.
+        #expect(C.oneRole.kernel(n: 4096, k: 256, groups: 8, tmaWeights: true) == .oneRole)
+        #expect(C.pingPong.kernel(n: 4096, k: 2048, groups: 8, tmaWeights: true) == .pingPong)
+        #expect(C.cooperative.kernel(n: 4096, k: 256, groups: 8, tmaWeights: true) == .cooperative)
+        #expect(C.cooperative.kernel(n: 384, k: 2048, groups: 8, tmaWeights: true) == .pingPong)
+        #expect(C.multicast.kernel(n: 384, k: 2048, groups: 8, tmaWeights: true) == .pingPong)
+        #expect(C(rawValue: "mc") == .multicast && C(rawValue: "") == .automatic && C(rawValue: "x") == nil)
+    }
+
     @Test("architecture names: sm_90a for Hopper, sm_100a for Blackwell, plain otherwise")
     func architectureNames() {
         #expect(CUDAContext.architecture(major: 9, minor: 0) == "sm_90a")

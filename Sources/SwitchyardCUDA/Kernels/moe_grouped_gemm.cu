@@ -484,6 +484,7 @@ SY_DSWIGLU(sy_gemm_dswiglu_tma_256, 256, true, SY_B_MAP, &b_map)
 //   - cooperative (sy_gemm_bf16_coop, BN 256, 4 stages): both consumers work on every tile, 64 rows each (one
 //     m64n256k16 per k16), as the one-role kernel, so the L2 bytes per FLOP stay those of a 128 × 256 tile; only
 //     the loads overlap the epilogue. Staging: 16 KiB per consumer, the 256 columns in two passes.
+//   - cooperative with multicast (sy_gemm_bf16_coop_mc): as cooperative, in clusters of two CTAs sharing B (below).
 // Epilogues go through the consumer's own staging buffer (never the ring, which the producer is refilling) and
 // leave in whole 16-byte chunks of rows < the group's end. Shared memory: 5 × 32 KiB + 2 × 32 KiB + 1 KiB = 230400 B
 // (ping-pong), 4 × 48 KiB + 2 × 16 KiB + 1 KiB = 230400 B (cooperative).
@@ -510,38 +511,130 @@ template <bool PINGPONG> struct WsShape {
   static constexpr int smem = stages * stage_bytes + 2 * staging_bytes + 1024;
 };
 
-template <bool PINGPONG>
+// ---- clusters (the multicast kernel) ----
+SY_DEVICE u32 cluster_special(int which) {
+  u32 r;
+  if (which == 0) asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  else if (which == 1) asm volatile("mov.u32 %0, %%clusterid.x;\n" : "=r"(r));
+  else asm volatile("mov.u32 %0, %%nclusterid.x;\n" : "=r"(r));
+  return r;
+}
+// Every thread of both CTAs; orders what each did before it (barrier inits included, with fence_mbar_init) with
+// what any does after it.
+SY_DEVICE void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+SY_DEVICE void fence_mbar_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
+// One arrival on the barrier at the same shared-memory offset in cluster CTA `cta`.
+SY_DEVICE void mbar_arrive_remote(u32 bar, u32 cta) {
+  asm volatile("{\n.reg .b32 remote;\nmapa.shared::cluster.u32 remote, %0, %1;\n"
+               "mbarrier.arrive.shared::cluster.b64 _, [remote];\n}\n" ::"r"(bar), "r"(cta) : "memory");
+}
+// mbar_wait with acquire at cluster scope: the arrivals came from both CTAs, and what follows (a multicast into the
+// peer's shared memory) must come after the peer's reads.
+SY_DEVICE void mbar_wait_cluster(u32 bar, u32 parity) {
+  u32 done = 0;
+  while (!done) {
+    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n"
+                 "selp.u32 %0, 1, 0, p;\n}\n" : "=r"(done) : "r"(bar), "r"(parity) : "memory");
+  }
+}
+// A 2-D box of `map` into shared memory at `dst` of both CTAs of the cluster (mask 0b11), completing its bytes on
+// the barrier at offset `bar` of each.
+SY_DEVICE void tma_load_2d_multicast2(u32 dst, const SyTensorMap *map, int column, int row, u32 bar) {
+  asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster "
+               "[%0], [%1, {%2, %3}], [%4], %5;\n" ::"r"(dst), "l"((u64)map), "r"(column), "r"(row), "r"(bar),
+               "h"((unsigned short)0x3) : "memory");
+}
+
+// Work of one CTA: PINGPONG / cooperative as above; MC (cooperative only) in clusters of two CTAs that take M tiles
+// 2p and 2p + 1 of the same group and the same N tile, each loading half of B (128 of the 256 rows) by TMA and
+// multicasting it to both, so that B, two thirds of a tile's bytes, is read from L2 once per pair. A group with an
+// odd number of M tiles leaves the second CTA of its last pair without rows: it still loads and multicasts its half
+// of B, and skips the wgmmas and the stores. The pairs are numbered through pair_offsets[g] = Σ_{h<g} ⌈tiles_h / 2⌉,
+// which each CTA builds in shared memory from tile_offsets (groups ≤ SY_MC_MAX_GROUPS).
+#define SY_MC_MAX_GROUPS 256
+template <bool PINGPONG, bool MC = false>
 SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict__ gather, int N, int K,
                             const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
                             bf16_t *__restrict__ c, const float *__restrict__ row_scale, const SyTensorMap *b_map) {
+  static_assert(!(PINGPONG && MC), "multicast is for the cooperative kernel");
   using Shape = WsShape<PINGPONG>;
   constexpr int BN = Shape::bn, STAGES = Shape::stages, STAGE_BYTES = Shape::stage_bytes;
   extern __shared__ unsigned char smem_raw_ws[];
   unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw_ws + 1023) & ~1023ull);
   const u32 smem_base = smem_addr(smem);
   __shared__ alignas(8) u64 full_bar[STAGES], empty_bar[STAGES];
+  __shared__ int pair_offsets[MC ? SY_MC_MAX_GROUPS + 1 : 1];
 
   const int tid = threadIdx.x;
   const int warpgroup = tid >> 7;
   const int num_n_tiles = N / BN;
-  const int total_tiles = tile_offsets[groups] * num_n_tiles;
   const int num_k = K / SY_BK;
+  const u32 rank = MC ? cluster_special(0) : 0;
+  // This CTA's work items: tiles blockIdx.x + i·gridDim.x, or (MC) the cluster's units clusterid + i·nclusters.
+  const int first_item = MC ? (int)cluster_special(1) : (int)blockIdx.x;
+  const int item_stride = MC ? (int)cluster_special(2) : (int)gridDim.x;
 
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
-      mbar_init(smem_addr(&full_bar[s]), 128 + 1);               // 128 producer threads' copies + the expect_tx
-      mbar_init(smem_addr(&empty_bar[s]), PINGPONG ? 4 : 8);     // one arrival per consuming warp
+      mbar_init(smem_addr(&full_bar[s]), 128 + 1);  // 128 producer threads' copies + the expect_tx
+      // One arrival per consuming warp (MC: of both CTAs, whose B halves this CTA's producer multicasts into).
+      mbar_init(smem_addr(&empty_bar[s]), PINGPONG ? 4 : MC ? 16 : 8);
     }
     fence_proxy_async();
+    if (MC) fence_mbar_init();
   }
-  __syncthreads();
+  int total_items;
+  if constexpr (MC) {
+    if (tid < 32) {  // warp 0: pair_offsets by a warp scan of ⌈tiles_g / 2⌉
+      int carry = 0;
+      for (int base = 0; base < groups; base += 32) {
+        const int g = base + tid;
+        int v = g < groups ? (tile_offsets[g + 1] - tile_offsets[g] + 1) >> 1 : 0;
+#pragma unroll
+        for (int d = 1; d < 32; d <<= 1) {
+          const int up = __shfl_up_sync(0xffffffffu, v, d);
+          if (tid >= d) v += up;
+        }
+        if (g < groups) pair_offsets[g + 1] = carry + v;
+        carry += __shfl_sync(0xffffffffu, v, 31);
+      }
+      if (tid == 0) pair_offsets[0] = 0;
+    }
+    __syncthreads();
+    total_items = pair_offsets[groups] * num_n_tiles;
+    cluster_sync();  // the peer's barriers are initialized before anything arrives on them or lands in its stages
+  } else {
+    __syncthreads();
+    total_items = tile_offsets[groups] * num_n_tiles;
+  }
+  // The tile of work item `item` (< total_items).
+  auto tile_of = [&](int item) -> TileCoord {
+    if constexpr (MC) {
+      const int pair = item / num_n_tiles, nt = item - pair * num_n_tiles;
+      int lo = 0, hi = groups - 1;
+      while (lo < hi) {  // largest g with pair_offsets[g] <= pair
+        const int mid = (lo + hi + 1) >> 1;
+        if (pair_offsets[mid] <= pair) lo = mid; else hi = mid - 1;
+      }
+      TileCoord t;
+      t.group = lo;
+      t.row_begin = offsets[lo] + (2 * (pair - pair_offsets[lo]) + (int)rank) * SY_BM;
+      t.row_end = offsets[lo + 1];
+      t.n0 = nt * BN;
+      return t;
+    } else {
+      return locate_tile<BN>(item, num_n_tiles, offsets, tile_offsets, groups);
+    }
+  };
 
   if (warpgroup == 0) {
     // Producer. Thread t copies 16-byte chunk t % 8 of A rows t / 8 + 16 i (i < 8).
     const int chunk = tid & 7, row0 = tid >> 3;
-    int pos = 0;  // ring position: k-steps issued so far over the block's tiles
-    for (int tile = blockIdx.x; tile < total_tiles; tile += gridDim.x) {
-      const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
+    int pos = 0;  // ring position: k-steps issued so far over this CTA's items
+    for (int item = first_item; item < total_items; item += item_stride) {
+      const TileCoord tc = tile_of(item);
       const bf16_t *src[8];
       u32 bytes[8];
 #pragma unroll
@@ -556,12 +649,18 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
       for (int kb = 0; kb < num_k; ++kb, ++pos) {
         const int s = pos % STAGES;
         // A fresh barrier counts as having completed the phase before its first: the first round does not wait.
-        mbar_wait(smem_addr(&empty_bar[s]), ((pos / STAGES) & 1) ^ 1);
+        const u32 parity = ((pos / STAGES) & 1) ^ 1;
+        if (MC) mbar_wait_cluster(smem_addr(&empty_bar[s]), parity);
+        else mbar_wait(smem_addr(&empty_bar[s]), parity);
         const u32 stage = smem_base + s * STAGE_BYTES;
         const u32 full = smem_addr(&full_bar[s]);
         if (tid == 0) {
-          mbar_expect_tx(full, BN * SY_BK * 2);
-          tma_load_2d(stage + SY_TILE_BYTES, b_map, kb * SY_BK, b_row, full);
+          mbar_expect_tx(full, BN * SY_BK * 2);  // MC: half from this CTA's copy, half from the peer's
+          if (MC)
+            tma_load_2d_multicast2(stage + SY_TILE_BYTES + rank * (BN / 2) * 128, b_map, kb * SY_BK,
+                                   b_row + (int)rank * (BN / 2), full);
+          else
+            tma_load_2d(stage + SY_TILE_BYTES, b_map, kb * SY_BK, b_row, full);
         }
 #pragma unroll
         for (int i = 0; i < 8; ++i) cp_async_16(stage + swizzle128(row0 + 16 * i, chunk), src[i] + kb * SY_BK, bytes[i]);
@@ -569,117 +668,134 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
       }
     }
     cp_async_wait<0>();
-    return;
-  }
-
-  const int me = warpgroup - 1;
-  const int t = tid & 127, lane = tid & 31, warp_in_group = t >> 5;
-  const u64 desc_a0 = wgmma_desc_k_major_sw128(smem_base);
-  const u64 desc_b0 = wgmma_desc_k_major_sw128(smem_base + SY_TILE_BYTES);
-  const u32 staged = smem_base + STAGES * STAGE_BYTES + me * Shape::staging_bytes;
-  constexpr int HALVES = PINGPONG ? 2 : 1;  // m64 slices per consumer
-  constexpr int ACC = BN / 2;               // accumulator registers per slice
-  // Ping-pong: consumer `me` takes the block's tiles me, me + 2, ...; cooperative: both take every tile.
-  const int first = PINGPONG ? me : 0, step = PINGPONG ? 2 : 1;
-  int local = first;  // this tile's index among the block's tiles
-  for (int tile = blockIdx.x + first * gridDim.x; tile < total_tiles; tile += step * gridDim.x, local += step) {
-    const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
-    if (PINGPONG && local > 0) named_bar_sync(3 + me, 256);  // the other consumer has issued the previous tile
-    float acc[HALVES][ACC];
+  } else {
+    const int me = warpgroup - 1;
+    const int t = tid & 127, lane = tid & 31, warp_in_group = t >> 5;
+    const u64 desc_a0 = wgmma_desc_k_major_sw128(smem_base);
+    const u64 desc_b0 = wgmma_desc_k_major_sw128(smem_base + SY_TILE_BYTES);
+    const u32 staged = smem_base + STAGES * STAGE_BYTES + me * Shape::staging_bytes;
+    constexpr int HALVES = PINGPONG ? 2 : 1;  // m64 slices per consumer
+    constexpr int ACC = BN / 2;               // accumulator registers per slice
+    auto release = [&](int stage_index) {
+      if (lane != 0) return;
+      const u32 bar = smem_addr(&empty_bar[stage_index]);
+      if (MC) {
+        mbar_arrive_remote(bar, 0);
+        mbar_arrive_remote(bar, 1);
+      } else {
+        mbar_arrive(bar);
+      }
+    };
+    // Ping-pong: consumer `me` takes the CTA's items me, me + 2, ...; cooperative: both take every item.
+    const int first = PINGPONG ? me : 0, step = PINGPONG ? 2 : 1;
+    int local = first;  // this item's index among the CTA's items
+    for (int item = first_item + first * item_stride; item < total_items; item += step * item_stride, local += step) {
+      const TileCoord tc = tile_of(item);
+      const bool live = tc.row_begin < tc.row_end;  // false only for the second CTA of a group's odd last pair
+      if (PINGPONG && local > 0) named_bar_sync(3 + me, 256);  // the other consumer has issued the previous tile
+      float acc[HALVES][ACC];
 #pragma unroll
-    for (int h = 0; h < HALVES; ++h)
+      for (int h = 0; h < HALVES; ++h)
 #pragma unroll
-      for (int i = 0; i < ACC; ++i) acc[h][i] = 0.0f;
-    int pos = local * num_k;
-    for (int kb = 0; kb < num_k; ++kb, ++pos) {
-      const int s = pos % STAGES;
-      mbar_wait(smem_addr(&full_bar[s]), (pos / STAGES) & 1);
-      fence_proxy_async();  // the A rows came through cp.async (generic proxy); wgmma reads through the async one
-      const u64 stage_off = (u64)(s * STAGE_BYTES) >> 4;
+        for (int i = 0; i < ACC; ++i) acc[h][i] = 0.0f;
+      int pos = local * num_k;
+      for (int kb = 0; kb < num_k; ++kb, ++pos) {
+        const int s = pos % STAGES;
+        mbar_wait(smem_addr(&full_bar[s]), (pos / STAGES) & 1);
+        if (live) {
+          fence_proxy_async();  // the A rows came through cp.async (generic proxy); wgmma reads through the async one
+          const u64 stage_off = (u64)(s * STAGE_BYTES) >> 4;
+#pragma unroll
+          for (int h = 0; h < HALVES; ++h)
+#pragma unroll
+            for (int i = 0; i < ACC; ++i) fence_operand(acc[h][i]);
+          wgmma_fence();
+#pragma unroll
+          for (int kk = 0; kk < SY_BK / 16; ++kk) {
+#pragma unroll
+            for (int h = 0; h < HALVES; ++h) {
+              const int slice = PINGPONG ? h : me;  // which 64 rows of the stage's A
+              wgmma_step<BN, false>(acc[h], desc_a0 + stage_off + ((slice * 64 * 128) >> 4) + kk * (32 >> 4),
+                                    desc_b0 + stage_off + kk * (32 >> 4), (kb > 0 || kk > 0) ? 1 : 0);
+            }
+          }
+          wgmma_commit();
+          wgmma_wait<1>();
+#pragma unroll
+          for (int h = 0; h < HALVES; ++h)
+#pragma unroll
+            for (int i = 0; i < ACC; ++i) fence_operand(acc[h][i]);
+        }
+        if (kb > 0) release((pos - 1) % STAGES);
+      }
+      wgmma_wait<0>();
 #pragma unroll
       for (int h = 0; h < HALVES; ++h)
 #pragma unroll
         for (int i = 0; i < ACC; ++i) fence_operand(acc[h][i]);
-      wgmma_fence();
+      if (num_k > 0) release((pos - 1) % STAGES);
+      // Hand the tensor pipe to the other consumer if it has a next tile (no arrival is left that nobody waits for).
+      if (PINGPONG && item + item_stride < total_items) named_bar_arrive(3 + (1 - me), 256);
+      if (!live) continue;
+
+      // Epilogue, in passes of 128 columns through the staging buffer (ping-pong: one pass over the tile's 128 rows;
+      // cooperative: two passes over this consumer's 64 rows). Fragment: register 4 j + q of slice h is row
+      // 16 warp + lane/4 + 8 (q ≥ 2) of the slice, column 8 j + 2 (lane % 4) + (q & 1); it goes to 16-byte chunk
+      // (j mod 16) ^ (row & 7) of a 256-byte staged row.
+      constexpr int ROWS = PINGPONG ? SY_BM : 64, PASSES = BN / 128, ROW_BYTES = 256, CHUNKS = 16;
+      const int row_base = tc.row_begin + (PINGPONG ? 0 : 64 * me);
 #pragma unroll
-      for (int kk = 0; kk < SY_BK / 16; ++kk) {
+      for (int pass = 0; pass < PASSES; ++pass) {
+        named_bar_sync(1 + me, 128);  // the staging buffer's previous contents have left
 #pragma unroll
         for (int h = 0; h < HALVES; ++h) {
-          const int slice = PINGPONG ? h : me;  // which 64 rows of the stage's A
-          wgmma_step<BN, false>(acc[h], desc_a0 + stage_off + ((slice * 64 * 128) >> 4) + kk * (32 >> 4),
-                                desc_b0 + stage_off + kk * (32 >> 4), (kb > 0 || kk > 0) ? 1 : 0);
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const int r = h * 64 + warp_in_group * 16 + (lane >> 2) + 8 * half;
+            const int row = row_base + r;
+            const float sc = row_scale ? (row < tc.row_end ? row_scale[row] : 0.0f) : 1.0f;
+#pragma unroll
+            for (int jj = 0; jj < 16; ++jj) {
+              const int j = pass * 16 + jj;
+              const float v0 = acc[h][4 * j + 2 * half] * sc, v1 = acc[h][4 * j + 2 * half + 1] * sc;
+              const u32 at = staged + r * ROW_BYTES + ((jj ^ (r & 7)) << 4) + (lane & 3) * 4;
+              asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(v0, v1)) : "memory");
+            }
+          }
         }
-      }
-      wgmma_commit();
-      wgmma_wait<1>();
-#pragma unroll
-      for (int h = 0; h < HALVES; ++h)
-#pragma unroll
-        for (int i = 0; i < ACC; ++i) fence_operand(acc[h][i]);
-      if (kb > 0 && lane == 0) mbar_arrive(smem_addr(&empty_bar[(pos - 1) % STAGES]));
-    }
-    wgmma_wait<0>();
-#pragma unroll
-    for (int h = 0; h < HALVES; ++h)
-#pragma unroll
-      for (int i = 0; i < ACC; ++i) fence_operand(acc[h][i]);
-    if (num_k > 0 && lane == 0) mbar_arrive(smem_addr(&empty_bar[(pos - 1) % STAGES]));
-    // Hand the tensor pipe to the other consumer if it has a next tile (no arrival is left that nobody waits for).
-    if (PINGPONG && tile + gridDim.x < total_tiles) named_bar_arrive(3 + (1 - me), 256);
-
-    // Epilogue, in passes of 128 columns through the staging buffer (ping-pong: one pass over the tile's 128 rows;
-    // cooperative: two passes over this consumer's 64 rows). Fragment: register 4 j + q of slice h is row
-    // 16 warp + lane/4 + 8 (q ≥ 2) of the slice, column 8 j + 2 (lane % 4) + (q & 1); it goes to 16-byte chunk
-    // (j mod 16) ^ (row & 7) of a 256-byte staged row.
-    constexpr int ROWS = PINGPONG ? SY_BM : 64, PASSES = BN / 128, ROW_BYTES = 256, CHUNKS = 16;
-    const int row_base = tc.row_begin + (PINGPONG ? 0 : 64 * me);
-#pragma unroll
-    for (int pass = 0; pass < PASSES; ++pass) {
-      named_bar_sync(1 + me, 128);  // the staging buffer's previous contents have left
-#pragma unroll
-      for (int h = 0; h < HALVES; ++h) {
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int r = h * 64 + warp_in_group * 16 + (lane >> 2) + 8 * half;
+        named_bar_sync(1 + me, 128);
+#pragma unroll 4
+        for (int i = 0; i < ROWS * CHUNKS / 128; ++i) {
+          const int idx = i * 128 + t;
+          const int r = idx / CHUNKS, ch = idx % CHUNKS;
           const int row = row_base + r;
-          const float sc = row_scale ? (row < tc.row_end ? row_scale[row] : 0.0f) : 1.0f;
-#pragma unroll
-          for (int jj = 0; jj < 16; ++jj) {
-            const int j = pass * 16 + jj;
-            const float v0 = acc[h][4 * j + 2 * half] * sc, v1 = acc[h][4 * j + 2 * half + 1] * sc;
-            const u32 at = staged + r * ROW_BYTES + ((jj ^ (r & 7)) << 4) + (lane & 3) * 4;
-            asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(v0, v1)) : "memory");
+          if (row < tc.row_end) {
+            uint4 v;
+            asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                         : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                         : "r"(staged + r * ROW_BYTES + ((ch ^ (r & 7)) << 4)));
+            *(uint4 *)(c + (long long)row * N + tc.n0 + 128 * pass + 8 * ch) = v;
           }
         }
       }
-      named_bar_sync(1 + me, 128);
-#pragma unroll 4
-      for (int i = 0; i < ROWS * CHUNKS / 128; ++i) {
-        const int idx = i * 128 + t;
-        const int r = idx / CHUNKS, ch = idx % CHUNKS;
-        const int row = row_base + r;
-        if (row < tc.row_end) {
-          uint4 v;
-          asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-                       : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                       : "r"(staged + r * ROW_BYTES + ((ch ^ (r & 7)) << 4)));
-          *(uint4 *)(c + (long long)row * N + tc.n0 + 128 * pass + 8 * ch) = v;
-        }
-      }
     }
   }
+  // MC: the peer may still multicast into this CTA or arrive on its barriers until it is done too.
+  if (MC) cluster_sync();
 }
 
-// Arguments as sy_gemm_bf16 plus B's tensor map ([groups·N, K] bf16 in BN × 64 boxes, 128-byte swizzle).
-#define SY_GEMM_BF16_WS(NAME, PINGPONG)                                                                               \
-  extern "C" __global__ void __launch_bounds__(384, 1) NAME(                                                         \
+// Arguments as sy_gemm_bf16 plus B's tensor map ([groups·N, K] bf16 in boxes of BN × 64, MC: 128 × 64, with the
+// 128-byte swizzle). MC: launched in clusters of two (an even grid), groups ≤ SY_MC_MAX_GROUPS.
+#define SY_GEMM_BF16_WS(NAME, PINGPONG, MC, CLUSTER)                                                                  \
+  extern "C" __global__ void CLUSTER __launch_bounds__(384, 1) NAME(                                                 \
       const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,      \
       const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,     \
       const float *__restrict__ row_scale, const __grid_constant__ SyTensorMap b_map) {                              \
-    bf16_gemm_ws<PINGPONG>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, &b_map);                    \
+    bf16_gemm_ws<PINGPONG, MC>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, &b_map);                \
   }
-SY_GEMM_BF16_WS(sy_gemm_bf16_pingpong, true)
-SY_GEMM_BF16_WS(sy_gemm_bf16_coop, false)
+SY_GEMM_BF16_WS(sy_gemm_bf16_pingpong, true, false, )
+SY_GEMM_BF16_WS(sy_gemm_bf16_coop, false, false, )
+SY_GEMM_BF16_WS(sy_gemm_bf16_coop_mc, false, true, __cluster_dims__(2, 1, 1))
 
 // C [rows, N] (fp32) = A [rows, K] · B[g]ᵀ; used for the router logits (one group, N = E) and the router's dX.
 extern "C" __global__ void __launch_bounds__(256, 1)
