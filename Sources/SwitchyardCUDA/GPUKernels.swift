@@ -37,6 +37,8 @@ public final class GPUKernels: @unchecked Sendable {
     let gemmBF16Cooperative: CUDAFunction
     /// The cooperative kernel in clusters of two CTAs that multicast B (`sy_gemm_bf16_coop_mc`).
     let gemmBF16CooperativeMC: CUDAFunction
+    /// The multicast kernel with its epilogue stored by TMA (`sy_gemm_bf16_coop_mc_ts`; takes C's map too).
+    let gemmBF16CooperativeMCStore: CUDAFunction
     /// Which bf16 GEMM ``bf16GEMM(weights:groups:n:k:)`` launches: by default chosen by shape; for A/B runs
     /// `SWITCHYARD_BF16_GEMM=onerole|pingpong|coop|mc` in the environment forces one where it applies.
     let bf16Choice: BF16GEMMChoice
@@ -137,6 +139,8 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16Cooperative = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_coop")
         gemmBF16CooperativeMC = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_coop_mc")
         try gemmBF16CooperativeMC.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
+        gemmBF16CooperativeMCStore = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_coop_mc_ts")
+        try gemmBF16CooperativeMCStore.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
         try gemmBF16PingPong.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
         try gemmBF16Cooperative.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
@@ -165,12 +169,15 @@ public final class GPUKernels: @unchecked Sendable {
         let map: TensorMap?
         /// CTAs per cluster (compiled into the kernel): the grid is a multiple of it.
         var clusterSize = 1
+        /// C's tensor map, after B's, for the kernels that store by TMA.
+        var outputMap: TensorMap?
 
         /// Launches one block per SM (the kernels are persistent; for clusters, the SM count rounded down to a
         /// multiple of the cluster size) with `arguments` plus the map.
         func launch(blocks: Int, stream: CUDAStream?, arguments: KernelArguments) throws {
             var a = arguments
             if let map { a.append(map) }
+            if let outputMap { a.append(outputMap) }
             try function.launch(grid: (max(clusterSize, blocks / clusterSize * clusterSize), 1, 1), block: (threads, 1, 1),
                                 sharedMemoryBytes: sharedBytes, stream: stream, arguments: a)
         }
@@ -202,21 +209,33 @@ public final class GPUKernels: @unchecked Sendable {
     /// read a third more from L2 per FLOP, which costs more than its overlapped epilogue wins from k = 512 on; the
     /// multicast halves B's L2 reads, which leaves the kernel's own time alone but the backward 1–3% faster (the
     /// weight gradients run beside it). `SWITCHYARD_BF16_GEMM` overrides (see ``bf16Choice``).
-    func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int) throws -> GroupedGEMM {
+    /// `output`: C's address and the rows it holds, for the kernels that store by TMA (without it they are not
+    /// chosen).
+    func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int, output: (address: UInt64, rows: Int)? = nil) throws
+        -> GroupedGEMM
+    {
         let function: CUDAFunction, box: Int
         var clusterSize = 1
-        switch bf16Choice.kernel(n: n, k: k, groups: groups, tmaWeights: tmaWeights) {
+        var kernel = bf16Choice.kernel(n: n, k: k, groups: groups, tmaWeights: tmaWeights)
+        if kernel == .cooperativeMulticastStore && output == nil { kernel = .cooperativeMulticast }
+        switch kernel {
         case .oneRole:
             return try groupedGEMM(gemmBF16, gemmBF16TMA, width: GPUKernels.tileWidth(columns: n), weights: weights,
                                    groups: groups, n: n, k: k)
         case .pingPong: (function, box) = (gemmBF16PingPong, 128)
         case .cooperative: (function, box) = (gemmBF16Cooperative, 256)
         case .cooperativeMulticast: (function, box, clusterSize) = (gemmBF16CooperativeMC, 128, 2)
+        case .cooperativeMulticastStore: (function, box, clusterSize) = (gemmBF16CooperativeMCStore, 128, 2)
         }
         var gemm = GroupedGEMM(function: function, sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
                                threads: GPUKernels.warpSpecializedThreads,
                                map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: box))
         gemm.clusterSize = clusterSize
+        if kernel == .cooperativeMulticastStore, let output {
+            gemm.outputMap = try TensorMap.tiled2D(
+                context: context, address: output.address, dtype: .bf16, rows: output.rows, columns: n,
+                rowStrideBytes: n * 2, boxRows: 64, boxColumns: 64, swizzle128B: true)
+        }
         return gemm
     }
 
@@ -252,10 +271,12 @@ enum BF16GEMMChoice: String {
     /// The cooperative kernel in clusters of two that multicast B, where n % 256 == 0 and groups ≤ 256; else as
     /// `cooperative`.
     case multicast = "mc"
+    /// As `multicast`, with the epilogue's full 64-row slices stored by TMA (needs C's address; else `multicast`).
+    case multicastStore = "mcts"
 
     /// The bf16 GEMM kernels.
     enum Kernel: Equatable {
-        case oneRole, pingPong, cooperative, cooperativeMulticast
+        case oneRole, pingPong, cooperative, cooperativeMulticast, cooperativeMulticastStore
     }
 
     /// The kernel this choice takes for weights [groups, n, k]: the warp-specialized ones need B by TMA
@@ -264,8 +285,8 @@ enum BF16GEMMChoice: String {
         guard self != .oneRole, tmaWeights, n % 128 == 0, k % 64 == 0 else { return .oneRole }
         let wide = n % 256 == 0, fewGroups = groups <= GPUKernels.multicastMaxGroups
         switch self {
-        case .automatic, .multicast:
-            if wide { return fewGroups ? .cooperativeMulticast : .cooperative }
+        case .automatic, .multicast, .multicastStore:
+            if wide { return fewGroups ? (self == .multicastStore ? .cooperativeMulticastStore : .cooperativeMulticast) : .cooperative }
             return self == .automatic && k > 256 ? .oneRole : .pingPong
         case .cooperative: return wide ? .cooperative : .pingPong
         case .pingPong: return .pingPong

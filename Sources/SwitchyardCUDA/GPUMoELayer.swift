@@ -193,7 +193,8 @@ public final class GPUMoELayer: @unchecked Sendable {
         try up.launch(blocks: sms, stream: stream, arguments: a)
 
         // Down-projection and combine, one token chunk at a time, so that Y holds at most w.chunkTokens·K rows.
-        let down = try kernels.bf16GEMM(weights: w2.address, groups: E, n: d, k: n)
+        let down = try kernels.bf16GEMM(weights: w2.address, groups: E, n: d, k: n,
+                                        output: (w.expertOutput.address, w.chunkTokens * K))
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream)
             a = KernelArguments()
@@ -384,7 +385,8 @@ public final class GPUMoELayer: @unchecked Sendable {
 
         // dX, one token chunk at a time (the forward's chunks and plans): rows dH · W1ᵀ into the (now free)
         // expert-output buffer, the router's dZ · Wrᵀ for the chunk's tokens, then the sum over each token's K rows.
-        let dRows = try kernels.bf16GEMM(weights: w1Canonical.address, groups: E, n: d, k: 2 * n)
+        let dRows = try kernels.bf16GEMM(weights: w1Canonical.address, groups: E, n: d, k: 2 * n,
+                                         output: (w.expertOutput.address, w.chunkTokens * K))
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream, build: false)
             a = KernelArguments()

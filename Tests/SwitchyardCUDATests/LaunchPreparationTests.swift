@@ -47,6 +47,8 @@ struct LaunchPreparationTests {
         #expect(C.cooperative.kernel(n: 4096, k: 256, groups: 8, tmaWeights: true) == .cooperative)
         #expect(C.cooperative.kernel(n: 384, k: 2048, groups: 8, tmaWeights: true) == .pingPong)
         #expect(C.multicast.kernel(n: 384, k: 2048, groups: 8, tmaWeights: true) == .pingPong)
+        #expect(C.multicastStore.kernel(n: 4096, k: 512, groups: 8, tmaWeights: true) == .cooperativeMulticastStore)
+        #expect(C.multicastStore.kernel(n: 4096, k: 512, groups: 512, tmaWeights: true) == .cooperative)
         #expect(C(rawValue: "mc") == .multicast && C(rawValue: "") == .automatic && C(rawValue: "x") == nil)
     }
 

@@ -554,11 +554,18 @@ SY_DEVICE void tma_load_2d_multicast2(u32 dst, const SyTensorMap *map, int colum
 // of B, and skips the wgmmas and the stores. The pairs are numbered through pair_offsets[g] = Σ_{h<g} ⌈tiles_h / 2⌉,
 // which each CTA builds in shared memory from tile_offsets (groups ≤ SY_MC_MAX_GROUPS).
 #define SY_MC_MAX_GROUPS 256
-template <bool PINGPONG, bool MC = false>
+// TS (cooperative only): a consumer's staged 64 × 128 pass leaves by TMA (two 64 × 64 boxes of `c_map`, 128-byte
+// swizzle, the staging laid out as those boxes), issued by the consumer's thread 0, when all its 64 rows lie inside
+// the group (every tile but a group's last); the consumers go back to their k-loop while the stores drain, and only
+// the next pass into the same buffer waits for the copies to have read it. Rows reaching past the group's end (the
+// next group's rows, which another tile writes) take the thread stores.
+template <bool PINGPONG, bool MC = false, bool TS = false>
 SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict__ gather, int N, int K,
                             const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
-                            bf16_t *__restrict__ c, const float *__restrict__ row_scale, const SyTensorMap *b_map) {
+                            bf16_t *__restrict__ c, const float *__restrict__ row_scale, const SyTensorMap *b_map,
+                            const SyTensorMap *c_map = nullptr) {
   static_assert(!(PINGPONG && MC), "multicast is for the cooperative kernel");
+  static_assert(!(PINGPONG && TS), "TMA stores are for the cooperative kernel");
   using Shape = WsShape<PINGPONG>;
   constexpr int BN = Shape::bn, STAGES = Shape::stages, STAGE_BYTES = Shape::stage_bytes;
   extern __shared__ unsigned char smem_raw_ws[];
@@ -741,11 +748,18 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
       // Epilogue, in passes of 128 columns through the staging buffer (ping-pong: one pass over the tile's 128 rows;
       // cooperative: two passes over this consumer's 64 rows). Fragment: register 4 j + q of slice h is row
       // 16 warp + lane/4 + 8 (q ≥ 2) of the slice, column 8 j + 2 (lane % 4) + (q & 1); it goes to 16-byte chunk
-      // (j mod 16) ^ (row & 7) of a 256-byte staged row.
+      // (j mod 16) ^ (row & 7) of a 256-byte staged row (TS: chunk (j mod 8) ^ (row & 7) of a 128-byte row of box
+      // (j mod 16) / 8, boxes 8 KiB apart: the layout a 64 × 64 TMA box with the 128-byte swizzle has).
       constexpr int ROWS = PINGPONG ? SY_BM : 64, PASSES = BN / 128, ROW_BYTES = 256, CHUNKS = 16;
       const int row_base = tc.row_begin + (PINGPONG ? 0 : 64 * me);
+      auto chunk_at = [&](int r, int ch) -> u32 {
+        return TS ? staged + (ch >> 3) * (64 * 128) + r * 128 + (((ch & 7) ^ (r & 7)) << 4)
+                  : staged + r * ROW_BYTES + ((ch ^ (r & 7)) << 4);
+      };
+      const bool by_tma = TS && row_base + 64 <= tc.row_end;
 #pragma unroll
       for (int pass = 0; pass < PASSES; ++pass) {
+        if (TS && t == 0) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");  // earlier stores read it
         named_bar_sync(1 + me, 128);  // the staging buffer's previous contents have left
 #pragma unroll
         for (int h = 0; h < HALVES; ++h) {
@@ -758,12 +772,24 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
             for (int jj = 0; jj < 16; ++jj) {
               const int j = pass * 16 + jj;
               const float v0 = acc[h][4 * j + 2 * half] * sc, v1 = acc[h][4 * j + 2 * half + 1] * sc;
-              const u32 at = staged + r * ROW_BYTES + ((jj ^ (r & 7)) << 4) + (lane & 3) * 4;
+              const u32 at = chunk_at(r, jj) + (lane & 3) * 4;
               asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(v0, v1)) : "memory");
             }
           }
         }
+        if (by_tma) fence_proxy_async();  // the generic-proxy writes above, before the TMA reads them
         named_bar_sync(1 + me, 128);
+        if (by_tma) {
+          if (t == 0) {
+#pragma unroll
+            for (int box = 0; box < 2; ++box)
+              asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n"
+                           ::"l"((u64)c_map), "r"(tc.n0 + 128 * pass + 64 * box), "r"(row_base),
+                           "r"(staged + box * (64 * 128)) : "memory");
+            asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+          }
+          continue;
+        }
 #pragma unroll 4
         for (int i = 0; i < ROWS * CHUNKS / 128; ++i) {
           const int idx = i * 128 + t;
@@ -773,12 +799,14 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
             uint4 v;
             asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
                          : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                         : "r"(staged + r * ROW_BYTES + ((ch ^ (r & 7)) << 4)));
+                         : "r"(chunk_at(r, ch)));
             *(uint4 *)(c + (long long)row * N + tc.n0 + 128 * pass + 8 * ch) = v;
           }
         }
       }
     }
+    // The staging buffer must outlive the last stores' reads of it.
+    if (TS && t == 0) asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
   }
   // MC: the peer may still multicast into this CTA or arrive on its barriers until it is done too.
   if (MC) cluster_sync();
@@ -796,6 +824,15 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
 SY_GEMM_BF16_WS(sy_gemm_bf16_pingpong, true, false, )
 SY_GEMM_BF16_WS(sy_gemm_bf16_coop, false, false, )
 SY_GEMM_BF16_WS(sy_gemm_bf16_coop_mc, false, true, __cluster_dims__(2, 1, 1))
+// The multicast kernel with TMA stores: one more parameter, C's tensor map ([rows, N] bf16, 64 × 64 boxes, 128-byte
+// swizzle; rows: at least the last row any tile writes).
+extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts(
+    const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
+    const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
+    const float *__restrict__ row_scale, const __grid_constant__ SyTensorMap b_map,
+    const __grid_constant__ SyTensorMap c_map) {
+  bf16_gemm_ws<false, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, &b_map, &c_map);
+}
 
 // C [rows, N] (fp32) = A [rows, K] · B[g]ᵀ; used for the router logits (one group, N = E) and the router's dX.
 extern "C" __global__ void __launch_bounds__(256, 1)
