@@ -202,13 +202,14 @@ public final class GPUKernels: @unchecked Sendable {
 
     /// The bf16-output grouped GEMM (arguments as `sy_gemm_bf16`) for weights [groups, n, k]. With B by TMA
     /// (``tmaWeights``): the cooperative warp-specialized kernel when n % 256 == 0 (in clusters of two that
-    /// multicast B when groups ≤ 256), the ping-pong one when n % 128 == 0 and k ≤ 256, else
+    /// multicast B and store by TMA when groups ≤ 256), the ping-pong one when n % 128 == 0 and k ≤ 256, else
     /// ``groupedGEMM(_:_:width:weights:groups:n:k:)``'s one-role pick. Measured on the H200 (docs/kernel-notes.md,
     /// v9): per down-projection chunk at 30B-n256 (k = 256) one-role 1.1 ms, ping-pong 0.88, cooperative 0.73 (with
     /// multicast the same); per dX-rows chunk (k = 512) 1.25, 1.33, 1.20 and 1.18. The ping-pong's 128 × 128 tiles
     /// read a third more from L2 per FLOP, which costs more than its overlapped epilogue wins from k = 512 on; the
     /// multicast halves B's L2 reads, which leaves the kernel's own time alone but the backward 1–3% faster (the
-    /// weight gradients run beside it). `SWITCHYARD_BF16_GEMM` overrides (see ``bf16Choice``).
+    /// weight gradients run beside it); the TMA stores 0.66 and 1.11 ms. `SWITCHYARD_BF16_GEMM` overrides (see
+    /// ``bf16Choice``).
     /// `output`: C's address and the rows it holds, for the kernels that store by TMA (without it they are not
     /// chosen).
     func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int, output: (address: UInt64, rows: Int)? = nil) throws
@@ -261,18 +262,16 @@ public final class GPUKernels: @unchecked Sendable {
 
 /// The bf16 GEMM kernels ``GPUKernels/bf16GEMM(weights:groups:n:k:)`` chooses between (`SWITCHYARD_BF16_GEMM`).
 enum BF16GEMMChoice: String {
-    /// Cooperative where n % 256 == 0 (with multicast when groups ≤ 256), else ping-pong for k ≤ 256, else one-role
-    /// (the default).
+    /// Cooperative where n % 256 == 0 (with multicast and TMA stores when groups ≤ 256), else ping-pong for k ≤ 256,
+    /// else one-role (the default).
     case automatic = ""
     case oneRole = "onerole"
     case pingPong = "pingpong"
     /// The cooperative warp-specialized kernel without multicast where n % 256 == 0, else ping-pong.
     case cooperative = "coop"
-    /// The cooperative kernel in clusters of two that multicast B, where n % 256 == 0 and groups ≤ 256; else as
-    /// `cooperative`.
+    /// The cooperative kernel in clusters of two that multicast B, with thread stores (v9.1), where n % 256 == 0 and
+    /// groups ≤ 256; else as `cooperative`.
     case multicast = "mc"
-    /// As `multicast`, with the epilogue's full 64-row slices stored by TMA (needs C's address; else `multicast`).
-    case multicastStore = "mcts"
 
     /// The bf16 GEMM kernels.
     enum Kernel: Equatable {
@@ -285,8 +284,8 @@ enum BF16GEMMChoice: String {
         guard self != .oneRole, tmaWeights, n % 128 == 0, k % 64 == 0 else { return .oneRole }
         let wide = n % 256 == 0, fewGroups = groups <= GPUKernels.multicastMaxGroups
         switch self {
-        case .automatic, .multicast, .multicastStore:
-            if wide { return fewGroups ? (self == .multicastStore ? .cooperativeMulticastStore : .cooperativeMulticast) : .cooperative }
+        case .automatic, .multicast:
+            if wide { return fewGroups ? (self == .automatic ? .cooperativeMulticastStore : .cooperativeMulticast) : .cooperative }
             return self == .automatic && k > 256 ? .oneRole : .pingPong
         case .cooperative: return wide ? .cooperative : .pingPong
         case .pingPong: return .pingPong

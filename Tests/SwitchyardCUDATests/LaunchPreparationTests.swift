@@ -30,8 +30,9 @@ struct LaunchPreparationTests {
     func bf16KernelChoice() {
         typealias C = BF16GEMMChoice
         // The MOE.md shapes: d = 4096 / 1536 (n % 256 == 0), E ≤ 256.
-        #expect(C.automatic.kernel(n: 4096, k: 256, groups: 256, tmaWeights: true) == .cooperativeMulticast)
-        #expect(C.automatic.kernel(n: 1536, k: 512, groups: 128, tmaWeights: true) == .cooperativeMulticast)
+        #expect(C.automatic.kernel(n: 4096, k: 256, groups: 256, tmaWeights: true) == .cooperativeMulticastStore)
+        #expect(C.automatic.kernel(n: 1536, k: 512, groups: 128, tmaWeights: true) == .cooperativeMulticastStore)
+        #expect(C.multicast.kernel(n: 1536, k: 512, groups: 128, tmaWeights: true) == .cooperativeMulticast)
         // More groups than the multicast kernel's shared pair offsets hold.
         #expect(C.automatic.kernel(n: 4096, k: 256, groups: 512, tmaWeights: true) == .cooperative)
         // n % 256 != 0: ping-pong only for short reductions.
@@ -47,9 +48,8 @@ struct LaunchPreparationTests {
         #expect(C.cooperative.kernel(n: 4096, k: 256, groups: 8, tmaWeights: true) == .cooperative)
         #expect(C.cooperative.kernel(n: 384, k: 2048, groups: 8, tmaWeights: true) == .pingPong)
         #expect(C.multicast.kernel(n: 384, k: 2048, groups: 8, tmaWeights: true) == .pingPong)
-        #expect(C.multicastStore.kernel(n: 4096, k: 512, groups: 8, tmaWeights: true) == .cooperativeMulticastStore)
-        #expect(C.multicastStore.kernel(n: 4096, k: 512, groups: 512, tmaWeights: true) == .cooperative)
         #expect(C(rawValue: "mc") == .multicast && C(rawValue: "") == .automatic && C(rawValue: "x") == nil)
+        #expect(C(rawValue: "mcts") == nil)
     }
 
     @Test("architecture names: sm_90a for Hopper, sm_100a for Blackwell, plain otherwise")
