@@ -554,6 +554,14 @@ SY_DEVICE void tma_load_2d_multicast2(u32 dst, const SyTensorMap *map, int colum
 // of B, and skips the wgmmas and the stores. The pairs are numbered through pair_offsets[g] = Σ_{h<g} ⌈tiles_h / 2⌉,
 // which each CTA builds in shared memory from tile_offsets (groups ≤ SY_MC_MAX_GROUPS).
 #define SY_MC_MAX_GROUPS 256
+// Keeps the compiler from moving accumulator accesses across the wgmma fences and waits (every register of `acc`).
+template <int H, int N> SY_DEVICE void fence_accumulators(float (&acc)[H][N]) {
+#pragma unroll
+  for (int h = 0; h < H; ++h)
+#pragma unroll
+    for (int i = 0; i < N; ++i) fence_operand(acc[h][i]);
+}
+
 // TS (cooperative only): a consumer's staged 64 × 128 pass leaves by TMA (two 64 × 64 boxes of `c_map`, 128-byte
 // swizzle, the staging laid out as those boxes), issued by the consumer's thread 0, when all its 64 rows lie inside
 // the group (every tile but a group's last); the consumers go back to their k-loop while the stores drain, and only
@@ -712,10 +720,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
         if (live) {
           fence_proxy_async();  // the A rows came through cp.async (generic proxy); wgmma reads through the async one
           const u64 stage_off = (u64)(s * STAGE_BYTES) >> 4;
-#pragma unroll
-          for (int h = 0; h < HALVES; ++h)
-#pragma unroll
-            for (int i = 0; i < ACC; ++i) fence_operand(acc[h][i]);
+          fence_accumulators(acc);
           wgmma_fence();
 #pragma unroll
           for (int kk = 0; kk < SY_BK / 16; ++kk) {
@@ -728,18 +733,12 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
           }
           wgmma_commit();
           wgmma_wait<1>();
-#pragma unroll
-          for (int h = 0; h < HALVES; ++h)
-#pragma unroll
-            for (int i = 0; i < ACC; ++i) fence_operand(acc[h][i]);
+          fence_accumulators(acc);
         }
         if (kb > 0) release((pos - 1) % STAGES);
       }
       wgmma_wait<0>();
-#pragma unroll
-      for (int h = 0; h < HALVES; ++h)
-#pragma unroll
-        for (int i = 0; i < ACC; ++i) fence_operand(acc[h][i]);
+      fence_accumulators(acc);
       if (num_k > 0) release((pos - 1) % STAGES);
       // Hand the tensor pipe to the other consumer if it has a next tile (no arrival is left that nobody waits for).
       if (PINGPONG && item + item_stride < total_items) named_bar_arrive(3 + (1 - me), 256);
