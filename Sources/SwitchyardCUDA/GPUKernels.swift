@@ -135,14 +135,15 @@ public final class GPUKernels: @unchecked Sendable {
         gemmUpSwiGLUTMA = try widths("moe_grouped_gemm.cu", "sy_gemm_up_swiglu_tma", GPUKernels.gemmSharedMemoryBytes(width:))
         gemmBF16TMA = try widths("moe_grouped_gemm.cu", "sy_gemm_bf16_tma", GPUKernels.gemmSharedMemoryBytes(width:))
         gemmDSwiGLUTMA = try widths("moe_grouped_gemm.cu", "sy_gemm_dswiglu_tma", GPUKernels.gemmSharedMemoryBytes(width:))
-        gemmBF16PingPong = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_pingpong")
-        gemmBF16Cooperative = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_coop")
-        gemmBF16CooperativeMC = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_coop_mc")
-        try gemmBF16CooperativeMC.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
-        gemmBF16CooperativeMCStore = try function("moe_grouped_gemm.cu", "sy_gemm_bf16_coop_mc_ts")
-        try gemmBF16CooperativeMCStore.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
-        try gemmBF16PingPong.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
-        try gemmBF16Cooperative.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
+        func warpSpecialized(_ name: String) throws -> CUDAFunction {
+            let kernel = try function("moe_grouped_gemm.cu", name)
+            try kernel.setMaxDynamicSharedMemory(GPUKernels.warpSpecializedSharedMemoryBytes)
+            return kernel
+        }
+        gemmBF16PingPong = try warpSpecialized("sy_gemm_bf16_pingpong")
+        gemmBF16Cooperative = try warpSpecialized("sy_gemm_bf16_coop")
+        gemmBF16CooperativeMC = try warpSpecialized("sy_gemm_bf16_coop_mc")
+        gemmBF16CooperativeMCStore = try warpSpecialized("sy_gemm_bf16_coop_mc_ts")
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
         weightGradTMA = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma", GPUKernels.weightGradSharedMemoryBytes(width:))
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
@@ -210,15 +211,13 @@ public final class GPUKernels: @unchecked Sendable {
     /// multicast halves B's L2 reads, which leaves the kernel's own time alone but the backward 1–3% faster (the
     /// weight gradients run beside it); the TMA stores 0.66 and 1.11 ms. `SWITCHYARD_BF16_GEMM` overrides (see
     /// ``bf16Choice``).
-    /// `output`: C's address and the rows it holds, for the kernels that store by TMA (without it they are not
-    /// chosen).
-    func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int, output: (address: UInt64, rows: Int)? = nil) throws
+    /// `output`: C's address and the rows it holds (the map of the kernel that stores by TMA).
+    func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int, output: (address: UInt64, rows: Int)) throws
         -> GroupedGEMM
     {
         let function: CUDAFunction, box: Int
         var clusterSize = 1
-        var kernel = bf16Choice.kernel(n: n, k: k, groups: groups, tmaWeights: tmaWeights)
-        if kernel == .cooperativeMulticastStore && output == nil { kernel = .cooperativeMulticast }
+        let kernel = bf16Choice.kernel(n: n, k: k, groups: groups, tmaWeights: tmaWeights)
         switch kernel {
         case .oneRole:
             return try groupedGEMM(gemmBF16, gemmBF16TMA, width: GPUKernels.tileWidth(columns: n), weights: weights,
@@ -232,7 +231,7 @@ public final class GPUKernels: @unchecked Sendable {
                                threads: GPUKernels.warpSpecializedThreads,
                                map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: box))
         gemm.clusterSize = clusterSize
-        if kernel == .cooperativeMulticastStore, let output {
+        if kernel == .cooperativeMulticastStore {
             gemm.outputMap = try TensorMap.tiled2D(
                 context: context, address: output.address, dtype: .bf16, rows: output.rows, columns: n,
                 rowStrideBytes: n * 2, boxRows: 64, boxColumns: 64, swizzle128B: true)

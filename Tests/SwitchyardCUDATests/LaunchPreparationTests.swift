@@ -26,6 +26,23 @@ struct LaunchPreparationTests {
         }
     }
 
+    @Test("grouped GEMM shared memory within Hopper's 227 KiB, as the kernel's launch contract states")
+    func groupedGemmSharedMemory() throws {
+        // One-role: 5 stages of 32 KiB (BN 128) or 4 of 48 KiB (BN 256). Warp-specialized: the ring plus two staging
+        // buffers; the multicast kernel adds 1104 bytes of static shared memory (barriers, pair offsets).
+        #expect(GPUKernels.gemmSharedMemoryBytes(width: 128) == 5 * 32768 + 1024)
+        #expect(GPUKernels.gemmSharedMemoryBytes(width: 256) == 4 * 49152 + 1024)
+        #expect(GPUKernels.warpSpecializedSharedMemoryBytes == 4 * 49152 + 2 * 16384 + 1024)
+        for bytes in [GPUKernels.gemmSharedMemoryBytes(width: 128), GPUKernels.gemmSharedMemoryBytes(width: 256),
+                      GPUKernels.warpSpecializedSharedMemoryBytes + 1104] {
+            #expect(bytes <= 232_448)
+        }
+        let source = try #require(KernelSources.all.first { $0.name == "moe_grouped_gemm.cu" }?.source)
+        #expect(source.contains("\(GPUKernels.gemmSharedMemoryBytes(width: 128)) B for BN 128, "
+                                + "\(GPUKernels.gemmSharedMemoryBytes(width: 256)) B for BN 256"))
+        #expect(source.contains("WsShape<false>::smem == \(GPUKernels.warpSpecializedSharedMemoryBytes)"))
+    }
+
     @Test("the bf16 GEMM choice: warp-specialized kernels only where their tiles and TMA boxes fit")
     func bf16KernelChoice() {
         typealias C = BF16GEMMChoice

@@ -510,6 +510,8 @@ template <bool PINGPONG> struct WsShape {
   static constexpr int staging_bytes = PINGPONG ? SY_BM * 128 * 2 : 64 * 128 * 2;  // per consumer
   static constexpr int smem = stages * stage_bytes + 2 * staging_bytes + 1024;
 };
+// The launch contract above (and GPUKernels.warpSpecializedSharedMemoryBytes): one size for every variant.
+static_assert(WsShape<true>::smem == 230400 && WsShape<false>::smem == 230400, "warp-specialized shared memory");
 
 // ---- clusters (the multicast kernel) ----
 SY_DEVICE u32 cluster_special(int which) {
