@@ -270,6 +270,231 @@ SY_WEIGHT_GRAD(sy_gemm_weight_grad_256, 256, false, , nullptr, nullptr)
 SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_128, 128, true, SY_WG_MAPS, &a_map, &b_map)
 SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_256, 256, true, SY_WG_MAPS, &a_map, &b_map)
 
+// ---- warp-specialized weight gradients ----
+//
+// The same products as weight_grad, on 384 threads: warpgroup 0 produces, warpgroups 1 and 2 consume. The producer's
+// thread 0 issues the TMA boxes of the operands that are not gathered and arms the stage's full mbarrier with their
+// bytes; all 128 producer threads gather the other operand's rows by cp.async (zero-filled past the group's end),
+// each signalling the full barrier when its copies land (`cp.async.mbarrier.arrive.noinc`: 128 + 1 arrivals a
+// stage). The ring has STAGES = 192 KiB / stage bytes (4 for BN 256, 6 for BN 128), every stage guarded by an empty
+// mbarrier that each consuming warp arrives on once its wgmmas have read the stage, so loads run up to STAGES
+// k-steps ahead (two in weight_grad) and the next tile's stages fill during this tile's epilogue.
+// Both consumers work on every 128 × BN tile, 64 M rows each (their own 64-wide chunk of A, all of B). At a group's
+// last k-step the TMA boxes' rows past its end (the next group's rows) are zeroed by the consumers in shared memory
+// before any wgmma reads them, split between both consumers and joined by named barrier 1.
+// Launch: block 384, dynamic shared memory 192 KiB + 1 KiB = 197632 B; grid and parameters as sy_gemm_weight_grad_tma_*.
+// Same sums in the same order as weight_grad: bit-identical results.
+template <int BN> struct WeightGradWsShape {
+  static constexpr int stage_bytes = SY_WG_A_BYTES + BN / 64 * 64 * 128;
+  static constexpr int stages = 196608 / stage_bytes;
+  static constexpr int smem = stages * stage_bytes + 1024;
+};
+static_assert(WeightGradWsShape<128>::smem == 197632 && WeightGradWsShape<256>::smem == 197632,
+              "warp-specialized weight-gradient shared memory");
+
+template <int BN, bool CPA, bool CPB>
+SY_DEVICE void weight_grad_ws(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
+                              const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M,
+                              int N, int groups, const int *__restrict__ offsets, float *__restrict__ out, int ld_out,
+                              const SyTensorMap *a_map, const SyTensorMap *b_map) {
+  using Shape = WeightGradWsShape<BN>;
+  constexpr int B_CHUNKS = BN / 64, STAGES = Shape::stages, STAGE_BYTES = Shape::stage_bytes;
+  constexpr bool TMA_A = !CPA, TMA_B = !CPB;
+  extern __shared__ unsigned char smem_raw[];
+  unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw + 1023) & ~1023ull);
+  const u32 smem_base = smem_addr(smem);
+  __shared__ alignas(8) u64 full_bar[STAGES], empty_bar[STAGES];
+  const int tid = threadIdx.x;
+  const int warpgroup = tid >> 7;
+  const int total = groups * ((M + 127) / 128) * ((N + BN - 1) / BN);
+  if ((int)blockIdx.x >= total) return;
+  if (tid == 0) {
+    for (int s = 0; s < STAGES; ++s) {
+      mbar_init(smem_addr(&full_bar[s]), 128 + 1);  // the producer threads' copies + thread 0's expect_tx
+      mbar_init(smem_addr(&empty_bar[s]), 8);       // one arrival per consuming warp
+    }
+    fence_proxy_async();
+  }
+  __syncthreads();
+
+  if (warpgroup == 0) {
+    // Producer. Thread t copies 16-byte chunk t % 8 of stage rows t / 8 + 16 i (i < 4) of every 64-wide chunk of
+    // the gathered operands.
+    const int chunk = tid & 7, r0 = tid >> 3;
+    const u32 sw[4] = {swizzle128(r0, chunk), swizzle128(r0 + 16, chunk), swizzle128(r0 + 32, chunk),
+                       swizzle128(r0 + 48, chunk)};
+    int pos = 0;  // k-steps issued so far over this CTA's tiles
+    for (int tile = blockIdx.x; tile < total; tile += gridDim.x) {
+      const WeightGradTile t = locate_weight_grad_tile<BN>(tile, M, N, offsets);
+      const int a_col = t.m0 + chunk * 8, b_col = t.n0 + chunk * 8;
+      // Source rows of the next k-step (−1 past the group's end), loaded a k-step ahead of their copies.
+      int src_a[4], src_b[4];
+      auto sources = [&](int kb) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const int row = t.row_begin + kb * 64 + r0 + 16 * i;
+          const bool ok = kb < t.num_k && row < t.row_end;
+          if (CPA) src_a[i] = ok ? (gather_a ? gather_a[row] : row) : -1;
+          if (CPB) src_b[i] = ok ? (gather_b ? gather_b[row] : row) : -1;
+        }
+      };
+      sources(0);
+      for (int kb = 0; kb < t.num_k; ++kb, ++pos) {
+        const int s = pos % STAGES;
+        // A fresh barrier counts as having completed the phase before its first: the first round does not wait.
+        mbar_wait(smem_addr(&empty_bar[s]), ((pos / STAGES) & 1) ^ 1);
+        const u32 stage = smem_base + s * STAGE_BYTES;
+        const u32 full = smem_addr(&full_bar[s]);
+        if (tid == 0) {
+          mbar_expect_tx(full, (TMA_A ? SY_WG_A_BYTES : 0) + (TMA_B ? B_CHUNKS * 64 * 128 : 0));
+          const int row0 = t.row_begin + kb * 64;
+          if (TMA_A) {
+            for (int h = 0; h < 2; ++h) tma_load_2d(stage + h * (64 * 128), a_map, t.m0 + 64 * h, row0, full);
+          }
+          if (TMA_B) {
+            for (int c = 0; c < B_CHUNKS; ++c)
+              tma_load_2d(stage + SY_WG_A_BYTES + c * (64 * 128), b_map, t.n0 + 64 * c, row0, full);
+          }
+        }
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          if (CPA) {
+            const bool ok = src_a[i] >= 0;
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+              const bool in = ok && t.m0 + 64 * h < M;
+              cp_async_16(stage + h * (64 * 128) + sw[i], in ? a + (long long)src_a[i] * lda + a_col + 64 * h : a,
+                          in ? 16u : 0u);
+            }
+          }
+          if (CPB) {
+            const bool ok = src_b[i] >= 0;
+#pragma unroll
+            for (int c = 0; c < B_CHUNKS; ++c) {
+              const bool in = ok && t.n0 + 64 * c < N;
+              cp_async_16(stage + SY_WG_A_BYTES + c * (64 * 128) + sw[i],
+                          in ? b + (long long)src_b[i] * ldb + b_col + 64 * c : b, in ? 16u : 0u);
+            }
+          }
+        }
+        cp_async_mbar_arrive_noinc(full);
+        sources(kb + 1);
+      }
+    }
+    cp_async_wait<0>();
+  } else {
+    const int me = warpgroup - 1;
+    const int ct = tid - 128;  // 0 .. 255 over both consumers
+    const int lane = tid & 31, warp_in_group = (tid >> 5) & 3;
+    const u64 desc_a0 = wgmma_desc_mn_major_sw128(smem_base + me * (64 * 128), 64 * 128);
+    const u64 desc_b0 = wgmma_desc_mn_major_sw128(smem_base + SY_WG_A_BYTES, 64 * 128);
+    auto release = [&](int s) {
+      if (lane == 0) mbar_arrive(smem_addr(&empty_bar[s]));
+    };
+    int pos = 0;
+    for (int tile = blockIdx.x; tile < total; tile += gridDim.x) {
+      const WeightGradTile t = locate_weight_grad_tile<BN>(tile, M, N, offsets);
+      float acc[BN / 2];
+#pragma unroll
+      for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+      for (int kb = 0; kb < t.num_k; ++kb, ++pos) {
+        const int s = pos % STAGES;
+        const u32 stage = smem_base + s * STAGE_BYTES;
+        mbar_wait(smem_addr(&full_bar[s]), (pos / STAGES) & 1);
+        if constexpr (TMA_A || TMA_B) {
+          // Rows of the boxes past the group's end: zero, as the cp.async copies leave them. Consumer thread ct
+          // takes row ct / 4 and 16-byte chunks ct % 4 and ct % 4 + 4 of every 64-wide chunk.
+          const int valid = t.row_end - (t.row_begin + kb * 64);
+          if (valid < 64) {
+            const int r = ct >> 2;
+            if (r >= valid) {
+#pragma unroll
+              for (int q = 0; q < 2; ++q) {
+                const u32 at = swizzle128(r, (ct & 3) + 4 * q);
+                if (TMA_A) {
+                  for (int h = 0; h < 2; ++h) st_shared_zero16(stage + h * (64 * 128) + at);
+                }
+                if (TMA_B) {
+                  for (int c = 0; c < B_CHUNKS; ++c) st_shared_zero16(stage + SY_WG_A_BYTES + c * (64 * 128) + at);
+                }
+              }
+            }
+            fence_proxy_async();
+            named_bar_sync(1, 256);
+          }
+        }
+        fence_proxy_async();  // gathered rows came through cp.async (generic proxy); wgmma reads through the async one
+        const u64 stage_off = (u64)(s * STAGE_BYTES) >> 4;
+#pragma unroll
+        for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) {
+          wgmma_step<BN, true>(acc, desc_a0 + stage_off + kk * (2048 >> 4), desc_b0 + stage_off + kk * (2048 >> 4),
+                               (kb > 0 || kk > 0) ? 1 : 0);
+        }
+        wgmma_commit();
+        wgmma_wait<1>();
+#pragma unroll
+        for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
+        if (kb > 0) release((pos - 1) % STAGES);
+      }
+      wgmma_wait<0>();
+#pragma unroll
+      for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
+      if (t.num_k > 0) release((pos - 1) % STAGES);
+
+      // Epilogue from registers (the producer meanwhile fills the next tile's stages).
+      float *out_g = out + (long long)t.group * M * ld_out;
+      const int m_lo = t.m0 + me * 64 + warp_in_group * 16 + (lane >> 2);
+      const bool pairs = (ld_out & 1) == 0;
+#pragma unroll
+      for (int j = 0; j < BN / 8; ++j) {
+        const int col = t.n0 + 8 * j + 2 * (lane & 3);
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int m = m_lo + 8 * half;
+          if (m < M) {
+            float *dst = out_g + (long long)m * ld_out + col;
+            if (pairs && col + 1 < N) {
+              float2 v;
+              v.x = acc[4 * j + 2 * half];
+              v.y = acc[4 * j + 2 * half + 1];
+              *(float2 *)dst = v;
+            } else {
+              if (col < N) dst[0] = acc[4 * j + 2 * half];
+              if (col + 1 < N) dst[1] = acc[4 * j + 2 * half + 1];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// sy_gemm_weight_grad_ws_128 / _256: parameters as sy_gemm_weight_grad_tma_*; an operand is gathered by cp.async
+// when its gather list is given, else it comes by TMA through its map.
+#define SY_WEIGHT_GRAD_WS(NAME, BN)                                                                                   \
+  extern "C" __global__ void __launch_bounds__(384, 1) NAME(                                                         \
+      const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
+      long long ldb, const int *__restrict__ gather_b, int M, int N, int groups, const int *__restrict__ offsets,    \
+      float *__restrict__ out, int ld_out SY_WG_MAPS) {                                                              \
+    if (gather_a && gather_b)                                                                                        \
+      weight_grad_ws<BN, true, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out, &a_map, \
+                                     &b_map);                                                                        \
+    else if (gather_a)                                                                                               \
+      weight_grad_ws<BN, true, false>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out,        \
+                                      &a_map, &b_map);                                                               \
+    else if (gather_b)                                                                                               \
+      weight_grad_ws<BN, false, true>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out,        \
+                                      &a_map, &b_map);                                                               \
+    else                                                                                                             \
+      weight_grad_ws<BN, false, false>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out,       \
+                                       &a_map, &b_map);                                                              \
+  }
+SY_WEIGHT_GRAD_WS(sy_gemm_weight_grad_ws_128, 128)
+SY_WEIGHT_GRAD_WS(sy_gemm_weight_grad_ws_256, 256)
+
 // Deterministic split-K for one-group products with few output tiles (dWr = Xᵀ·dZ): the rows are cut into `splits`
 // groups (offsets written here, on the device), each writes its own partial [M, ld_out], and sy_sum_partials adds
 // them in ascending order. grid = 1, block 1.
