@@ -311,6 +311,8 @@ enum WeightGradChoice: String {
     case automatic = ""
     /// The 256-thread kernels of bf5b467: cp.async, with TMA for the operands not gathered.
     case classic = "classic"
+    /// The warp-specialized kernel at 128-wide tiles only (6 stages; for A/B runs).
+    case narrow = "ws128"
 
     enum Kernel: Equatable {
         /// 256 threads, every operand by cp.async.
@@ -328,7 +330,7 @@ enum WeightGradChoice: String {
     func kernel(gatherA: Bool, gatherB: Bool, rows: Int, tma: Bool) -> Kernel {
         let mapsKnown = tma && rows > 0
         let bothGathered = gatherA && gatherB
-        if self == .automatic && tma && (mapsKnown || bothGathered) { return .warpSpecialized }
+        if self != .classic && tma && (mapsKnown || bothGathered) { return .warpSpecialized }
         return mapsKnown && !bothGathered ? .tma : .cpAsync
     }
 }

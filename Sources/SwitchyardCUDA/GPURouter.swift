@@ -61,9 +61,9 @@ extension GPUKernels {
         a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64, m: Int, n: Int,
         groups: Int, offsets: UInt64, out: UInt64, ldOut: Int, rows: Int = 0, stream: CUDAStream?
     ) throws {
-        let width = GPUKernels.tileWidth(columns: n)
         let choice = weightGradChoice.kernel(gatherA: gatherA != 0, gatherB: gatherB != 0, rows: rows,
                                              tma: tmaWeightGradients)
+        let width = choice == .warpSpecialized && weightGradChoice == .narrow ? 128 : GPUKernels.tileWidth(columns: n)
         let kernel = switch choice {
         case .cpAsync: weightGrad(width)
         case .tma: weightGradTMA(width)

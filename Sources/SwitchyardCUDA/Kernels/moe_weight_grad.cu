@@ -292,6 +292,8 @@ template <int BN> struct WeightGradWsShape {
 static_assert(WeightGradWsShape<128>::smem == 197632 && WeightGradWsShape<256>::smem == 197632,
               "warp-specialized weight-gradient shared memory");
 
+#define SY_WG_AHEAD 4  // k-steps by which the producer's gather indices lead their copies
+
 template <int BN, bool CPA, bool CPB>
 SY_DEVICE void weight_grad_ws(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
                               const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M,
@@ -327,58 +329,68 @@ SY_DEVICE void weight_grad_ws(const bf16_t *__restrict__ a, long long lda, const
     for (int tile = blockIdx.x; tile < total; tile += gridDim.x) {
       const WeightGradTile t = locate_weight_grad_tile<BN>(tile, M, N, offsets);
       const int a_col = t.m0 + chunk * 8, b_col = t.n0 + chunk * 8;
-      // Source rows of the next k-step (−1 past the group's end), loaded a k-step ahead of their copies.
-      int src_a[4], src_b[4];
-      auto sources = [&](int kb) {
+      // Source rows of k-step kb (−1 past the group's end) in slot kb % SY_WG_AHEAD, loaded SY_WG_AHEAD k-steps
+      // ahead of their copies: when the ring has room the producer issues a stage per index load latency, so one
+      // step of lead (weight_grad's) would bound it there. The k-loop is unrolled by SY_WG_AHEAD so that every slot
+      // is a fixed set of registers.
+      int src_a[SY_WG_AHEAD][4], src_b[SY_WG_AHEAD][4];
+      auto sources = [&](int (&sa)[4], int (&sb)[4], int kb) {
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
           const int row = t.row_begin + kb * 64 + r0 + 16 * i;
           const bool ok = kb < t.num_k && row < t.row_end;
-          if (CPA) src_a[i] = ok ? (gather_a ? gather_a[row] : row) : -1;
-          if (CPB) src_b[i] = ok ? (gather_b ? gather_b[row] : row) : -1;
+          if (CPA) sa[i] = ok ? (gather_a ? gather_a[row] : row) : -1;
+          if (CPB) sb[i] = ok ? (gather_b ? gather_b[row] : row) : -1;
         }
       };
-      sources(0);
-      for (int kb = 0; kb < t.num_k; ++kb, ++pos) {
-        const int s = pos % STAGES;
-        // A fresh barrier counts as having completed the phase before its first: the first round does not wait.
-        mbar_wait(smem_addr(&empty_bar[s]), ((pos / STAGES) & 1) ^ 1);
-        const u32 stage = smem_base + s * STAGE_BYTES;
-        const u32 full = smem_addr(&full_bar[s]);
-        if (tid == 0) {
-          mbar_expect_tx(full, (TMA_A ? SY_WG_A_BYTES : 0) + (TMA_B ? B_CHUNKS * 64 * 128 : 0));
-          const int row0 = t.row_begin + kb * 64;
-          if (TMA_A) {
-            for (int h = 0; h < 2; ++h) tma_load_2d(stage + h * (64 * 128), a_map, t.m0 + 64 * h, row0, full);
-          }
-          if (TMA_B) {
-            for (int c = 0; c < B_CHUNKS; ++c)
-              tma_load_2d(stage + SY_WG_A_BYTES + c * (64 * 128), b_map, t.n0 + 64 * c, row0, full);
-          }
-        }
 #pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          if (CPA) {
-            const bool ok = src_a[i] >= 0;
+      for (int u = 0; u < SY_WG_AHEAD; ++u) sources(src_a[u], src_b[u], u);
+      for (int kb0 = 0; kb0 < t.num_k; kb0 += SY_WG_AHEAD) {
 #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-              const bool in = ok && t.m0 + 64 * h < M;
-              cp_async_16(stage + h * (64 * 128) + sw[i], in ? a + (long long)src_a[i] * lda + a_col + 64 * h : a,
-                          in ? 16u : 0u);
+        for (int u = 0; u < SY_WG_AHEAD; ++u) {
+          const int kb = kb0 + u;
+          if (kb >= t.num_k) break;
+          const int s = pos % STAGES;
+          // A fresh barrier counts as having completed the phase before its first: the first round does not wait.
+          mbar_wait(smem_addr(&empty_bar[s]), ((pos / STAGES) & 1) ^ 1);
+          const u32 stage = smem_base + s * STAGE_BYTES;
+          const u32 full = smem_addr(&full_bar[s]);
+          if (tid == 0) {
+            mbar_expect_tx(full, (TMA_A ? SY_WG_A_BYTES : 0) + (TMA_B ? B_CHUNKS * 64 * 128 : 0));
+            const int row0 = t.row_begin + kb * 64;
+            if (TMA_A) {
+              for (int h = 0; h < 2; ++h) tma_load_2d(stage + h * (64 * 128), a_map, t.m0 + 64 * h, row0, full);
+            }
+            if (TMA_B) {
+              for (int c = 0; c < B_CHUNKS; ++c)
+                tma_load_2d(stage + SY_WG_A_BYTES + c * (64 * 128), b_map, t.n0 + 64 * c, row0, full);
             }
           }
-          if (CPB) {
-            const bool ok = src_b[i] >= 0;
 #pragma unroll
-            for (int c = 0; c < B_CHUNKS; ++c) {
-              const bool in = ok && t.n0 + 64 * c < N;
-              cp_async_16(stage + SY_WG_A_BYTES + c * (64 * 128) + sw[i],
-                          in ? b + (long long)src_b[i] * ldb + b_col + 64 * c : b, in ? 16u : 0u);
+          for (int i = 0; i < 4; ++i) {
+            if (CPA) {
+              const bool ok = src_a[u][i] >= 0;
+#pragma unroll
+              for (int h = 0; h < 2; ++h) {
+                const bool in = ok && t.m0 + 64 * h < M;
+                cp_async_16(stage + h * (64 * 128) + sw[i],
+                            in ? a + (long long)src_a[u][i] * lda + a_col + 64 * h : a, in ? 16u : 0u);
+              }
+            }
+            if (CPB) {
+              const bool ok = src_b[u][i] >= 0;
+#pragma unroll
+              for (int c = 0; c < B_CHUNKS; ++c) {
+                const bool in = ok && t.n0 + 64 * c < N;
+                cp_async_16(stage + SY_WG_A_BYTES + c * (64 * 128) + sw[i],
+                            in ? b + (long long)src_b[u][i] * ldb + b_col + 64 * c : b, in ? 16u : 0u);
+              }
             }
           }
+          cp_async_mbar_arrive_noinc(full);
+          ++pos;
+          sources(src_a[u], src_b[u], kb + SY_WG_AHEAD);
         }
-        cp_async_mbar_arrive_noinc(full);
-        sources(kb + 1);
       }
     }
     cp_async_wait<0>();
