@@ -43,11 +43,6 @@ public final class GPUKernels: @unchecked Sendable {
     /// `SWITCHYARD_BF16_GEMM=onerole|pingpong|coop|mc` in the environment forces one where it applies.
     let bf16Choice: BF16GEMMChoice
     let weightGrad: TileWidths
-    /// The warp-specialized weight-gradient GEMM (384 threads: a producer warpgroup, two consumers;
-    /// `sy_gemm_weight_grad_ws_*`), and which weight-gradient kernel ``enqueueWeightGradient`` launches:
-    /// `SWITCHYARD_WEIGHT_GRAD=classic` in the environment keeps the 256-thread kernels for A/B runs.
-    let weightGradWarpSpecialized: TileWidths
-    let weightGradChoice: WeightGradChoice
     let splitRows: CUDAFunction
     let sumPartials: CUDAFunction
     let routerBackward: CUDAFunction
@@ -81,8 +76,6 @@ public final class GPUKernels: @unchecked Sendable {
     static let gemmSharedMemoryBytes = gemmSharedMemoryBytes(width: 128)
     /// moe_weight_grad.cu: 4 stages × (A: two 64-wide chunks × 64 rows × 128 B + B: BN/64 such chunks) + 1 KiB.
     static func weightGradSharedMemoryBytes(width: Int) -> Int { 4 * (2 * 64 * 128 + width / 64 * 64 * 128) + 1024 }
-    /// WeightGradWsShape in moe_weight_grad.cu: a 192 KiB ring (4 stages at BN 256, 6 at BN 128) + 1 KiB.
-    static let weightGradWarpSpecializedSharedMemoryBytes = 192 * 1024 + 1024
     /// The output tile width for N output columns: 256 once there are enough columns to fill it.
     static func tileWidth(columns: Int) -> Int { columns >= 256 ? 256 : 128 }
     static let gemmThreads = 256
@@ -105,7 +98,6 @@ public final class GPUKernels: @unchecked Sendable {
         tmaWeights = tmaSwitch != "0"
         tmaWeightGradients = tmaSwitch != "0" && tmaSwitch != "grouped"
         bf16Choice = BF16GEMMChoice(rawValue: ProcessInfo.processInfo.environment["SWITCHYARD_BF16_GEMM"] ?? "") ?? .automatic
-        weightGradChoice = WeightGradChoice(rawValue: ProcessInfo.processInfo.environment["SWITCHYARD_WEIGHT_GRAD"] ?? "") ?? .automatic
         var modules: [String: CUDAModule] = [:]
         for (name, source) in KernelSources.all where name.hasSuffix(".cu") {
             let compiled = try cache.compiled(
@@ -154,9 +146,6 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16CooperativeMCStore = try warpSpecialized("sy_gemm_bf16_coop_mc_ts")
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
         weightGradTMA = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma", GPUKernels.weightGradSharedMemoryBytes(width:))
-        weightGradWarpSpecialized = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_ws") { _ in
-            GPUKernels.weightGradWarpSpecializedSharedMemoryBytes
-        }
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
         sumPartials = try function("moe_weight_grad.cu", "sy_sum_partials")
         routerBackward = try function("moe_router.cu", "sy_router_backward")
@@ -301,36 +290,5 @@ enum BF16GEMMChoice: String {
         case .pingPong: return .pingPong
         case .oneRole: return .oneRole
         }
-    }
-}
-
-/// The weight-gradient kernels ``GPUKernels/enqueueWeightGradient(a:lda:gatherA:b:ldb:gatherB:m:n:groups:offsets:out:ldOut:rows:stream:)``
-/// chooses between (`SWITCHYARD_WEIGHT_GRAD`).
-enum WeightGradChoice: String {
-    /// Warp-specialized wherever it applies (the default).
-    case automatic = ""
-    /// The 256-thread kernels of bf5b467: cp.async, with TMA for the operands not gathered.
-    case classic = "classic"
-    /// The warp-specialized kernel at 128-wide tiles only (6 stages; for A/B runs).
-    case narrow = "ws128"
-
-    enum Kernel: Equatable {
-        /// 256 threads, every operand by cp.async.
-        case cpAsync
-        /// 256 threads, the operands not gathered by TMA.
-        case tma
-        /// 384 threads: a producer warpgroup (TMA for the operands not gathered, cp.async for the gathered ones),
-        /// two consumer warpgroups.
-        case warpSpecialized
-    }
-
-    /// The kernel for operands gathered or not: TMA (and so the warp-specialized kernel) needs `rows`, the row count
-    /// of the operands not gathered, and `tma` (``GPUKernels/tmaWeightGradients``); with both operands gathered the
-    /// warp-specialized kernel's producer copies both.
-    func kernel(gatherA: Bool, gatherB: Bool, rows: Int, tma: Bool) -> Kernel {
-        let mapsKnown = tma && rows > 0
-        let bothGathered = gatherA && gatherB
-        if self != .classic && tma && (mapsKnown || bothGathered) { return .warpSpecialized }
-        return mapsKnown && !bothGathered ? .tma : .cpAsync
     }
 }

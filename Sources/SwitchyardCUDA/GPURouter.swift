@@ -61,15 +61,9 @@ extension GPUKernels {
         a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64, m: Int, n: Int,
         groups: Int, offsets: UInt64, out: UInt64, ldOut: Int, rows: Int = 0, stream: CUDAStream?
     ) throws {
-        let choice = weightGradChoice.kernel(gatherA: gatherA != 0, gatherB: gatherB != 0, rows: rows,
-                                             tma: tmaWeightGradients)
-        let width = choice == .warpSpecialized && weightGradChoice == .narrow ? 128 : GPUKernels.tileWidth(columns: n)
-        let kernel = switch choice {
-        case .cpAsync: weightGrad(width)
-        case .tma: weightGradTMA(width)
-        case .warpSpecialized: weightGradWarpSpecialized(width)
-        }
-        let tma = choice != .cpAsync
+        let width = GPUKernels.tileWidth(columns: n)
+        let tma = tmaWeightGradients && rows > 0 && (gatherA == 0 || gatherB == 0)
+        let kernel = tma ? weightGradTMA(width) : weightGrad(width)
         var args = KernelArguments()
         args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
         args.append(operandB); args.append(Int64(ldb)); args.append(gatherB)
@@ -78,7 +72,7 @@ extension GPUKernels {
         if tma {
             // The map of a gathered operand is not read; an empty one stands in.
             func map(_ address: UInt64, gathered: Bool, columns: Int, ld: Int) throws -> TensorMap {
-                gathered || rows == 0 ? TensorMap(words: [UInt64](repeating: 0, count: 16))
+                gathered ? TensorMap(words: [UInt64](repeating: 0, count: 16))
                     : try TensorMap.tiled2D(context: context, address: address, dtype: .bf16, rows: rows, columns: columns,
                                             rowStrideBytes: ld * 2, boxRows: 64, boxColumns: 64, swizzle128B: true)
             }
@@ -86,8 +80,7 @@ extension GPUKernels {
             args.append(try map(operandB, gathered: gatherB != 0, columns: n, ld: ldb))
         }
         let tiles = groups * ((m + 127) / 128) * ((n + width - 1) / width)
-        try kernel.function.launch(grid: (min(tiles, context.multiprocessorCount), 1, 1),
-                                   block: (choice == .warpSpecialized ? GPUKernels.warpSpecializedThreads : 256, 1, 1),
+        try kernel.function.launch(grid: (min(tiles, context.multiprocessorCount), 1, 1), block: (256, 1, 1),
                                    sharedMemoryBytes: kernel.sharedBytes, stream: stream, arguments: args)
     }
 

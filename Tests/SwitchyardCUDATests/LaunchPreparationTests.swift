@@ -69,38 +69,6 @@ struct LaunchPreparationTests {
         #expect(C(rawValue: "mcts") == nil)
     }
 
-    @Test("weight-gradient shared memory: the warp-specialized ring as moe_weight_grad.cu asserts it")
-    func weightGradSharedMemory() throws {
-        // 4 stages of (A 2 × 8 KiB + B 4 × 8 KiB) at BN 256, 6 of (2 + 2) × 8 KiB at BN 128, + 1 KiB alignment.
-        #expect(GPUKernels.weightGradWarpSpecializedSharedMemoryBytes == 4 * 49152 + 1024)
-        #expect(GPUKernels.weightGradWarpSpecializedSharedMemoryBytes == 6 * 32768 + 1024)
-        #expect(GPUKernels.weightGradSharedMemoryBytes(width: 256) == GPUKernels.weightGradWarpSpecializedSharedMemoryBytes)
-        let bytes = GPUKernels.weightGradWarpSpecializedSharedMemoryBytes
-        let source = try #require(KernelSources.all.first { $0.name == "moe_weight_grad.cu" }?.source)
-        #expect(source.contains("WeightGradWsShape<128>::smem == \(bytes) && WeightGradWsShape<256>::smem == \(bytes)"))
-        #expect(source.contains("dynamic shared memory 192 KiB + 1 KiB = \(bytes) B"))
-    }
-
-    @Test("the weight-gradient kernel choice: warp-specialized where its operands can be loaded")
-    func weightGradKernelChoice() {
-        typealias C = WeightGradChoice
-        // The layer's own dW1 / dW2 (one operand gathered, the other's rows known) and dWr (nothing gathered).
-        #expect(C.automatic.kernel(gatherA: true, gatherB: false, rows: 4096, tma: true) == .warpSpecialized)
-        #expect(C.automatic.kernel(gatherA: false, gatherB: true, rows: 4096, tma: true) == .warpSpecialized)
-        #expect(C.automatic.kernel(gatherA: false, gatherB: false, rows: 4096, tma: true) == .warpSpecialized)
-        // A merged expert-parallel plan gathers both: the producer copies both, no map needed.
-        #expect(C.automatic.kernel(gatherA: true, gatherB: true, rows: 0, tma: true) == .warpSpecialized)
-        // A caller's buffer of unknown rows that is not gathered: cp.async.
-        #expect(C.automatic.kernel(gatherA: true, gatherB: false, rows: 0, tma: true) == .cpAsync)
-        // SWITCHYARD_TMA=0 or =grouped turns the weight gradients' TMA off, and with it the warp-specialized kernel.
-        #expect(C.automatic.kernel(gatherA: true, gatherB: false, rows: 4096, tma: false) == .cpAsync)
-        #expect(C.automatic.kernel(gatherA: true, gatherB: true, rows: 0, tma: false) == .cpAsync)
-        // classic: the 256-thread kernels as before.
-        #expect(C.classic.kernel(gatherA: true, gatherB: false, rows: 4096, tma: true) == .tma)
-        #expect(C.classic.kernel(gatherA: true, gatherB: true, rows: 4096, tma: true) == .cpAsync)
-        #expect(C(rawValue: "classic") == .classic && C(rawValue: "") == .automatic && C(rawValue: "ws") == nil)
-    }
-
     @Test("architecture names: sm_90a for Hopper, sm_100a for Blackwell, plain otherwise")
     func architectureNames() {
         #expect(CUDAContext.architecture(major: 9, minor: 0) == "sm_90a")

@@ -71,21 +71,6 @@ SY_DEVICE void mbar_wait(u32 bar, u32 parity) {
                  : "=r"(done) : "r"(bar), "r"(parity) : "memory");
   }
 }
-// When all of this thread's earlier cp.async copies have landed, one arrival on the barrier (which counts it in its
-// expected arrivals: .noinc). The warp-specialized producers signal their gathered rows so.
-SY_DEVICE void cp_async_mbar_arrive_noinc(u32 bar) {
-  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
-}
-SY_DEVICE void mbar_arrive(u32 bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
-}
-// Named barriers (ids 1..15; 0 is __syncthreads): `threads` threads, a multiple of 32.
-SY_DEVICE void named_bar_sync(int id, int threads) {
-  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
-SY_DEVICE void named_bar_arrive(int id, int threads) {
-  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
 // 16 zero bytes into shared memory.
 SY_DEVICE void st_shared_zero16(u32 dst) {
   asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(dst), "r"(0u) : "memory");

@@ -490,6 +490,19 @@ SY_DSWIGLU(sy_gemm_dswiglu_tma_256, 256, true, SY_B_MAP, &b_map)
 // (ping-pong), 4 × 48 KiB + 2 × 16 KiB + 1 KiB = 230400 B (cooperative).
 // Needs N % BN == 0 (a B box never reaches the next group), K % 64 == 0; tile_offsets in 128-row tiles as above.
 // Each output is one k-ascending sum: the same bytes on every run.
+SY_DEVICE void cp_async_mbar_arrive_noinc(u32 bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+SY_DEVICE void mbar_arrive(u32 bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+SY_DEVICE void named_bar_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+SY_DEVICE void named_bar_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
 template <bool PINGPONG> struct WsShape {
   static constexpr int bn = PINGPONG ? 128 : 256;
   static constexpr int stages = PINGPONG ? 5 : 4;
