@@ -15,6 +15,8 @@ public final class GPUKernels: @unchecked Sendable {
     let routeScatter: CUDAFunction
     let singleGroup: CUDAFunction
     let combine: CUDAFunction
+    /// sy_combine with a bf16 extra term (the single-device backward's router dX).
+    let combineBF16Extra: CUDAFunction
     let packRows: CUDAFunction
     let bf16ToFloat: CUDAFunction
     let fillRandomBF16: CUDAFunction
@@ -128,6 +130,7 @@ public final class GPUKernels: @unchecked Sendable {
         routeScatter = try function("moe_router.cu", "sy_route_scatter")
         singleGroup = try function("moe_router.cu", "sy_single_group")
         combine = try function("moe_elementwise.cu", "sy_combine")
+        combineBF16Extra = try function("moe_elementwise.cu", "sy_combine_bf16_extra")
         packRows = try function("moe_elementwise.cu", "sy_pack_rows")
         bf16ToFloat = try function("moe_elementwise.cu", "sy_bf16_to_f32")
         fillRandomBF16 = try function("moe_elementwise.cu", "sy_fill_random_bf16")

@@ -398,13 +398,15 @@ public final class GPUMoELayer: @unchecked Sendable {
                 try kernels.enqueueRouterInputGradient(
                     logitGradient: g.logitGradient.address + UInt64(chunk.lowerBound * Ep * 2), tokens: chunk.count,
                     hidden: d, paddedExperts: Ep, routerPadded: routerPadded.address, offsets: g.chunkOffsets.address,
-                    tileOffsets: g.chunkTileOffsets.address, out: g.routerInputGradient.address, stream: stream)
+                    tileOffsets: g.chunkTileOffsets.address, out: g.routerInputGradient.address, bf16: true,
+                    stream: stream)
             }
             a = KernelArguments()
             a.append(w.expertOutput); a.append(rows.position); a.append(UInt64(0)); a.append(Int32(K)); a.append(Int32(d))
             a.append(routed ? UInt64(0) : g.routerInputGradient.address)
             a.append(g.input.address + UInt64(chunk.lowerBound * d * 2))
-            try kernels.combine.launch(grid: (chunk.count, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
+            try kernels.combineBF16Extra.launch(grid: (chunk.count, 1, 1), block: (128, 1, 1), stream: stream,
+                                                arguments: a)
         }
         if let side, let stream {
             try side.join.record(on: side.stream)
@@ -543,7 +545,7 @@ public final class GPUGradients: @unchecked Sendable {
     public let chunkCapacity: Int
     /// dX [T, d] bf16; dWr [d, E], dW1 [E, d, 2n], dW2 [E, n, d] fp32; dS [T, K] fp32.
     public let input, router, w1, w2, scores: DeviceBuffer
-    /// dH [rows, 2n], A′ [rows, n] (bf16), dS partials, dZ [T, E′] (bf16), the router's dX of one chunk (fp32).
+    /// dH [rows, 2n], A′ [rows, n] (bf16), dS partials, dZ [T, E′] (bf16), the router's dX of one chunk (bf16).
     let hiddenGradient, scaledActivation, scorePartials, logitGradient, routerInputGradient: DeviceBuffer
     /// dWr split-K: row offsets of the splits and their fp32 partials [splits, d, E].
     let routerSplitOffsets, routerPartials: DeviceBuffer
@@ -578,7 +580,7 @@ public final class GPUGradients: @unchecked Sendable {
         scaledActivation = try allocate(rows * c.intermediate * 2)
         scorePartials = try allocate(rows * ((c.intermediate + 127) / 128) * 4)
         logitGradient = try allocate(tokens * layer.paddedExperts * 2)
-        routerInputGradient = try allocate(chunkCapacity * c.hidden * 4)
+        routerInputGradient = try allocate(chunkCapacity * c.hidden * 2)
         chunkOffsets = try allocate(8)
         chunkTileOffsets = try allocate(8)
         multiprocessors = ctx.multiprocessorCount

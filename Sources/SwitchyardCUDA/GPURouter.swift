@@ -102,14 +102,32 @@ extension GPUKernels {
                                arguments: a)
     }
 
-    /// The router's share of dX for `tokens` rows: fp32 [T, d] = dZ · Wr (`routerPadded` is bf16 [d, E′]); the
-    /// one-group offsets are set here.
+    /// The router's share of dX for `tokens` rows: [T, d] = dZ · Wr (`routerPadded` is bf16 [d, E′]), fp32, or bf16
+    /// with `bf16` (rounded once, as each expert row of dX is); the one-group offsets are set here.
     func enqueueRouterInputGradient(
         logitGradient: UInt64, tokens: Int, hidden d: Int, paddedExperts: Int, routerPadded: UInt64, offsets: UInt64,
-        tileOffsets: UInt64, out: UInt64, stream: CUDAStream?
+        tileOffsets: UInt64, out: UInt64, bf16: Bool = false, stream: CUDAStream?
     ) throws {
-        try enqueueOneGroupF32(a: logitGradient, rows: tokens, b: routerPadded, columns: d, depth: paddedExperts,
-                               offsets: offsets, tileOffsets: tileOffsets, out: out, stream: stream)
+        guard bf16 else {
+            try enqueueOneGroupF32(a: logitGradient, rows: tokens, b: routerPadded, columns: d, depth: paddedExperts,
+                                   offsets: offsets, tileOffsets: tileOffsets, out: out, stream: stream)
+            return
+        }
+        try enqueueSingleGroupOffsets(rows: tokens, offsets: offsets, tileOffsets: tileOffsets, stream: stream)
+        let kernel = gemmBF16(GPUKernels.tileWidth(columns: d))
+        var a = KernelArguments()
+        a.append(logitGradient); a.append(UInt64(0)); a.append(routerPadded); a.append(Int32(d))
+        a.append(Int32(paddedExperts)); a.append(offsets); a.append(tileOffsets); a.append(Int32(1)); a.append(out)
+        a.append(UInt64(0))
+        try kernel.function.launch(grid: (context.multiprocessorCount, 1, 1), block: (GPUKernels.gemmThreads, 1, 1),
+                                   sharedMemoryBytes: kernel.sharedBytes, stream: stream, arguments: a)
+    }
+
+    /// The offsets of a one-group GEMM over `rows` rows (two int32 each at `offsets`, `tileOffsets`), on the device.
+    private func enqueueSingleGroupOffsets(rows: Int, offsets: UInt64, tileOffsets: UInt64, stream: CUDAStream?) throws {
+        var a = KernelArguments()
+        a.append(Int32(rows)); a.append(Int32(GPUKernels.tileRows)); a.append(offsets); a.append(tileOffsets)
+        try singleGroup.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
     }
 
     /// out [rows, columns] (fp32) = A [rows, depth] · Bᵀ (B bf16 [columns, depth], K-major): the grouped fp32 GEMM
@@ -118,10 +136,8 @@ extension GPUKernels {
         a operandA: UInt64, rows: Int, b operandB: UInt64, columns: Int, depth: Int, offsets: UInt64, tileOffsets: UInt64,
         out: UInt64, stream: CUDAStream?
     ) throws {
+        try enqueueSingleGroupOffsets(rows: rows, offsets: offsets, tileOffsets: tileOffsets, stream: stream)
         var a = KernelArguments()
-        a.append(Int32(rows)); a.append(Int32(GPUKernels.tileRows)); a.append(offsets); a.append(tileOffsets)
-        try singleGroup.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
-        a = KernelArguments()
         a.append(operandA); a.append(UInt64(0)); a.append(operandB); a.append(Int32(columns)); a.append(Int32(depth))
         a.append(offsets); a.append(tileOffsets); a.append(Int32(1)); a.append(out)
         try gemmF32.launch(grid: (context.multiprocessorCount, 1, 1), block: (GPUKernels.gemmThreads, 1, 1),

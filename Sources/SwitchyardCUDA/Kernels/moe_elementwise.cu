@@ -4,6 +4,8 @@
 //   no atomics); dropped assignments (position −1) add nothing; scores null means s = 1 (the dX sum of the backward
 //   pass, whose rows are already score-scaled), extra null means no extra term (else fp32 [T, d], the router's dX).
 //   grid = T, block 128; d % 8 == 0; 16-byte aligned rows.
+// sy_combine_bf16_extra: the same with a bf16 extra term (the single-device backward's router dX, which its GEMM
+//   writes in bf16 like the expert rows it is summed with: half the bytes written and read of an fp32 term).
 // sy_pad_columns: out [rows, padded] = in [rows, columns] followed by zero columns (bf16). Grid-stride.
 // sy_pack_rows: out[g, p, :] = in[g, :, source_column(p)] — a batched transpose into K-major layout.
 //   interleave = 0: source_column(p) = p (Wrᵀ, W2ᵀ).
@@ -19,15 +21,30 @@
 // sy_unpack_fp8_rows: out[r] (bf16) = code · scale, the receiving side. Same grid.
 #include "moe_common.cuh"
 
-extern "C" __global__ void __launch_bounds__(128)
-    sy_combine(const bf16_t *__restrict__ y, const int *__restrict__ position_of_assignment,
-               const float *__restrict__ scores, int K, int d, const float *__restrict__ extra,
-               bf16_t *__restrict__ out) {
+// acc[0..7] = extra[i ..< i + 8] as floats: fp32 (scalar loads: callers' buffers need only 4-byte alignment) or bf16
+// (one 16-byte load; the backward's own buffer).
+SY_DEVICE void load_extra8(const float *__restrict__ e, long long i, float (&acc)[8]) {
+#pragma unroll
+  for (int j = 0; j < 8; ++j) acc[j] = e[i + j];
+}
+SY_DEVICE void load_extra8(const bf16_t *__restrict__ e, long long i, float (&acc)[8]) {
+  const uint4 v = *(const uint4 *)(e + i);
+  const u32 w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    acc[2 * j] = bf16_to_float((bf16_t)(w[j] & 0xffffu));
+    acc[2 * j + 1] = bf16_to_float((bf16_t)(w[j] >> 16));
+  }
+}
+
+template <typename Extra>
+SY_DEVICE void combine(const bf16_t *__restrict__ y, const int *__restrict__ position_of_assignment,
+                       const float *__restrict__ scores, int K, int d, const Extra *__restrict__ extra,
+                       bf16_t *__restrict__ out) {
   const int t = blockIdx.x;
   for (int c = threadIdx.x * 8; c < d; c += 128 * 8) {
-    float acc[8];
-#pragma unroll
-    for (int i = 0; i < 8; ++i) acc[i] = extra ? extra[(long long)t * d + c + i] : 0.0f;
+    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    if (extra) load_extra8(extra, (long long)t * d + c, acc);
     for (int k = 0; k < K; ++k) {
       const int p = position_of_assignment[(long long)t * K + k];
       if (p < 0) continue;
@@ -47,6 +64,20 @@ extern "C" __global__ void __launch_bounds__(128)
     o.w = pack_bf16x2(acc[6], acc[7]);
     *(uint4 *)(out + (long long)t * d + c) = o;
   }
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+    sy_combine(const bf16_t *__restrict__ y, const int *__restrict__ position_of_assignment,
+               const float *__restrict__ scores, int K, int d, const float *__restrict__ extra,
+               bf16_t *__restrict__ out) {
+  combine(y, position_of_assignment, scores, K, d, extra, out);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+    sy_combine_bf16_extra(const bf16_t *__restrict__ y, const int *__restrict__ position_of_assignment,
+                          const float *__restrict__ scores, int K, int d, const bf16_t *__restrict__ extra,
+                          bf16_t *__restrict__ out) {
+  combine(y, position_of_assignment, scores, K, d, extra, out);
 }
 
 extern "C" __global__ void __launch_bounds__(256)

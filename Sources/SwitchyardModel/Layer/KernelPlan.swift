@@ -189,7 +189,7 @@ public enum KernelPlan {
         let dH = s.R * s.u * s.sa * (s.quantized ? 2 : 1)  // FP8: row- and column-scaled copies
         let aPrime = s.R * s.n * s.sa, dS = s.R * s.scorePartialsPerRow * 4
         let gatheredColumnCopies = s.quantized ? 2 * s.R * s.d * s.sa : 0
-        let dXRows = s.R * s.d * 2, dZ = s.T * s.paddedE * 2, routerDX = s.T * s.d * 4
+        let dXRows = s.R * s.d * 2, dZ = s.T * s.paddedE * 2, routerDX = s.T * s.d * 2
         // Live at once: one token chunk of the dX rows and of the router's dX (bytes moved are the whole pass's).
         let dXRowsChunk = dXRows * s.chunkShare + s.chunkPlans, routerDXChunk = routerDX * s.chunkShare
         var list: [KernelSpec] = []
@@ -217,7 +217,7 @@ public enum KernelPlan {
                 transientBytes: live + dXRowsChunk,
                 work: .gemm(groups: s.rowGroups(depth: w.upColumns), columns: w.hidden, precision: p,
                             tile: s.tiles.hiddenOutput)),
-            // the router's share of dX, fp32, summed into dX below
+            // the router's share of dX, bf16 (as the expert rows), summed into dX below
             KernelSpec(
                 name: "router dX = dZ·Wrᵀ", phase: .backward, stage: .output, flops: 2 * s.T * s.E * s.d,
                 bytes: dZ + s.d * s.paddedE * 2 + routerDX, launches: 1, transientBytes: live + dXRowsChunk + routerDXChunk,
