@@ -66,12 +66,22 @@ typedef sy_CUresult (*sy_tensor_map_encode_fn)(void *, int, unsigned int, void *
                                                const unsigned long long *, const unsigned int *,
                                                const unsigned int *, int, int, int, int);
 typedef const char *(*sy_nvrtc_error_string_fn)(sy_nvrtcResult);
+// CUlaunchConfig as cuda.h lays it out (CUDA 12): grid and block dimensions, dynamic shared memory, stream, and the
+// launch attributes (none here: the kernels' cluster shape is compiled in).
+typedef struct {
+    unsigned int gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes;
+    sy_CUstream hStream;
+    void *attrs;
+    unsigned int numAttrs;
+} sy_launch_config;
+typedef sy_CUresult (*sy_max_active_clusters_fn)(int *, sy_CUfunction, const sy_launch_config *);
 
 #define SY_FIELD(name, symbol, params, args) int (*name) params;
 
 static struct {
     SY_CUDA_FUNCTIONS(SY_FIELD)
     sy_tensor_map_encode_fn cuTensorMapEncodeTiled;
+    sy_max_active_clusters_fn cuOccupancyMaxActiveClusters;  // optional: NULL before CUDA 12.0
     int loaded;
 } sy_cuda;
 
@@ -125,6 +135,8 @@ int sy_cuda_load(const char *path, char *err, size_t errlen) {
                                 err, errlen);
         }
         if (status == 0) {
+            sy_cuda.cuOccupancyMaxActiveClusters =
+                (sy_max_active_clusters_fn)dlsym(handle, "cuOccupancyMaxActiveClusters");
             sy_cuda.loaded = 1;
         } else if (handle != NULL) {
             memset(&sy_cuda, 0, sizeof sy_cuda);
@@ -202,4 +214,21 @@ sy_CUresult sy_cuTensorMapEncodeTiled(unsigned long long *words, int dataType, u
                                                         elementStrides, interleave, swizzle, l2Promotion, oobFill);
     memcpy(words, map.words, sizeof map.words);
     return result;
+}
+
+sy_CUresult sy_cuOccupancyMaxActiveClusters(int *clusters, sy_CUfunction function, unsigned int gridX,
+                                            unsigned int blockX, unsigned int sharedMemoryBytes) {
+    if (!sy_cuda.loaded || sy_cuda.cuOccupancyMaxActiveClusters == NULL) {
+        return SY_ERROR_NOT_LOADED;
+    }
+    sy_launch_config config;
+    memset(&config, 0, sizeof config);
+    config.gridDimX = gridX;
+    config.gridDimY = 1;
+    config.gridDimZ = 1;
+    config.blockDimX = blockX;
+    config.blockDimY = 1;
+    config.blockDimZ = 1;
+    config.sharedMemBytes = sharedMemoryBytes;
+    return sy_cuda.cuOccupancyMaxActiveClusters(clusters, function, &config);
 }

@@ -53,6 +53,22 @@ public struct CUDAFunction: @unchecked Sendable {
                   "cuFuncSetAttribute(\(name), max dynamic shared memory = \(bytes))")
     }
 
+    /// How many clusters of this kernel (its cluster shape compiled in, `clusterSize` blocks along x) can be resident
+    /// at once with `threads` per block and `sharedMemoryBytes` of dynamic shared memory: a persistent kernel's grid
+    /// should not exceed it, or the clusters past it wait for a whole round. Clusters must fit inside one GPC, so this
+    /// can be below SMs / clusterSize. nil where the driver cannot tell (no cuOccupancyMaxActiveClusters).
+    public func maxActiveClusters(clusterSize: Int, threads: Int, sharedMemoryBytes: Int) throws -> Int? {
+        let context = module.context
+        try context.makeCurrent()
+        let grid = max(clusterSize, context.multiprocessorCount / clusterSize * clusterSize)
+        var clusters: Int32 = 0
+        let status = sy_cuOccupancyMaxActiveClusters(&clusters, handle, UInt32(grid), UInt32(threads),
+                                                     UInt32(sharedMemoryBytes))
+        if status == SY_ERROR_NOT_LOADED { return nil }
+        try check(status, "cuOccupancyMaxActiveClusters(\(name), \(threads) threads, \(sharedMemoryBytes) B shared)")
+        return Int(clusters)
+    }
+
     /// Launches the kernel and checks that the launch was accepted. Faults inside the kernel surface later, at the
     /// next synchronization.
     ///

@@ -41,6 +41,9 @@ public final class GPUKernels: @unchecked Sendable {
     let gemmBF16CooperativeMC: CUDAFunction
     /// The multicast kernel with its epilogue stored by TMA (`sy_gemm_bf16_coop_mc_ts`; takes C's map too).
     let gemmBF16CooperativeMCStore: CUDAFunction
+    /// How many clusters of two of each multicast kernel can be resident at once (the driver's occupancy query;
+    /// nil where it cannot tell): their persistent grid is capped there.
+    public let multicastClusters: (threadStores: Int?, tmaStores: Int?)
     /// Which bf16 GEMM ``bf16GEMM(weights:groups:n:k:)`` launches: by default chosen by shape; for A/B runs
     /// `SWITCHYARD_BF16_GEMM=onerole|pingpong|coop|mc` in the environment forces one where it applies.
     let bf16Choice: BF16GEMMChoice
@@ -147,6 +150,11 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16Cooperative = try warpSpecialized("sy_gemm_bf16_coop")
         gemmBF16CooperativeMC = try warpSpecialized("sy_gemm_bf16_coop_mc")
         gemmBF16CooperativeMCStore = try warpSpecialized("sy_gemm_bf16_coop_mc_ts")
+        func clusters(_ kernel: CUDAFunction) throws -> Int? {
+            try kernel.maxActiveClusters(clusterSize: 2, threads: GPUKernels.warpSpecializedThreads,
+                                         sharedMemoryBytes: GPUKernels.warpSpecializedSharedMemoryBytes)
+        }
+        multicastClusters = (try clusters(gemmBF16CooperativeMC), try clusters(gemmBF16CooperativeMCStore))
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
         weightGradTMA = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma", GPUKernels.weightGradSharedMemoryBytes(width:))
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
@@ -173,6 +181,8 @@ public final class GPUKernels: @unchecked Sendable {
         let map: TensorMap?
         /// CTAs per cluster (compiled into the kernel): the grid is a multiple of it.
         var clusterSize = 1
+        /// The most clusters that can be resident at once (nil: not known); the grid does not exceed it.
+        var maxClusters: Int?
         /// C's tensor map, after B's, for the kernels that store by TMA.
         var outputMap: TensorMap?
 
@@ -182,8 +192,16 @@ public final class GPUKernels: @unchecked Sendable {
             var a = arguments
             if let map { a.append(map) }
             if let outputMap { a.append(outputMap) }
-            try function.launch(grid: (max(clusterSize, blocks / clusterSize * clusterSize), 1, 1), block: (threads, 1, 1),
-                                sharedMemoryBytes: sharedBytes, stream: stream, arguments: a)
+            try function.launch(grid: (GroupedGEMM.grid(blocks: blocks, clusterSize: clusterSize, maxClusters: maxClusters), 1, 1),
+                                block: (threads, 1, 1), sharedMemoryBytes: sharedBytes, stream: stream, arguments: a)
+        }
+
+        /// A persistent grid of about `blocks` blocks: a whole number of clusters, at least one, at most
+        /// `maxClusters` of them when that is known and positive.
+        static func grid(blocks: Int, clusterSize: Int, maxClusters: Int?) -> Int {
+            var clusters = max(1, blocks / clusterSize)
+            if let maxClusters, maxClusters > 0 { clusters = min(clusters, maxClusters) }
+            return clusters * clusterSize
         }
     }
 
@@ -234,6 +252,11 @@ public final class GPUKernels: @unchecked Sendable {
                                threads: GPUKernels.warpSpecializedThreads,
                                map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: box))
         gemm.clusterSize = clusterSize
+        gemm.maxClusters = switch kernel {
+        case .cooperativeMulticast: multicastClusters.threadStores
+        case .cooperativeMulticastStore: multicastClusters.tmaStores
+        default: nil
+        }
         if kernel == .cooperativeMulticastStore {
             gemm.outputMap = try TensorMap.tiled2D(
                 context: context, address: output.address, dtype: .bf16, rows: output.rows, columns: n,

@@ -69,6 +69,20 @@ struct LaunchPreparationTests {
         #expect(C(rawValue: "mcts") == nil)
     }
 
+    @Test("persistent grids: whole clusters, capped at the clusters the driver says can be resident")
+    func persistentGrid() {
+        typealias G = GPUKernels.GroupedGEMM
+        #expect(G.grid(blocks: 132, clusterSize: 1, maxClusters: nil) == 132)
+        #expect(G.grid(blocks: 132, clusterSize: 2, maxClusters: nil) == 132)
+        #expect(G.grid(blocks: 133, clusterSize: 2, maxClusters: nil) == 132)
+        // Clusters stay inside a GPC: fewer may fit than SMs / 2, and the grid follows.
+        #expect(G.grid(blocks: 132, clusterSize: 2, maxClusters: 62) == 124)
+        #expect(G.grid(blocks: 132, clusterSize: 2, maxClusters: 80) == 132)
+        // Unknown (0) or a single SM: still one cluster.
+        #expect(G.grid(blocks: 132, clusterSize: 2, maxClusters: 0) == 132)
+        #expect(G.grid(blocks: 1, clusterSize: 2, maxClusters: nil) == 2)
+    }
+
     @Test("architecture names: sm_90a for Hopper, sm_100a for Blackwell, plain otherwise")
     func architectureNames() {
         #expect(CUDAContext.architecture(major: 9, minor: 0) == "sm_90a")

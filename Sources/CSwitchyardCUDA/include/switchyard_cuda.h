@@ -107,6 +107,12 @@ sy_CUresult sy_cuLaunchKernel(sy_CUfunction function,
                               unsigned int gridX, unsigned int gridY, unsigned int gridZ,
                               unsigned int blockX, unsigned int blockY, unsigned int blockZ,
                               unsigned int sharedMemoryBytes, sy_CUstream stream, void **parameters, void **extra);
+/// cuOccupancyMaxActiveClusters for a kernel whose cluster shape is compiled in (`__cluster_dims__`): how many of
+/// its clusters can be resident at once with `blockX` threads and `sharedMemoryBytes` of dynamic shared memory per
+/// block, for a grid of `gridX` blocks (a multiple of the cluster size). SY_ERROR_NOT_LOADED when the driver lacks
+/// the entry point (before CUDA 12.0).
+sy_CUresult sy_cuOccupancyMaxActiveClusters(int *clusters, sy_CUfunction function, unsigned int gridX,
+                                            unsigned int blockX, unsigned int sharedMemoryBytes);
 /// cuTensorMapEncodeTiled; the encoded map is copied to `words` (SY_TENSOR_MAP_WORDS 64-bit words).
 sy_CUresult sy_cuTensorMapEncodeTiled(unsigned long long *words, int dataType, unsigned int rank, void *address,
                                       const unsigned long long *dimensions, const unsigned long long *strides,

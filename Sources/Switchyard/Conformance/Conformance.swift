@@ -107,8 +107,9 @@ public enum Conformance {
             // GPU widths reach every tile width the kernels pick: n = 256 gives the dH kernel its 256-wide tiles
             // (n % 256 == 0), n = 128 the up-projection's (n % 128 == 0), d ≥ 256 the N = d GEMMs'.
             let intermediate = large ? 64 : pick(gpuShapes ? [64, 128, 192, 256] : [4, 8, 12])
-            // 256 experts: the router's dWr GEMM (N = E) takes 256-wide tiles.
-            let experts = pick(gpuShapes ? [1, 4, 8, 16, 33, 64, 128, 256] : [1, 4, 8, 16, 33, 64, 128])
+            // 256 experts: the router's dWr GEMM (N = E) takes 256-wide tiles; 320: more groups than the multicast
+            // bf16 GEMM takes (≤ 256), so the cooperative kernel without multicast runs.
+            let experts = pick(gpuShapes ? [1, 4, 8, 16, 33, 64, 128, 256, 320] : [1, 4, 8, 16, 33, 64, 128])
             let topK = min(experts, pick([1, 2, 4, 6, 8]))
             let kind: RouterKind
             switch i % 4 {

@@ -9,6 +9,9 @@ struct DevicesCommand: AsyncParsableCommand {
         discussion: "Exits 0 on a machine with no GPU, saying so in one line."
     )
 
+    @Flag(help: "Also compile the kernels (Hopper and newer) and show what they make of each GPU: the multicast GEMMs' resident clusters.")
+    var kernels = false
+
     func run() async throws {
         print("CUDA libraries:")
         for line in CUDALibraries.report().split(separator: "\n") { print("  \(line)") }
@@ -33,7 +36,11 @@ struct DevicesCommand: AsyncParsableCommand {
         }
         for ordinal in 0..<count {
             do {
-                print(Self.describe(try CUDAContext.open(ordinal: ordinal)))
+                let context = try CUDAContext.open(ordinal: ordinal)
+                print(Self.describe(context))
+                if kernels, context.computeCapability.major >= 9 {
+                    print(Self.describeKernels(try GPUKernels(context: context, cache: try KernelCache())))
+                }
             } catch {
                 print("GPU \(ordinal): cannot open: \(error)")
             }
@@ -49,6 +56,14 @@ struct DevicesCommand: AsyncParsableCommand {
               memory \(mebibytes(context.totalMemory)) MiB, L2 \(mebibytes(context.l2CacheBytes)) MiB, \
             shared memory per block (opt-in) \(context.maxSharedMemoryPerBlockOptin / 1024) KiB
             """
+    }
+
+    /// What the kernels make of this GPU once compiled: how many clusters of two the multicast GEMMs keep resident.
+    static func describeKernels(_ kernels: GPUKernels) -> String {
+        func show(_ n: Int?) -> String { n.map(String.init) ?? "unknown (driver has no cuOccupancyMaxActiveClusters)" }
+        let sms = kernels.context.multiprocessorCount
+        return "  multicast bf16 GEMM: \(show(kernels.multicastClusters.tmaStores)) clusters of 2 resident "
+            + "(TMA stores), \(show(kernels.multicastClusters.threadStores)) (thread stores); \(sms / 2) if every SM paired"
     }
 
     private static func mebibytes(_ bytes: Int) -> Int { bytes / (1 << 20) }
