@@ -27,10 +27,6 @@ public final class GPUKernels: @unchecked Sendable {
     let gemmDSwiGLUTMA: TileWidths
     /// The weight-gradient GEMM with the operands that are not gathered loaded by TMA.
     let weightGradTMA: TileWidths
-    /// The same with 32-row k-steps in 8 stages (`sy_gemm_weight_grad_tma32_*`, boxes of 64 × 32), and the k-step
-    /// rows ``enqueueWeightGradient`` uses with TMA: 64, or 32 with `SWITCHYARD_WEIGHT_GRAD_ROWS=32` in the environment.
-    let weightGradTMA32: TileWidths
-    let weightGradStepRows: Int
     /// Whether the grouped GEMMs load their weight operand by TMA, and ``tmaWeightGradients`` whether the
     /// weight-gradient GEMMs load the operands they do not gather so (both the default). For A/B runs,
     /// `SWITCHYARD_TMA=0` in the environment keeps every operand on cp.async, `SWITCHYARD_TMA=grouped` uses TMA in
@@ -83,8 +79,7 @@ public final class GPUKernels: @unchecked Sendable {
         width == 256 ? 4 * (128 * 64 * 2 + 256 * 64 * 2) + 1024 : 5 * (2 * 128 * 64 * 2) + 1024
     }
     static let gemmSharedMemoryBytes = gemmSharedMemoryBytes(width: 128)
-    /// moe_weight_grad.cu: 4 stages × (A: two 64-wide chunks × 64 rows × 128 B + B: BN/64 such chunks) + 1 KiB (the
-    /// 32-row kernels: 8 stages of half the rows, the same bytes).
+    /// moe_weight_grad.cu: 4 stages × (A: two 64-wide chunks × 64 rows × 128 B + B: BN/64 such chunks) + 1 KiB.
     static func weightGradSharedMemoryBytes(width: Int) -> Int { 4 * (2 * 64 * 128 + width / 64 * 64 * 128) + 1024 }
     /// The output tile width for N output columns: 256 once there are enough columns to fill it.
     static func tileWidth(columns: Int) -> Int { columns >= 256 ? 256 : 128 }
@@ -162,8 +157,6 @@ public final class GPUKernels: @unchecked Sendable {
         multicastClusters = (try clusters(gemmBF16CooperativeMC), try clusters(gemmBF16CooperativeMCStore))
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
         weightGradTMA = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma", GPUKernels.weightGradSharedMemoryBytes(width:))
-        weightGradTMA32 = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma32", GPUKernels.weightGradSharedMemoryBytes(width:))
-        weightGradStepRows = ProcessInfo.processInfo.environment["SWITCHYARD_WEIGHT_GRAD_ROWS"] == "32" ? 32 : 64
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
         sumPartials = try function("moe_weight_grad.cu", "sy_sum_partials")
         routerBackward = try function("moe_router.cu", "sy_router_backward")

@@ -63,8 +63,7 @@ extension GPUKernels {
     ) throws {
         let width = GPUKernels.tileWidth(columns: n)
         let tma = tmaWeightGradients && rows > 0 && (gatherA == 0 || gatherB == 0)
-        let stepRows = tma ? weightGradStepRows : 64
-        let kernel = !tma ? weightGrad(width) : stepRows == 32 ? weightGradTMA32(width) : weightGradTMA(width)
+        let kernel = tma ? weightGradTMA(width) : weightGrad(width)
         var args = KernelArguments()
         args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
         args.append(operandB); args.append(Int64(ldb)); args.append(gatherB)
@@ -75,7 +74,7 @@ extension GPUKernels {
             func map(_ address: UInt64, gathered: Bool, columns: Int, ld: Int) throws -> TensorMap {
                 gathered ? TensorMap(words: [UInt64](repeating: 0, count: 16))
                     : try TensorMap.tiled2D(context: context, address: address, dtype: .bf16, rows: rows, columns: columns,
-                                            rowStrideBytes: ld * 2, boxRows: stepRows, boxColumns: 64, swizzle128B: true)
+                                            rowStrideBytes: ld * 2, boxRows: 64, boxColumns: 64, swizzle128B: true)
             }
             args.append(try map(operandA, gathered: gatherA != 0, columns: m, ld: lda))
             args.append(try map(operandB, gathered: gatherB != 0, columns: n, ld: ldb))

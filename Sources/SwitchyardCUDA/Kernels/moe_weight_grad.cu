@@ -18,12 +18,13 @@
 // Every output element of every group is written, zeros for an empty group. Deterministic: fixed reduction order.
 #include "moe_common.cuh"
 
+#define SY_WG_A_BYTES (2 * 64 * 128)  // two 64-wide M chunks × 64 rows × 128 B
 
 struct WeightGradTile {
   int group, m0, n0, row_begin, row_end, num_k;
 };
 
-template <int BN, int KR = 64>
+template <int BN>
 SY_DEVICE WeightGradTile locate_weight_grad_tile(int tile, int M, int N, const int *__restrict__ offsets) {
   const int m_tiles = (M + 127) / 128, n_tiles = (N + BN - 1) / BN;
   WeightGradTile t;
@@ -33,7 +34,7 @@ SY_DEVICE WeightGradTile locate_weight_grad_tile(int tile, int M, int N, const i
   t.n0 = r % n_tiles * BN;
   t.row_begin = offsets[t.group];
   t.row_end = offsets[t.group + 1];
-  t.num_k = (t.row_end - t.row_begin + KR - 1) / KR;
+  t.num_k = (t.row_end - t.row_begin + 63) / 64;
   return t;
 }
 
@@ -44,7 +45,7 @@ SY_DEVICE WeightGradTile locate_weight_grad_tile(int tile, int M, int N, const i
 // in 64 × 64 boxes with the 128-byte swizzle, one box per 64-wide chunk), issued by thread 0 onto the stage's
 // mbarrier; a box's rows past the group's end belong to the next group (or to nothing), so they are zeroed in shared
 // memory before the wgmma reads them, as the cp.async path zero-fills them.
-template <int BN, int STAGES, int W, bool GA, bool GB, bool TMA = false, int KR = 64>
+template <int BN, int STAGES, int W, bool GA, bool GB, bool TMA = false>
 SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
                            const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M, int N,
                            int groups, const int *__restrict__ offsets, float *__restrict__ out, int ld_out,
@@ -52,10 +53,7 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   constexpr bool TMA_A = TMA && !GA, TMA_B = TMA && !GB;
   constexpr int B_CHUNKS = BN / 64;  // 64-wide N chunks of the B tile
   constexpr int AHEAD = STAGES - 1 - W;
-  constexpr int CHUNK_BYTES = KR * 128;             // one 64-wide M or N chunk of a stage: KR rows × 128 B
-  constexpr int A_BYTES = 2 * CHUNK_BYTES;           // A: two 64-wide M chunks
-  constexpr int STAGE_BYTES = A_BYTES + B_CHUNKS * CHUNK_BYTES;
-  constexpr int ROWS = KR / 32;                      // stage rows per thread (32 apart)
+  constexpr int STAGE_BYTES = SY_WG_A_BYTES + B_CHUNKS * 64 * 128;
   extern __shared__ unsigned char smem_raw[];
   unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw + 1023) & ~1023ull);
   const u32 smem_base = smem_addr(smem);
@@ -72,13 +70,13 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   // Source rows of this thread's two rows of stage kb (the gather's indices). Loaded one stage ahead of their
   // cp.async (see the main loop), so that no wgmma waits behind a dependent index load.
   struct Sources {
-    int a[ROWS], b[ROWS];  // −1: past the group's rows
+    int a[2], b[2];  // −1: past the group's rows
   };
   auto sources = [&](const WeightGradTile &t, int kb) {
     Sources s;
 #pragma unroll
-    for (int i = 0; i < ROWS; ++i) {
-      const int row = t.row_begin + kb * KR + r_lo + 32 * i;
+    for (int i = 0; i < 2; ++i) {
+      const int row = t.row_begin + kb * 64 + r_lo + 32 * i;
       const bool ok = row < t.row_end;
       s.a[i] = ok ? (GA ? gather_a[row] : row) : -1;
       s.b[i] = ok ? (GB ? gather_b[row] : row) : -1;
@@ -88,28 +86,26 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   // Per thread and tile, constant over the reduction: the swizzled shared-memory offsets of its two rows, its
   // column in A and B, and which 64-wide chunks exist (M, N % 64 == 0). A k-step then costs one address product per
   // row and operand, and each cp.async only adds a constant.
-  u32 sw[ROWS];
-#pragma unroll
-  for (int i = 0; i < ROWS; ++i) sw[i] = swizzle128(r_lo + 32 * i, chunk);
+  const u32 sw[2] = {swizzle128(r_lo, chunk), swizzle128(r_lo + 32, chunk)};
   __shared__ alignas(8) u64 full_bar[STAGES];
   auto load_stage = [&](const WeightGradTile &t, int kb, const Sources &src) {
     const u32 stage = smem_base + (kb % STAGES) * STAGE_BYTES;
     if constexpr (TMA_A || TMA_B) {
       if (tid == 0) {
         const u32 bar = smem_addr(&full_bar[kb % STAGES]);
-        mbar_expect_tx(bar, (TMA_A ? A_BYTES : 0) + (TMA_B ? B_CHUNKS * CHUNK_BYTES : 0));
-        const int row0 = t.row_begin + kb * KR;
+        mbar_expect_tx(bar, (TMA_A ? 2 * 64 * 128 : 0) + (TMA_B ? B_CHUNKS * 64 * 128 : 0));
+        const int row0 = t.row_begin + kb * 64;
         if (TMA_A) {
-          for (int half = 0; half < 2; ++half) tma_load_2d(stage + half * CHUNK_BYTES, a_map, t.m0 + 64 * half, row0, bar);
+          for (int half = 0; half < 2; ++half) tma_load_2d(stage + half * (64 * 128), a_map, t.m0 + 64 * half, row0, bar);
         }
         if (TMA_B) {
-          for (int c = 0; c < B_CHUNKS; ++c) tma_load_2d(stage + A_BYTES + c * CHUNK_BYTES, b_map, t.n0 + 64 * c, row0, bar);
+          for (int c = 0; c < B_CHUNKS; ++c) tma_load_2d(stage + SY_WG_A_BYTES + c * (64 * 128), b_map, t.n0 + 64 * c, row0, bar);
         }
       }
     }
     const int a_col = t.m0 + chunk * 8, b_col = t.n0 + chunk * 8;
 #pragma unroll
-    for (int i = 0; i < ROWS; ++i) {
+    for (int i = 0; i < 2; ++i) {
       const bool ok = src.a[i] >= 0;
       const bf16_t *pa = ok ? a + (long long)src.a[i] * lda + a_col : a;
       const bf16_t *pb = ok ? b + (long long)src.b[i] * ldb + b_col : b;
@@ -117,14 +113,14 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
           const bool a_ok = ok && t.m0 + 64 * half < M;
-          cp_async_16(stage + half * CHUNK_BYTES + sw[i], a_ok ? pa + 64 * half : a, a_ok ? 16u : 0u);
+          cp_async_16(stage + half * (64 * 128) + sw[i], a_ok ? pa + 64 * half : a, a_ok ? 16u : 0u);
         }
       }
       if constexpr (!TMA_B) {
 #pragma unroll
         for (int c = 0; c < B_CHUNKS; ++c) {
           const bool b_ok = ok && t.n0 + 64 * c < N;
-          cp_async_16(stage + A_BYTES + c * CHUNK_BYTES + sw[i], b_ok ? pb + 64 * c : b, b_ok ? 16u : 0u);
+          cp_async_16(stage + SY_WG_A_BYTES + c * (64 * 128) + sw[i], b_ok ? pb + 64 * c : b, b_ok ? 16u : 0u);
         }
       }
     }
@@ -153,9 +149,9 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
     __syncthreads();
   }
   // Stage-0 descriptors of this warpgroup's 64-wide M chunk of A and of the B tile.
-  const u64 desc_a0 = wgmma_desc_mn_major_sw128(smem_base + warpgroup * CHUNK_BYTES, CHUNK_BYTES);
-  const u64 desc_b0 = wgmma_desc_mn_major_sw128(smem_base + A_BYTES, CHUNK_BYTES);
-  WeightGradTile cur = locate_weight_grad_tile<BN, KR>(tile, M, N, offsets);
+  const u64 desc_a0 = wgmma_desc_mn_major_sw128(smem_base + warpgroup * (64 * 128), 64 * 128);
+  const u64 desc_b0 = wgmma_desc_mn_major_sw128(smem_base + SY_WG_A_BYTES, 64 * 128);
+  WeightGradTile cur = locate_weight_grad_tile<BN>(tile, M, N, offsets);
   Sources ahead = load_prologue(cur, true);  // sources of stage kb + STAGES − 2
   while (true) {
     float acc[BN / 2];
@@ -168,17 +164,17 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
         mbar_wait(smem_addr(&full_bar[s]), (phases >> s) & 1u);
         phases ^= 1u << s;
         // Rows of the boxes past the group's end: zero, as the cp.async path leaves them.
-        const int valid = cur.row_end - (cur.row_begin + kb * KR);
-        if (valid < KR) {
+        const int valid = cur.row_end - (cur.row_begin + kb * 64);
+        if (valid < 64) {
           const u32 stage = smem_base + s * STAGE_BYTES;
 #pragma unroll
-          for (int i = 0; i < ROWS; ++i) {
+          for (int i = 0; i < 2; ++i) {
             if (r_lo + 32 * i >= valid) {
               if (TMA_A) {
-                for (int half = 0; half < 2; ++half) st_shared_zero16(stage + half * CHUNK_BYTES + sw[i]);
+                for (int half = 0; half < 2; ++half) st_shared_zero16(stage + half * (64 * 128) + sw[i]);
               }
               if (TMA_B) {
-                for (int c = 0; c < B_CHUNKS; ++c) st_shared_zero16(stage + A_BYTES + c * CHUNK_BYTES + sw[i]);
+                for (int c = 0; c < B_CHUNKS; ++c) st_shared_zero16(stage + SY_WG_A_BYTES + c * (64 * 128) + sw[i]);
               }
             }
           }
@@ -198,7 +194,7 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
       for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
       wgmma_fence();
 #pragma unroll
-      for (int kk = 0; kk < KR / 16; ++kk) {
+      for (int kk = 0; kk < 4; ++kk) {
         wgmma_step<BN, true>(acc, desc_a0 + stage_off + kk * (2048 >> 4), desc_b0 + stage_off + kk * (2048 >> 4),
                              (kb > 0 || kk > 0) ? 1 : 0);
       }
@@ -213,7 +209,7 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
 
     const int next_tile = tile + gridDim.x;
     const bool has_next = next_tile < total;
-    const WeightGradTile next = has_next ? locate_weight_grad_tile<BN, KR>(next_tile, M, N, offsets) : cur;
+    const WeightGradTile next = has_next ? locate_weight_grad_tile<BN>(next_tile, M, N, offsets) : cur;
     __syncthreads();  // every warp is done reading this tile's shared memory
     ahead = load_prologue(next, has_next);
 
@@ -250,33 +246,29 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
 // _tma_256, with the maps of A as [rows, M] and B as [rows, N]; the map of a gathered operand is not read and may be
 // anything); the gather pattern (dW2 gathers B, dW1 gathers A, dWr neither) picks an instantiation.
 #define SY_WG_MAPS , const __grid_constant__ SyTensorMap a_map, const __grid_constant__ SyTensorMap b_map
-#define SY_WEIGHT_GRAD(NAME, BN, TMA, MAP_PARAMS, A_MAP, B_MAP, STAGES, KR)                                          \
+#define SY_WEIGHT_GRAD(NAME, BN, TMA, MAP_PARAMS, A_MAP, B_MAP)                                                       \
   extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                                         \
       const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
       long long ldb, const int *__restrict__ gather_b, int M, int N, int groups, const int *__restrict__ offsets,    \
       float *__restrict__ out, int ld_out MAP_PARAMS) {                                                              \
     if (gather_a && gather_b)                                                                                        \
-      weight_grad<BN, STAGES, 1, true, true, TMA, KR>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets,     \
-                                                      out, ld_out, A_MAP, B_MAP);                                    \
+      weight_grad<BN, 4, 1, true, true, TMA>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out, \
+                                             A_MAP, B_MAP);                                                          \
     else if (gather_a)                                                                                               \
-      weight_grad<BN, STAGES, 1, true, false, TMA, KR>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets,    \
-                                                       out, ld_out, A_MAP, B_MAP);                                   \
+      weight_grad<BN, 4, 1, true, false, TMA>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,        \
+                                              ld_out, A_MAP, B_MAP);                                                 \
     else if (gather_b)                                                                                               \
-      weight_grad<BN, STAGES, 1, false, true, TMA, KR>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets,    \
-                                                       out, ld_out, A_MAP, B_MAP);                                   \
+      weight_grad<BN, 4, 1, false, true, TMA>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,        \
+                                              ld_out, A_MAP, B_MAP);                                                 \
     else                                                                                                             \
-      weight_grad<BN, STAGES, 1, false, false, TMA, KR>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets,   \
-                                                        out, ld_out, A_MAP, B_MAP);                                  \
+      weight_grad<BN, 4, 1, false, false, TMA>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,       \
+                                               ld_out, A_MAP, B_MAP);                                                \
   }
 
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_128, 128, false, , nullptr, nullptr, 4, 64)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_256, 256, false, , nullptr, nullptr, 4, 64)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_128, 128, true, SY_WG_MAPS, &a_map, &b_map, 4, 64)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_256, 256, true, SY_WG_MAPS, &a_map, &b_map, 4, 64)
-// 32-row k-steps in 8 stages (the same shared memory): loads run 6 half-size stages (192 rows) ahead instead of 2
-// full ones (128 rows); the maps' boxes are 64 × 32. The same k16 slices in the same order: the same bits.
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma32_128, 128, true, SY_WG_MAPS, &a_map, &b_map, 8, 32)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma32_256, 256, true, SY_WG_MAPS, &a_map, &b_map, 8, 32)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_128, 128, false, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_256, 256, false, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_128, 128, true, SY_WG_MAPS, &a_map, &b_map)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_256, 256, true, SY_WG_MAPS, &a_map, &b_map)
 
 // Deterministic split-K for one-group products with few output tiles (dWr = Xᵀ·dZ): the rows are cut into `splits`
 // groups (offsets written here, on the device), each writes its own partial [M, ld_out], and sy_sum_partials adds
