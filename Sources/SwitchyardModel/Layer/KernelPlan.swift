@@ -81,11 +81,11 @@ public enum KernelPlan {
 
     /// The tiles Switchyard's kernels use for this workload (``TileRule``).
     struct Tiles {
-        /// Router GEMMs (X·Wr, dZ·Wrᵀ): the workload's tile.
+        /// The router logits X·Wr: the workload's tile.
         let router: TileConfig
         /// Up-projection (u columns; each tile holds N/2 gate and the matching N/2 up columns).
         let up: TileConfig
-        /// Down-projection and dX rows (d columns).
+        /// Down-projection, dX rows and the router's dZ·Wrᵀ (d columns; the last on the one-role bf16 GEMM).
         let hiddenOutput: TileConfig
         /// dH kernel (n columns; one dS partial per row and column tile).
         let dH: TileConfig
@@ -222,7 +222,7 @@ public enum KernelPlan {
                 name: "router dX = dZ·Wrᵀ", phase: .backward, stage: .output, flops: 2 * s.T * s.E * s.d,
                 bytes: dZ + s.d * s.paddedE * 2 + routerDX, launches: 1, transientBytes: live + dXRowsChunk + routerDXChunk,
                 work: .gemm(groups: [GEMMGroup(rows: w.tokens, depth: Int(s.paddedE))], columns: w.hidden,
-                            precision: .bf16, tile: s.tiles.router)),
+                            precision: .bf16, tile: s.tiles.hiddenOutput)),
             KernelSpec(
                 name: "dX sum", phase: .backward, stage: .output, flops: s.TK * s.d,
                 bytes: dXRows + s.TK * 4 + routerDX + s.T * s.d * 2, launches: 1,
