@@ -21,8 +21,8 @@ extension GPUKernels {
         singleTileOffsets: UInt64, logits: UInt64, expertIndex: UInt64, scores: UInt64, stream: CUDAStream?
     ) throws {
         let E = c.experts, K = c.topK, d = c.hidden
-        try enqueueOneGroupF32(a: input, rows: tokens, b: router, columns: E, depth: d, offsets: singleOffsets,
-                               tileOffsets: singleTileOffsets, out: logits, stream: stream)
+        try enqueueOneGroup(a: input, rows: tokens, b: router, columns: E, depth: d, offsets: singleOffsets,
+                            tileOffsets: singleTileOffsets, out: logits, stream: stream)
         let mode = GPUKernels.routerMode(c)
         var a = KernelArguments()
         a.append(logits); a.append(bias); a.append(Int32(tokens)); a.append(Int32(E)); a.append(Int32(K))
@@ -108,40 +108,28 @@ extension GPUKernels {
         logitGradient: UInt64, tokens: Int, hidden d: Int, paddedExperts: Int, routerPadded: UInt64, offsets: UInt64,
         tileOffsets: UInt64, out: UInt64, bf16: Bool = false, stream: CUDAStream?
     ) throws {
-        guard bf16 else {
-            try enqueueOneGroupF32(a: logitGradient, rows: tokens, b: routerPadded, columns: d, depth: paddedExperts,
-                                   offsets: offsets, tileOffsets: tileOffsets, out: out, stream: stream)
-            return
-        }
-        try enqueueSingleGroupOffsets(rows: tokens, offsets: offsets, tileOffsets: tileOffsets, stream: stream)
-        let kernel = gemmBF16(GPUKernels.tileWidth(columns: d))
-        var a = KernelArguments()
-        a.append(logitGradient); a.append(UInt64(0)); a.append(routerPadded); a.append(Int32(d))
-        a.append(Int32(paddedExperts)); a.append(offsets); a.append(tileOffsets); a.append(Int32(1)); a.append(out)
-        a.append(UInt64(0))
-        try kernel.function.launch(grid: (context.multiprocessorCount, 1, 1), block: (GPUKernels.gemmThreads, 1, 1),
-                                   sharedMemoryBytes: kernel.sharedBytes, stream: stream, arguments: a)
+        try enqueueOneGroup(a: logitGradient, rows: tokens, b: routerPadded, columns: d, depth: paddedExperts,
+                            offsets: offsets, tileOffsets: tileOffsets, out: out, bf16: bf16, stream: stream)
     }
 
-    /// The offsets of a one-group GEMM over `rows` rows (two int32 each at `offsets`, `tileOffsets`), on the device.
-    private func enqueueSingleGroupOffsets(rows: Int, offsets: UInt64, tileOffsets: UInt64, stream: CUDAStream?) throws {
+    /// out [rows, columns] = A [rows, depth] · Bᵀ (B bf16 [columns, depth], K-major) as a one-group grouped GEMM, whose
+    /// offsets (two int32 each at `offsets`, `tileOffsets`) are set here on the device: fp32 out (`sy_gemm_f32`), or
+    /// bf16 with `bf16` (the one-role `sy_gemm_bf16` at the width of `columns`, no row scale).
+    private func enqueueOneGroup(
+        a operandA: UInt64, rows: Int, b operandB: UInt64, columns: Int, depth: Int, offsets: UInt64, tileOffsets: UInt64,
+        out: UInt64, bf16: Bool = false, stream: CUDAStream?
+    ) throws {
         var a = KernelArguments()
         a.append(Int32(rows)); a.append(Int32(GPUKernels.tileRows)); a.append(offsets); a.append(tileOffsets)
         try singleGroup.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
-    }
-
-    /// out [rows, columns] (fp32) = A [rows, depth] · Bᵀ (B bf16 [columns, depth], K-major): the grouped fp32 GEMM
-    /// as one group, whose offsets (two int32 each at `offsets`, `tileOffsets`) are set here on the device.
-    private func enqueueOneGroupF32(
-        a operandA: UInt64, rows: Int, b operandB: UInt64, columns: Int, depth: Int, offsets: UInt64, tileOffsets: UInt64,
-        out: UInt64, stream: CUDAStream?
-    ) throws {
-        try enqueueSingleGroupOffsets(rows: rows, offsets: offsets, tileOffsets: tileOffsets, stream: stream)
-        var a = KernelArguments()
+        a = KernelArguments()
         a.append(operandA); a.append(UInt64(0)); a.append(operandB); a.append(Int32(columns)); a.append(Int32(depth))
         a.append(offsets); a.append(tileOffsets); a.append(Int32(1)); a.append(out)
-        try gemmF32.launch(grid: (context.multiprocessorCount, 1, 1), block: (GPUKernels.gemmThreads, 1, 1),
-                           sharedMemoryBytes: GPUKernels.gemmSharedMemoryBytes, stream: stream, arguments: a)
+        let kernel = bf16 ? gemmBF16(GPUKernels.tileWidth(columns: columns))
+                          : (function: gemmF32, sharedBytes: GPUKernels.gemmSharedMemoryBytes)
+        if bf16 { a.append(UInt64(0)) }  // row_scale: none
+        try kernel.function.launch(grid: (context.multiprocessorCount, 1, 1), block: (GPUKernels.gemmThreads, 1, 1),
+                                   sharedMemoryBytes: kernel.sharedBytes, stream: stream, arguments: a)
     }
 
     /// Wr from the canonical bf16 [d, E] at `source` into the routing GEMM's [E, d] and the backward GEMMs' zero-padded
