@@ -106,7 +106,7 @@ public final class GPUKernels: @unchecked Sendable {
         var modules: [String: CUDAModule] = [:]
         for (name, source) in KernelSources.all where name.hasSuffix(".cu") {
             let compiled = try cache.compiled(
-                source: source, name: name, headers: KernelSources.headers, options: KernelSources.compileOptions,
+                source: source, name: name, headers: KernelSources.headers, options: try KernelSources.options(),
                 architecture: context.architecture)
             modules[name] = try CUDAModule(context: context, cubin: compiled.cubin)
         }

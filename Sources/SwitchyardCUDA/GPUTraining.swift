@@ -244,7 +244,7 @@ struct OptimizerFunctions {
                             call: "OptimizerFunctions.init")
         }
         let compiled = try cache.compiled(source: source, name: name, headers: KernelSources.headers,
-                                          options: KernelSources.compileOptions, architecture: context.architecture)
+                                          options: try KernelSources.options(), architecture: context.architecture)
         module = try CUDAModule(context: context, cubin: compiled.cubin)
         mseLossGrad = try module.function(named: "sy_mse_loss_grad")
         lossSum = try module.function(named: "sy_loss_sum")

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The CUDA sources of Switchyard's kernels, embedded in the binary (Package.swift lists each file of `Kernels/`
 /// with `.embedInCode`), so that a static `switchyard` binary compiles them with NVRTC wherever it runs.
 ///
@@ -28,6 +30,31 @@ public enum KernelSources {
     /// The NVRTC options every kernel is compiled with, by the GPU backend and by the compile check in CI alike
     /// (``NVRTCCompiler`` adds the target, `-Xptxas=-v` and the include folders).
     public static let compileOptions = ["--std=c++17", "-default-device"]
+
+    /// Extra preprocessor definitions for experiments, from `SWITCHYARD_KERNEL_DEFINES` (space-separated `NAME` or
+    /// `NAME=INTEGER`, e.g. `SY_DH_PREFETCH_STEPS=8`): each becomes a `-D` option of every unit, and so part of the
+    /// kernel cache's key. The kernels document the names they read; unknown names are ignored by the kernels.
+    /// Throws on anything else, so that a typo never runs silently as the default.
+    public static func experimentDefines(_ value: String?) throws -> [String] {
+        guard let value, !value.isEmpty else { return [] }
+        return try value.split(separator: " ").map { item in
+            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = parts[0]
+            let nameOK = !name.isEmpty && name.first.map { $0 == "_" || $0.isLetter } == true
+                && name.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+            let valueOK = parts.count == 1 || Int(parts[1]) != nil
+            guard nameOK, valueOK else {
+                throw CUDAError(rawValue: -1, name: "SWITCHYARD_KERNEL_DEFINES",
+                                message: "'\(item)' is not NAME or NAME=INTEGER", call: "KernelSources.experimentDefines")
+            }
+            return "-D" + item
+        }
+    }
+
+    /// `compileOptions` plus the experiment definitions of this process's environment.
+    public static func options(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [String] {
+        compileOptions + (try experimentDefines(environment["SWITCHYARD_KERNEL_DEFINES"]))
+    }
 
     private static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 }

@@ -36,4 +36,39 @@ struct KernelSourcesTests {
                     "\(name): \(function) spills \(resources.spillStoreBytes) bytes stored, \(resources.spillLoadBytes) loaded")
         }
     }
+
+    @Test("SWITCHYARD_KERNEL_DEFINES becomes -D options, and anything but NAME or NAME=INTEGER is refused")
+    func experimentDefines() throws {
+        #expect(try KernelSources.experimentDefines(nil) == [])
+        #expect(try KernelSources.experimentDefines("") == [])
+        #expect(try KernelSources.experimentDefines("SY_DH_PREFETCH_STEPS=8 SY_TS_QUARTERS")
+                == ["-DSY_DH_PREFETCH_STEPS=8", "-DSY_TS_QUARTERS"])
+        #expect(try KernelSources.options(environment: ["SWITCHYARD_KERNEL_DEFINES": "SY_TS_QUARTERS=1"])
+                == KernelSources.compileOptions + ["-DSY_TS_QUARTERS=1"])
+        #expect(try KernelSources.options(environment: [:]) == KernelSources.compileOptions)
+        for bad in ["SY_X=eight", "8X=1", "SY-X=1", "SY_X=1;rm", "=1", "SY_X=1=2"] {
+            #expect(throws: CUDAError.self, "\(bad)") { try KernelSources.experimentDefines(bad) }
+        }
+    }
+
+    @Test("the grouped GEMMs' experiment switches compile for sm_90a without spilling, and change the code",
+          .enabled(if: TestEnvironment.nvrtcEnabled, TestEnvironment.nvrtcSkipReason))
+    func experimentSwitchesCompile() throws {
+        let name = "moe_grouped_gemm.cu"
+        let source = try #require(KernelSources.all.first { $0.name == name }?.source)
+        let compiler = try NVRTCCompiler()
+        let plain = try compiler.compile(source: source, name: name, headers: KernelSources.headers,
+                                         options: KernelSources.compileOptions, architecture: "sm_90a")
+        for defines in ["SY_DH_PREFETCH_STEPS=8", "SY_TS_QUARTERS=1"] {
+            let kernels = try compiler.compile(
+                source: source, name: name, headers: KernelSources.headers,
+                options: KernelSources.compileOptions + (try KernelSources.experimentDefines(defines)),
+                architecture: "sm_90a")
+            #expect(kernels.cubin != plain.cubin, "\(defines) changes no instruction")
+            for (function, resources) in kernels.resources.sorted(by: { $0.key < $1.key }) {
+                #expect(resources.spillStoreBytes == 0 && resources.spillLoadBytes == 0,
+                        "\(defines): \(function) spills \(resources.spillStoreBytes) bytes")
+            }
+        }
+    }
 }
