@@ -41,11 +41,13 @@ public final class GPUKernels: @unchecked Sendable {
     let gemmBF16CooperativeMC: CUDAFunction
     /// The multicast kernel with its epilogue stored by TMA (`sy_gemm_bf16_coop_mc_ts`; takes C's map too).
     let gemmBF16CooperativeMCStore: CUDAFunction
+    /// The same with A by TMA as well (`sy_gemm_bf16_coop_mc_ts_ta`; takes A's map after C's).
+    let gemmBF16CooperativeMCStoreTMAA: CUDAFunction
     /// How many clusters of two of each multicast kernel can be resident at once (the driver's occupancy query;
     /// nil where it cannot tell): their persistent grid is capped there.
-    public let multicastClusters: (threadStores: Int?, tmaStores: Int?)
+    public let multicastClusters: (threadStores: Int?, tmaStores: Int?, tmaLoadsAndStores: Int?)
     /// Which bf16 GEMM ``bf16GEMM(weights:groups:n:k:)`` launches: by default chosen by shape; for A/B runs
-    /// `SWITCHYARD_BF16_GEMM=onerole|pingpong|coop|mc` in the environment forces one where it applies.
+    /// `SWITCHYARD_BF16_GEMM=onerole|pingpong|coop|mc|tmaa` in the environment forces one where it applies.
     let bf16Choice: BF16GEMMChoice
     let weightGrad: TileWidths
     let splitRows: CUDAFunction
@@ -150,11 +152,13 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16Cooperative = try warpSpecialized("sy_gemm_bf16_coop")
         gemmBF16CooperativeMC = try warpSpecialized("sy_gemm_bf16_coop_mc")
         gemmBF16CooperativeMCStore = try warpSpecialized("sy_gemm_bf16_coop_mc_ts")
+        gemmBF16CooperativeMCStoreTMAA = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta")
         func clusters(_ kernel: CUDAFunction) throws -> Int? {
             try kernel.maxActiveClusters(clusterSize: 2, threads: GPUKernels.warpSpecializedThreads,
                                          sharedMemoryBytes: GPUKernels.warpSpecializedSharedMemoryBytes)
         }
-        multicastClusters = (try clusters(gemmBF16CooperativeMC), try clusters(gemmBF16CooperativeMCStore))
+        multicastClusters = (try clusters(gemmBF16CooperativeMC), try clusters(gemmBF16CooperativeMCStore),
+                             try clusters(gemmBF16CooperativeMCStoreTMAA))
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
         weightGradTMA = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma", GPUKernels.weightGradSharedMemoryBytes(width:))
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
@@ -185,6 +189,8 @@ public final class GPUKernels: @unchecked Sendable {
         var maxClusters: Int?
         /// C's tensor map, after B's, for the kernels that store by TMA.
         var outputMap: TensorMap?
+        /// A's tensor map, after C's, for the kernel that loads A by TMA.
+        var inputMap: TensorMap?
 
         /// Launches one block per SM (the kernels are persistent; for clusters, the SM count rounded down to a
         /// multiple of the cluster size) with `arguments` plus the map.
@@ -192,6 +198,7 @@ public final class GPUKernels: @unchecked Sendable {
             var a = arguments
             if let map { a.append(map) }
             if let outputMap { a.append(outputMap) }
+            if let inputMap { a.append(inputMap) }
             try function.launch(grid: (GroupedGEMM.grid(blocks: blocks, clusterSize: clusterSize, maxClusters: maxClusters), 1, 1),
                                 block: (threads, 1, 1), sharedMemoryBytes: sharedBytes, stream: stream, arguments: a)
         }
@@ -232,13 +239,16 @@ public final class GPUKernels: @unchecked Sendable {
     /// multicast halves B's L2 reads, which leaves the kernel's own time alone but the backward 1–3% faster (the
     /// weight gradients run beside it); the TMA stores 0.66 and 1.11 ms. `SWITCHYARD_BF16_GEMM` overrides (see
     /// ``bf16Choice``).
-    /// `output`: C's address and the rows it holds (the map of the kernel that stores by TMA).
-    func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int, output: (address: UInt64, rows: Int)) throws
-        -> GroupedGEMM
+    /// `output`: C's address and the rows it holds (the map of the kernel that stores by TMA). `input`: A's address
+    /// and rows (the map of the kernel that loads A by TMA), with `affineGather` true when the gather each launch
+    /// passes is affine inside every group (the token chunks' plans; see `sy_gemm_bf16_coop_mc_ts_ta`), or absent.
+    func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int, output: (address: UInt64, rows: Int),
+                  input: (address: UInt64, rows: Int, affineGather: Bool)? = nil) throws -> GroupedGEMM
     {
         let function: CUDAFunction, box: Int
         var clusterSize = 1
-        let kernel = bf16Choice.kernel(n: n, k: k, groups: groups, tmaWeights: tmaWeights)
+        var kernel = bf16Choice.kernel(n: n, k: k, groups: groups, tmaWeights: tmaWeights)
+        if kernel == .cooperativeMulticastStoreTMAA, !(input?.affineGather ?? false) { kernel = .cooperativeMulticastStore }
         switch kernel {
         case .oneRole:
             return try groupedGEMM(gemmBF16, gemmBF16TMA, width: GPUKernels.tileWidth(columns: n), weights: weights,
@@ -247,6 +257,7 @@ public final class GPUKernels: @unchecked Sendable {
         case .cooperative: (function, box) = (gemmBF16Cooperative, 256)
         case .cooperativeMulticast: (function, box, clusterSize) = (gemmBF16CooperativeMC, 128, 2)
         case .cooperativeMulticastStore: (function, box, clusterSize) = (gemmBF16CooperativeMCStore, 128, 2)
+        case .cooperativeMulticastStoreTMAA: (function, box, clusterSize) = (gemmBF16CooperativeMCStoreTMAA, 128, 2)
         }
         var gemm = GroupedGEMM(function: function, sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
                                threads: GPUKernels.warpSpecializedThreads,
@@ -255,12 +266,18 @@ public final class GPUKernels: @unchecked Sendable {
         gemm.maxClusters = switch kernel {
         case .cooperativeMulticast: multicastClusters.threadStores
         case .cooperativeMulticastStore: multicastClusters.tmaStores
+        case .cooperativeMulticastStoreTMAA: multicastClusters.tmaLoadsAndStores
         default: nil
         }
-        if kernel == .cooperativeMulticastStore {
+        if kernel == .cooperativeMulticastStore || kernel == .cooperativeMulticastStoreTMAA {
             gemm.outputMap = try TensorMap.tiled2D(
                 context: context, address: output.address, dtype: .bf16, rows: output.rows, columns: n,
                 rowStrideBytes: n * 2, boxRows: 64, boxColumns: 64, swizzle128B: true)
+        }
+        if kernel == .cooperativeMulticastStoreTMAA, let input {
+            gemm.inputMap = try TensorMap.tiled2D(
+                context: context, address: input.address, dtype: .bf16, rows: max(input.rows, 1), columns: k,
+                rowStrideBytes: k * 2, boxRows: GPUKernels.tileRows, boxColumns: 64, swizzle128B: true)
         }
         return gemm
     }
@@ -297,10 +314,13 @@ enum BF16GEMMChoice: String {
     /// The cooperative kernel in clusters of two that multicast B, with thread stores (v9.1), where n % 256 == 0 and
     /// groups ≤ 256; else as `cooperative`.
     case multicast = "mc"
+    /// As the default, with A by TMA as well where the launch's gather allows it (v11 experiment).
+    case tmaLoads = "tmaa"
 
     /// The bf16 GEMM kernels.
     enum Kernel: Equatable {
-        case oneRole, pingPong, cooperative, cooperativeMulticast, cooperativeMulticastStore
+        case oneRole, pingPong, cooperative, cooperativeMulticast, cooperativeMulticastStore,
+             cooperativeMulticastStoreTMAA
     }
 
     /// The kernel this choice takes for weights [groups, n, k]: the warp-specialized ones need B by TMA
@@ -309,9 +329,16 @@ enum BF16GEMMChoice: String {
         guard self != .oneRole, tmaWeights, n % 128 == 0, k % 64 == 0 else { return .oneRole }
         let wide = n % 256 == 0, fewGroups = groups <= GPUKernels.multicastMaxGroups
         switch self {
-        case .automatic, .multicast:
-            if wide { return fewGroups ? (self == .automatic ? .cooperativeMulticastStore : .cooperativeMulticast) : .cooperative }
-            return self == .automatic && k > 256 ? .oneRole : .pingPong
+        case .automatic, .multicast, .tmaLoads:
+            if wide {
+                guard fewGroups else { return .cooperative }
+                return switch self {
+                case .multicast: .cooperativeMulticast
+                case .tmaLoads: .cooperativeMulticastStoreTMAA
+                default: .cooperativeMulticastStore
+                }
+            }
+            return self != .multicast && k > 256 ? .oneRole : .pingPong
         case .cooperative: return wide ? .cooperative : .pingPong
         case .pingPong: return .pingPong
         case .oneRole: return .oneRole

@@ -193,8 +193,10 @@ public final class GPUMoELayer: @unchecked Sendable {
         try up.launch(blocks: sms, stream: stream, arguments: a)
 
         // Down-projection and combine, one token chunk at a time, so that Y holds at most w.chunkTokens·K rows.
+        // A by TMA (where chosen) reads the activations by position: the chunks' gathers are affine per expert.
         let down = try kernels.bf16GEMM(weights: w2.address, groups: E, n: d, k: n,
-                                        output: (w.expertOutput.address, w.chunkTokens * K))
+                                        output: (w.expertOutput.address, w.chunkTokens * K),
+                                        input: (w.activation.address, tokens * K, true))
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream)
             a = KernelArguments()
@@ -386,7 +388,8 @@ public final class GPUMoELayer: @unchecked Sendable {
         // dX, one token chunk at a time (the forward's chunks and plans): rows dH · W1ᵀ into the (now free)
         // expert-output buffer, the router's dZ · Wrᵀ for the chunk's tokens, then the sum over each token's K rows.
         let dRows = try kernels.bf16GEMM(weights: w1Canonical.address, groups: E, n: d, k: 2 * n,
-                                         output: (w.expertOutput.address, w.chunkTokens * K))
+                                         output: (w.expertOutput.address, w.chunkTokens * K),
+                                         input: (dH, tokens * K, true))
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream, build: false)
             a = KernelArguments()

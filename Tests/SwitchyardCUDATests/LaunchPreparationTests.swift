@@ -65,6 +65,12 @@ struct LaunchPreparationTests {
         #expect(C.cooperative.kernel(n: 4096, k: 256, groups: 8, tmaWeights: true) == .cooperative)
         #expect(C.cooperative.kernel(n: 384, k: 2048, groups: 8, tmaWeights: true) == .pingPong)
         #expect(C.multicast.kernel(n: 384, k: 2048, groups: 8, tmaWeights: true) == .pingPong)
+        // A by TMA as well: only the multicast kernel with TMA stores has that variant; elsewhere as the default.
+        #expect(C.tmaLoads.kernel(n: 4096, k: 512, groups: 256, tmaWeights: true) == .cooperativeMulticastStoreTMAA)
+        #expect(C.tmaLoads.kernel(n: 4096, k: 256, groups: 512, tmaWeights: true) == .cooperative)
+        #expect(C.tmaLoads.kernel(n: 384, k: 512, groups: 8, tmaWeights: true) == .oneRole)
+        #expect(C.tmaLoads.kernel(n: 384, k: 256, groups: 8, tmaWeights: true) == .pingPong)
+        #expect(C(rawValue: "tmaa") == .tmaLoads)
         #expect(C(rawValue: "mc") == .multicast && C(rawValue: "") == .automatic && C(rawValue: "x") == nil)
         #expect(C(rawValue: "mcts") == nil)
     }

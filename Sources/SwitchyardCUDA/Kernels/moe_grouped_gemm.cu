@@ -590,13 +590,21 @@ template <int H, int N> SY_DEVICE void fence_accumulators(float (&acc)[H][N]) {
 // the group (every tile but a group's last); the consumers go back to their k-loop while the stores drain, and only
 // the next pass into the same buffer waits for the copies to have read it. Rows reaching past the group's end (the
 // next group's rows, which another tile writes) take the thread stores.
-template <bool PINGPONG, bool MC = false, bool TS = false>
+//
+// TA: A comes by TMA too (`a_map`: A as [rows, K] bf16 in 128 × 64 boxes with the 128-byte swizzle), one box per
+// stage from the producer's thread 0, the tile's 128 rows from row gather[row_begin] (or row_begin without a gather)
+// on. So the gather must be affine inside each group: gather[r] = gather[offsets[g]] + r − offsets[g], as in the
+// token chunks' plans (each chunk's rows of an expert are a run of the whole plan's positions, both in assignment
+// order). A tile's rows past its group's end load the next rows (or the map's zeros): they only reach output rows
+// that are not stored.
+template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false>
 SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict__ gather, int N, int K,
                             const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
                             bf16_t *__restrict__ c, const float *__restrict__ row_scale, const SyTensorMap *b_map,
-                            const SyTensorMap *c_map = nullptr) {
+                            const SyTensorMap *c_map = nullptr, const SyTensorMap *a_map = nullptr) {
   static_assert(!(PINGPONG && MC), "multicast is for the cooperative kernel");
   static_assert(!(PINGPONG && TS), "TMA stores are for the cooperative kernel");
+  static_assert(!TA || (MC && TS), "A by TMA is for the multicast kernel with TMA stores");
   using Shape = WsShape<PINGPONG>;
   constexpr int BN = Shape::bn, STAGES = Shape::stages, STAGE_BYTES = Shape::stage_bytes;
   extern __shared__ unsigned char smem_raw_ws[];
@@ -616,7 +624,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
 
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
-      mbar_init(smem_addr(&full_bar[s]), 128 + 1);  // 128 producer threads' copies + the expect_tx
+      mbar_init(smem_addr(&full_bar[s]), TA ? 1 : 128 + 1);  // 128 producer threads' copies (not TA) + the expect_tx
       // One arrival per consuming warp (MC: of both CTAs, whose B halves this CTA's producer multicasts into).
       mbar_init(smem_addr(&empty_bar[s]), PINGPONG ? 4 : MC ? 16 : 8);
     }
@@ -667,7 +675,29 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
     }
   };
 
-  if (warpgroup == 0) {
+  if (TA && warpgroup == 0) {
+    // Producer, A by TMA: thread 0 alone; the other producer threads have nothing to do until the end.
+    if (tid == 0) {
+      int pos = 0;
+      for (int item = first_item; item < total_items; item += item_stride) {
+        const TileCoord tc = tile_of(item);
+        // The second CTA of a group's odd last pair has no rows (its row_begin may lie past every position): it
+        // loads rows from 0, which nothing reads.
+        const int a_row = tc.row_begin < tc.row_end ? (gather ? gather[tc.row_begin] : tc.row_begin) : 0;
+        const int b_row = tc.group * N + tc.n0;
+        for (int kb = 0; kb < num_k; ++kb, ++pos) {
+          const int s = pos % STAGES;
+          mbar_wait_cluster(smem_addr(&empty_bar[s]), ((pos / STAGES) & 1) ^ 1);
+          const u32 stage = smem_base + s * STAGE_BYTES;
+          const u32 full = smem_addr(&full_bar[s]);
+          mbar_expect_tx(full, SY_TILE_BYTES + BN * SY_BK * 2);  // A, and both CTAs' halves of B
+          tma_load_2d(stage, a_map, kb * SY_BK, a_row, full);
+          tma_load_2d_multicast2(stage + SY_TILE_BYTES + rank * (BN / 2) * 128, b_map, kb * SY_BK,
+                                 b_row + (int)rank * (BN / 2), full);
+        }
+      }
+    }
+  } else if (warpgroup == 0) {
     // Producer. Thread t copies 16-byte chunk t % 8 of A rows t / 8 + 16 i (i < 8).
     const int chunk = tid & 7, row0 = tid >> 3;
     int pos = 0;  // ring position: k-steps issued so far over this CTA's items
@@ -741,7 +771,8 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
         const int s = pos % STAGES;
         mbar_wait(smem_addr(&full_bar[s]), (pos / STAGES) & 1);
         if (live) {
-          fence_proxy_async();  // the A rows came through cp.async (generic proxy); wgmma reads through the async one
+          // The A rows came through cp.async (generic proxy); wgmma reads through the async one.
+          if (!TA) fence_proxy_async();
           const u64 stage_off = (u64)(s * STAGE_BYTES) >> 4;
           fence_accumulators(acc);
           wgmma_fence();
@@ -863,6 +894,16 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) s
     const float *__restrict__ row_scale, const __grid_constant__ SyTensorMap b_map,
     const __grid_constant__ SyTensorMap c_map) {
   bf16_gemm_ws<false, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, &b_map, &c_map);
+}
+// And with A by TMA (TA above): one more parameter, A's tensor map ([rows, K] bf16, 128 × 64 boxes, 128-byte
+// swizzle; rows: at least the last position any group holds); the gather, when given, affine inside each group.
+extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_ta(
+    const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
+    const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
+    const float *__restrict__ row_scale, const __grid_constant__ SyTensorMap b_map,
+    const __grid_constant__ SyTensorMap c_map, const __grid_constant__ SyTensorMap a_map) {
+  bf16_gemm_ws<false, true, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, &b_map, &c_map,
+                                        &a_map);
 }
 
 // C [rows, N] (fp32) = A [rows, K] · B[g]ᵀ; used for the router logits (one group, N = E) and the router's dX.
