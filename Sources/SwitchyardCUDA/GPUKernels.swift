@@ -47,7 +47,7 @@ public final class GPUKernels: @unchecked Sendable {
     /// nil where it cannot tell): their persistent grid is capped there.
     public let multicastClusters: (threadStores: Int?, tmaStores: Int?, tmaLoadsAndStores: Int?)
     /// Which bf16 GEMM ``bf16GEMM(weights:groups:n:k:)`` launches: by default chosen by shape; for A/B runs
-    /// `SWITCHYARD_BF16_GEMM=onerole|pingpong|coop|mc|tmaa` in the environment forces one where it applies.
+    /// `SWITCHYARD_BF16_GEMM=onerole|pingpong|coop|mc|mcts` in the environment forces one where it applies.
     let bf16Choice: BF16GEMMChoice
     let weightGrad: TileWidths
     let splitRows: CUDAFunction
@@ -237,8 +237,8 @@ public final class GPUKernels: @unchecked Sendable {
     /// multicast the same); per dX-rows chunk (k = 512) 1.25, 1.33, 1.20 and 1.18. The ping-pong's 128 × 128 tiles
     /// read a third more from L2 per FLOP, which costs more than its overlapped epilogue wins from k = 512 on; the
     /// multicast halves B's L2 reads, which leaves the kernel's own time alone but the backward 1–3% faster (the
-    /// weight gradients run beside it); the TMA stores 0.66 and 1.11 ms. `SWITCHYARD_BF16_GEMM` overrides (see
-    /// ``bf16Choice``).
+    /// weight gradients run beside it); the TMA stores 0.66 and 1.11 ms; A by TMA as well (v11, where `input` allows
+    /// it) the eight chunks of 30B-n256 7.00 → 6.80 ms. `SWITCHYARD_BF16_GEMM` overrides (see ``bf16Choice``).
     /// `output`: C's address and the rows it holds (the map of the kernel that stores by TMA). `input`: A's address
     /// and rows (the map of the kernel that loads A by TMA), with `affineGather` true when the gather each launch
     /// passes is affine inside every group (the token chunks' plans; see `sy_gemm_bf16_coop_mc_ts_ta`), or absent.
@@ -247,8 +247,8 @@ public final class GPUKernels: @unchecked Sendable {
     {
         let function: CUDAFunction, box: Int
         var clusterSize = 1
-        var kernel = bf16Choice.kernel(n: n, k: k, groups: groups, tmaWeights: tmaWeights)
-        if kernel == .cooperativeMulticastStoreTMAA, !(input?.affineGather ?? false) { kernel = .cooperativeMulticastStore }
+        let kernel = bf16Choice.kernel(n: n, k: k, groups: groups, tmaWeights: tmaWeights)
+            .loadingA(byTMA: input?.affineGather ?? false)
         switch kernel {
         case .oneRole:
             return try groupedGEMM(gemmBF16, gemmBF16TMA, width: GPUKernels.tileWidth(columns: n), weights: weights,
@@ -304,8 +304,8 @@ public final class GPUKernels: @unchecked Sendable {
 
 /// The bf16 GEMM kernels ``GPUKernels/bf16GEMM(weights:groups:n:k:)`` chooses between (`SWITCHYARD_BF16_GEMM`).
 enum BF16GEMMChoice: String {
-    /// Cooperative where n % 256 == 0 (with multicast and TMA stores when groups ≤ 256), else ping-pong for k ≤ 256,
-    /// else one-role (the default).
+    /// Cooperative where n % 256 == 0 (with multicast, TMA stores and, where the launch allows it, A by TMA when
+    /// groups ≤ 256), else ping-pong for k ≤ 256, else one-role (the default).
     case automatic = ""
     case oneRole = "onerole"
     case pingPong = "pingpong"
@@ -314,13 +314,20 @@ enum BF16GEMMChoice: String {
     /// The cooperative kernel in clusters of two that multicast B, with thread stores (v9.1), where n % 256 == 0 and
     /// groups ≤ 256; else as `cooperative`.
     case multicast = "mc"
-    /// As the default, with A by TMA as well where the launch's gather allows it (v11 experiment).
-    case tmaLoads = "tmaa"
+    /// The multicast kernel with TMA stores, A gathered by cp.async (v9.2, the default before v11), where
+    /// n % 256 == 0 and groups ≤ 256; else as the default.
+    case multicastStores = "mcts"
 
     /// The bf16 GEMM kernels.
     enum Kernel: Equatable {
         case oneRole, pingPong, cooperative, cooperativeMulticast, cooperativeMulticastStore,
              cooperativeMulticastStoreTMAA
+
+        /// The kernel for a launch whose A may (`byTMA`) or may not be read by TMA: A by TMA needs an affine gather
+        /// and rows the map may run past, else the same kernel with A by cp.async.
+        func loadingA(byTMA: Bool) -> Kernel {
+            self == .cooperativeMulticastStoreTMAA && !byTMA ? .cooperativeMulticastStore : self
+        }
     }
 
     /// The kernel this choice takes for weights [groups, n, k]: the warp-specialized ones need B by TMA
@@ -329,13 +336,13 @@ enum BF16GEMMChoice: String {
         guard self != .oneRole, tmaWeights, n % 128 == 0, k % 64 == 0 else { return .oneRole }
         let wide = n % 256 == 0, fewGroups = groups <= GPUKernels.multicastMaxGroups
         switch self {
-        case .automatic, .multicast, .tmaLoads:
+        case .automatic, .multicast, .multicastStores:
             if wide {
                 guard fewGroups else { return .cooperative }
                 return switch self {
                 case .multicast: .cooperativeMulticast
-                case .tmaLoads: .cooperativeMulticastStoreTMAA
-                default: .cooperativeMulticastStore
+                case .multicastStores: .cooperativeMulticastStore
+                default: .cooperativeMulticastStoreTMAA
                 }
             }
             return self != .multicast && k > 256 ? .oneRole : .pingPong

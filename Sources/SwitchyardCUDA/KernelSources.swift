@@ -33,7 +33,8 @@ public enum KernelSources {
 
     /// Extra preprocessor definitions for experiments, from `SWITCHYARD_KERNEL_DEFINES` (space-separated `NAME` or
     /// `NAME=INTEGER`, e.g. `SY_DH_PREFETCH_STEPS=8`): each becomes a `-D` option of every unit, and so part of the
-    /// kernel cache's key. The kernels document the names they read; unknown names are ignored by the kernels.
+    /// kernel cache's key. For experiments that switch compile-time variants of one binary (the patches in
+    /// bench/experiments/ document the names they read); the shipped kernels read none.
     /// Throws on anything else, so that a typo never runs silently as the default.
     public static func experimentDefines(_ value: String?) throws -> [String] {
         guard let value, !value.isEmpty else { return [] }

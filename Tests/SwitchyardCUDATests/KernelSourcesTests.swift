@@ -50,25 +50,4 @@ struct KernelSourcesTests {
             #expect(throws: CUDAError.self, "\(bad)") { try KernelSources.experimentDefines(bad) }
         }
     }
-
-    @Test("the grouped GEMMs' experiment switches compile for sm_90a without spilling, and change the code",
-          .enabled(if: TestEnvironment.nvrtcEnabled, TestEnvironment.nvrtcSkipReason))
-    func experimentSwitchesCompile() throws {
-        let name = "moe_grouped_gemm.cu"
-        let source = try #require(KernelSources.all.first { $0.name == name }?.source)
-        let compiler = try NVRTCCompiler()
-        let plain = try compiler.compile(source: source, name: name, headers: KernelSources.headers,
-                                         options: KernelSources.compileOptions, architecture: "sm_90a")
-        for defines in ["SY_DH_PREFETCH_STEPS=8", "SY_TS_QUARTERS=1"] {
-            let kernels = try compiler.compile(
-                source: source, name: name, headers: KernelSources.headers,
-                options: KernelSources.compileOptions + (try KernelSources.experimentDefines(defines)),
-                architecture: "sm_90a")
-            #expect(kernels.cubin != plain.cubin, "\(defines) changes no instruction")
-            for (function, resources) in kernels.resources.sorted(by: { $0.key < $1.key }) {
-                #expect(resources.spillStoreBytes == 0 && resources.spillLoadBytes == 0,
-                        "\(defines): \(function) spills \(resources.spillStoreBytes) bytes")
-            }
-        }
-    }
 }

@@ -47,8 +47,9 @@ struct LaunchPreparationTests {
     func bf16KernelChoice() {
         typealias C = BF16GEMMChoice
         // The MOE.md shapes: d = 4096 / 1536 (n % 256 == 0), E ≤ 256.
-        #expect(C.automatic.kernel(n: 4096, k: 256, groups: 256, tmaWeights: true) == .cooperativeMulticastStore)
-        #expect(C.automatic.kernel(n: 1536, k: 512, groups: 128, tmaWeights: true) == .cooperativeMulticastStore)
+        #expect(C.automatic.kernel(n: 4096, k: 256, groups: 256, tmaWeights: true) == .cooperativeMulticastStoreTMAA)
+        #expect(C.automatic.kernel(n: 1536, k: 512, groups: 128, tmaWeights: true) == .cooperativeMulticastStoreTMAA)
+        #expect(C.multicastStores.kernel(n: 1536, k: 512, groups: 128, tmaWeights: true) == .cooperativeMulticastStore)
         #expect(C.multicast.kernel(n: 1536, k: 512, groups: 128, tmaWeights: true) == .cooperativeMulticast)
         // More groups than the multicast kernel's shared pair offsets hold.
         #expect(C.automatic.kernel(n: 4096, k: 256, groups: 512, tmaWeights: true) == .cooperative)
@@ -65,14 +66,16 @@ struct LaunchPreparationTests {
         #expect(C.cooperative.kernel(n: 4096, k: 256, groups: 8, tmaWeights: true) == .cooperative)
         #expect(C.cooperative.kernel(n: 384, k: 2048, groups: 8, tmaWeights: true) == .pingPong)
         #expect(C.multicast.kernel(n: 384, k: 2048, groups: 8, tmaWeights: true) == .pingPong)
-        // A by TMA as well: only the multicast kernel with TMA stores has that variant; elsewhere as the default.
-        #expect(C.tmaLoads.kernel(n: 4096, k: 512, groups: 256, tmaWeights: true) == .cooperativeMulticastStoreTMAA)
-        #expect(C.tmaLoads.kernel(n: 4096, k: 256, groups: 512, tmaWeights: true) == .cooperative)
-        #expect(C.tmaLoads.kernel(n: 384, k: 512, groups: 8, tmaWeights: true) == .oneRole)
-        #expect(C.tmaLoads.kernel(n: 384, k: 256, groups: 8, tmaWeights: true) == .pingPong)
-        #expect(C(rawValue: "tmaa") == .tmaLoads)
+        // A by TMA only for launches that allow it (the layer's own buffers, affine gathers).
+        #expect(C.Kernel.cooperativeMulticastStoreTMAA.loadingA(byTMA: false) == .cooperativeMulticastStore)
+        #expect(C.Kernel.cooperativeMulticastStoreTMAA.loadingA(byTMA: true) == .cooperativeMulticastStoreTMAA)
+        #expect(C.Kernel.pingPong.loadingA(byTMA: false) == .pingPong)
+        // A by cp.async (v9.2): as the default elsewhere.
+        #expect(C.multicastStores.kernel(n: 4096, k: 256, groups: 512, tmaWeights: true) == .cooperative)
+        #expect(C.multicastStores.kernel(n: 384, k: 512, groups: 8, tmaWeights: true) == .oneRole)
+        #expect(C.multicastStores.kernel(n: 384, k: 256, groups: 8, tmaWeights: true) == .pingPong)
         #expect(C(rawValue: "mc") == .multicast && C(rawValue: "") == .automatic && C(rawValue: "x") == nil)
-        #expect(C(rawValue: "mcts") == nil)
+        #expect(C(rawValue: "mcts") == .multicastStores && C(rawValue: "tmaa") == nil)
     }
 
     @Test("persistent grids: whole clusters, capped at the clusters the driver says can be resident")

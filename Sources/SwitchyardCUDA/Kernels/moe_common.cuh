@@ -81,11 +81,6 @@ SY_DEVICE void tma_load_2d(u32 dst, const SyTensorMap *map, int column, int row,
                ::"r"(dst), "l"((u64)map), "r"(column), "r"(row), "r"(bar) : "memory");
 }
 
-// Asks L2 to fetch `bytes` (a multiple of 16, `src` 16-byte aligned) of global memory; nothing waits for it.
-SY_DEVICE void bulk_prefetch_l2(const void *src, u32 bytes) {
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src), "r"(bytes) : "memory");
-}
-
 // Byte offset of 16-byte chunk `chunk` (0..7) of row `row` in a tile of 128-byte rows with the 128B swizzle:
 // the chunk index is XORed with the row's position in its 8-row group (what wgmma's SWIZZLE_128B expects).
 SY_DEVICE u32 swizzle128(u32 row, u32 chunk) { return row * 128u + ((chunk ^ (row & 7u)) << 4); }

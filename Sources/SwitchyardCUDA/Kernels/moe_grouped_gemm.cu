@@ -21,19 +21,6 @@
 // What is written: only rows < offsets[g+1] and columns < N of each tile; nothing else.
 #include "moe_common.cuh"
 
-// Experiment switches (SWITCHYARD_KERNEL_DEFINES, docs/cuda-runtime.md):
-//   SY_DH_PREFETCH_STEPS = P > 0: the dH kernel asks L2 for its tile's rows of H P k-steps before the main loop ends,
-//     so that the epilogue's copies of H hit L2 instead of waiting on HBM. 0 (the default): no prefetch.
-//   SY_TS_QUARTERS = 1: the multicast kernel's TMA-stored epilogue in four 64-column passes through two 8 KiB halves
-//     of the staging buffer, each pass waiting only for the stores of the pass before the previous one. 0 (the
-//     default): two 128-column passes, each waiting for the previous pass's stores to have read the buffer.
-#ifndef SY_DH_PREFETCH_STEPS
-#define SY_DH_PREFETCH_STEPS 0
-#endif
-#ifndef SY_TS_QUARTERS
-#define SY_TS_QUARTERS 0
-#endif
-
 #define SY_BM 128
 #define SY_BK 64
 #define SY_TILE_BYTES (SY_BM * SY_BK * 2)
@@ -191,14 +178,6 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
       __syncthreads();
       if (kb + STAGES - 2 < num_k) load_stage(kb + STAGES - 2);
       cp_async_commit();
-      if constexpr (EPI == EPI_DSWIGLU && SY_DH_PREFETCH_STEPS > 0) {
-        // The epilogue's rows of H (gate and up, BN columns each; thread → row tid % 128, half tid / 128).
-        if (kb == (num_k > SY_DH_PREFETCH_STEPS ? num_k - SY_DH_PREFETCH_STEPS : 0)) {
-          const int row = tc.row_begin + (tid & 127), half = tid >> 7;
-          if (row < tc.row_end)
-            bulk_prefetch_l2(aux + (long long)row * (2 * ld_out) + half * ld_out + tc.n0, (u32)(min(BN, N - tc.n0) * 2));
-        }
-      }
 
       // The stage-0 descriptors plus the stage's and k-slice's byte offset >> 4 (the start-address field; shared
       // memory lies below 256 KiB, so the sum never carries out of it).
@@ -803,25 +782,16 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
       // 16 warp + lane/4 + 8 (q ≥ 2) of the slice, column 8 j + 2 (lane % 4) + (q & 1); it goes to 16-byte chunk
       // (j mod 16) ^ (row & 7) of a 256-byte staged row (TS: chunk (j mod 8) ^ (row & 7) of a 128-byte row of box
       // (j mod 16) / 8, boxes 8 KiB apart: the layout a 64 × 64 TMA box with the 128-byte swizzle has).
-      // Q (SY_TS_QUARTERS with TS): four passes of 64 columns, pass p through the 8 KiB half p % 2 of the buffer.
-      constexpr bool Q = TS && SY_TS_QUARTERS;
-      constexpr int ROWS = PINGPONG ? SY_BM : 64, PASS_COLS = Q ? 64 : 128, PASSES = BN / PASS_COLS;
-      constexpr int ROW_BYTES = 2 * PASS_COLS, CHUNKS = PASS_COLS / 8;
+      constexpr int ROWS = PINGPONG ? SY_BM : 64, PASSES = BN / 128, ROW_BYTES = 256, CHUNKS = 16;
       const int row_base = tc.row_begin + (PINGPONG ? 0 : 64 * me);
-      auto chunk_at = [&](int pass, int r, int ch) -> u32 {
-        if constexpr (Q) return staged + (pass & 1) * (64 * 128) + r * 128 + ((ch ^ (r & 7)) << 4);
+      auto chunk_at = [&](int r, int ch) -> u32 {
         return TS ? staged + (ch >> 3) * (64 * 128) + r * 128 + (((ch & 7) ^ (r & 7)) << 4)
                   : staged + r * ROW_BYTES + ((ch ^ (r & 7)) << 4);
       };
       const bool by_tma = TS && row_base + 64 <= tc.row_end;
 #pragma unroll
       for (int pass = 0; pass < PASSES; ++pass) {
-        // Earlier stores have read what this pass overwrites. Q with TMA stores: all but the newest group (the other
-        // half's previous pass); otherwise every group (after thread stores the newest group may be this half's).
-        if (TS && t == 0) {
-          if (Q && by_tma) asm volatile("cp.async.bulk.wait_group.read 1;\n" ::: "memory");
-          else asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
-        }
+        if (TS && t == 0) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");  // earlier stores read it
         named_bar_sync(1 + me, 128);  // the staging buffer's previous contents have left
 #pragma unroll
         for (int h = 0; h < HALVES; ++h) {
@@ -831,10 +801,10 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
             const int row = row_base + r;
             const float sc = row_scale ? (row < tc.row_end ? row_scale[row] : 0.0f) : 1.0f;
 #pragma unroll
-            for (int jj = 0; jj < PASS_COLS / 8; ++jj) {
-              const int j = pass * (PASS_COLS / 8) + jj;
+            for (int jj = 0; jj < 16; ++jj) {
+              const int j = pass * 16 + jj;
               const float v0 = acc[h][4 * j + 2 * half] * sc, v1 = acc[h][4 * j + 2 * half + 1] * sc;
-              const u32 at = chunk_at(pass, r, jj) + (lane & 3) * 4;
+              const u32 at = chunk_at(r, jj) + (lane & 3) * 4;
               asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(v0, v1)) : "memory");
             }
           }
@@ -844,10 +814,10 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
         if (by_tma) {
           if (t == 0) {
 #pragma unroll
-            for (int box = 0; box < PASS_COLS / 64; ++box)
+            for (int box = 0; box < 2; ++box)
               asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n"
-                           ::"l"((u64)c_map), "r"(tc.n0 + PASS_COLS * pass + 64 * box), "r"(row_base),
-                           "r"(chunk_at(pass, 0, 0) + box * (64 * 128)) : "memory");
+                           ::"l"((u64)c_map), "r"(tc.n0 + 128 * pass + 64 * box), "r"(row_base),
+                           "r"(staged + box * (64 * 128)) : "memory");
             asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
           }
           continue;
@@ -861,8 +831,8 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
             uint4 v;
             asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
                          : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                         : "r"(chunk_at(pass, r, ch)));
-            *(uint4 *)(c + (long long)row * N + tc.n0 + PASS_COLS * pass + 8 * ch) = v;
+                         : "r"(chunk_at(r, ch)));
+            *(uint4 *)(c + (long long)row * N + tc.n0 + 128 * pass + 8 * ch) = v;
           }
         }
       }

@@ -62,8 +62,10 @@ struct DevicesCommand: AsyncParsableCommand {
     static func describeKernels(_ kernels: GPUKernels) -> String {
         func show(_ n: Int?) -> String { n.map(String.init) ?? "unknown (driver has no cuOccupancyMaxActiveClusters)" }
         let sms = kernels.context.multiprocessorCount
-        return "  multicast bf16 GEMM: \(show(kernels.multicastClusters.tmaStores)) clusters of 2 resident "
-            + "(TMA stores), \(show(kernels.multicastClusters.threadStores)) (thread stores); \(sms / 2) if every SM paired"
+        let counts = kernels.multicastClusters
+        return "  multicast bf16 GEMM: \(show(counts.tmaLoadsAndStores)) clusters of 2 resident (A by TMA, TMA stores), "
+            + "\(show(counts.tmaStores)) (TMA stores), \(show(counts.threadStores)) (thread stores); "
+            + "\(sms / 2) if every SM paired"
     }
 
     private static func mebibytes(_ bytes: Int) -> Int { bytes / (1 << 20) }
