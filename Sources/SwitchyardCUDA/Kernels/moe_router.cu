@@ -16,7 +16,9 @@
 //                     writes gather_index (the token a / K, or gather_source[a] when given: the token chunks of
 //                     the down-projection gather rows of A by their position in the whole plan),
 //                     assignment_of_position and score_of_position (each skipped when null), position_of_assignment.
-// The order is stable (by assignment index within each expert), so the result is the same bytes on every run.
+// The order is stable (by assignment index within each expert), so the result is the same bytes on every run. The
+// multicast bf16 GEMM's A by TMA (sy_gemm_bf16_coop_mc_ts_ta) relies on it: a token chunk's rows of an expert are
+// then a run of consecutive positions of the whole plan, so a chunk plan's gather is affine inside each expert.
 // Experts < 0 in expert_index mean "dropped" and are skipped.
 #include "moe_common.cuh"
 
