@@ -21,13 +21,6 @@
 // What is written: only rows < offsets[g+1] and columns < N of each tile; nothing else.
 #include "moe_common.cuh"
 
-// Experiment switch (SWITCHYARD_KERNEL_DEFINES, docs/cuda-runtime.md): SY_A_PREFETCH = P > 0 makes the one-role
-// kernels that gather A (up-projection, dH) ask L2 for the gathered rows of k-step kb + P at k-step kb, so that
-// their cp.async copies (two stages ahead) find them in L2 instead of waiting on HBM. 0 (the default): off.
-#ifndef SY_A_PREFETCH
-#define SY_A_PREFETCH 0
-#endif
-
 #define SY_BM 128
 #define SY_BK 64
 #define SY_TILE_BYTES (SY_BM * SY_BK * 2)
@@ -185,13 +178,6 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
       __syncthreads();
       if (kb + STAGES - 2 < num_k) load_stage(kb + STAGES - 2);
       cp_async_commit();
-      if (SY_A_PREFETCH > 0 && gather && chunk == 0 && kb + SY_A_PREFETCH < num_k) {
-        // One 128-byte line per row and k-step: the rows this thread's 8-thread group copies.
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-          if (a_bytes[i])
-            asm volatile("prefetch.global.L2 [%0];\n" ::"l"(a_src[i] + (kb + SY_A_PREFETCH) * SY_BK) : "memory");
-      }
 
       // The stage-0 descriptors plus the stage's and k-slice's byte offset >> 4 (the start-address field; shared
       // memory lies below 256 KiB, so the sum never carries out of it).
