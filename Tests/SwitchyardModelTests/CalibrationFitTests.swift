@@ -66,6 +66,7 @@ import Testing
         ("h200", "h200-fit-bf5b467.json", "2026-12-03-H200-bf5b467", 8.5),
         ("h200", "h200-fit-aac8533.json", "2026-12-03-H200-multicast-aac8533", 9.0),
         ("h200", "h200-fit-1a7b5c7.json", "2026-12-03-H200-final-1a7b5c7", 8.0),
+        ("h200", "h200-fit-bd88d04.json", "2026-12-03-H200-final-bd88d04", 7.2),
     ])
     func committedFitsPredictTheirRuns(part: String, fitFile: String, results: String, worstPercent: Double) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
