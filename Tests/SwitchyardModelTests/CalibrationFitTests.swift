@@ -94,4 +94,33 @@ extension Calibration {
         factor.set(value, in: &copy)
         return copy
     }
+
+    @Test("a fit takes the part its results were measured on, and refuses a --hardware that contradicts them")
+    func partOfMeasuredRows() throws {
+        func row(_ device: String?) -> MeasuredLayer {
+            MeasuredLayer(config: "x", tokens: 1, hidden: 64, intermediate: 64, experts: 2, topK: 1, forwardMs: 1,
+                          backwardMs: nil, device: device)
+        }
+        #expect(Hardware.part(inDevice: "cuda: NVIDIA H200 (sm_90a)")?.name == Hardware.h200.name)
+        #expect(Hardware.part(inDevice: "cuda: NVIDIA H100 80GB HBM3 (sm_90a)")?.name == Hardware.h100SXM.name)
+        #expect(Hardware.part(inDevice: "NVIDIA GB200")?.name == Hardware.gb200.name)
+        #expect(Hardware.part(inDevice: "NVIDIA B200")?.name == Hardware.b200.name)
+        #expect(Hardware.part(inDevice: "cpu") == nil)
+        #expect(try MeasuredLayer.part(for: [row("cuda: NVIDIA H200 (sm_90a)")], requested: nil) == "h200")
+        #expect(try MeasuredLayer.part(for: [row("cuda: NVIDIA H200 (sm_90a)")], requested: "h200") == "h200")
+        #expect(try MeasuredLayer.part(for: [row(nil), row("cpu")], requested: nil) == "h100")
+        #expect(try MeasuredLayer.part(for: [row(nil)], requested: "b200") == "b200")
+        #expect(throws: SwitchyardError.self) {
+            try MeasuredLayer.part(for: [row("cuda: NVIDIA H200 (sm_90a)")], requested: "h100")
+        }
+        #expect(throws: SwitchyardError.self) {
+            try MeasuredLayer.part(for: [row("NVIDIA H200"), row("NVIDIA H100 80GB HBM3")], requested: nil)
+        }
+        #expect(throws: SwitchyardError.self) { try MeasuredLayer.part(for: [row(nil)], requested: "tpu") }
+        // The committed H200 sweep names its GPU.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
+        let rows = try MeasuredLayer.load(
+            root.appendingPathComponent("bench/results/2026-12-03-H200-final-bd88d04/switchyard.json").path)
+        #expect(try MeasuredLayer.part(for: rows, requested: nil) == "h200")
+    }
 }

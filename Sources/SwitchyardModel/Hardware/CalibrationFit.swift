@@ -21,10 +21,12 @@ public struct MeasuredLayer: Sendable, Hashable, Codable {
     public var forwardMs: Double
     /// Absent when the bench ran forward only; the fit then uses the forward time alone.
     public var backwardMs: Double?
+    /// The GPU as the bench named it (e.g. "cuda: NVIDIA H200 (sm_90a)"); absent in older files.
+    public var device: String?
 
     public init(
         config: String, tokens: Int, hidden: Int, intermediate: Int, experts: Int, topK: Int, forwardMs: Double,
-        backwardMs: Double?
+        backwardMs: Double?, device: String? = nil
     ) {
         self.config = config
         self.tokens = tokens
@@ -34,6 +36,31 @@ public struct MeasuredLayer: Sendable, Hashable, Codable {
         self.topK = topK
         self.forwardMs = forwardMs
         self.backwardMs = backwardMs
+        self.device = device
+    }
+
+    /// The part to fit `rows` for: `requested` (`--hardware`) when given, else the part their devices name (H100
+    /// when they name none). Throws when the rows name two parts, or a part other than `requested`: a fit to one
+    /// GPU's times under another part's ceilings is not a calibration of either.
+    public static func part(for rows: [MeasuredLayer], requested: String?) throws -> String {
+        let named = Set(rows.compactMap { $0.device.flatMap(Hardware.part(inDevice:)) }.map(\.name))
+        guard named.count <= 1 else {
+            throw SwitchyardError(.invalidConfiguration,
+                                  "the results were measured on more than one part (\(named.sorted().joined(separator: ", ")))")
+        }
+        if let requested {
+            guard let part = Hardware.named(requested) else {
+                throw SwitchyardError(.invalidConfiguration, "unknown hardware '\(requested)'")
+            }
+            if let measured = named.first, measured != part.name {
+                throw SwitchyardError(.invalidConfiguration,
+                                      "the results were measured on \(measured), not \(part.name): leave --hardware out, or name the part they were measured on")
+            }
+            return requested
+        }
+        let shortNames = [Hardware.h100SXM.name: "h100", Hardware.h200.name: "h200", Hardware.b200.name: "b200",
+                          Hardware.gb200.name: "gb200"]
+        return named.first.flatMap { shortNames[$0] } ?? "h100"
     }
 
     /// The layer as `switchyard bench` runs it: SwiGLU, bf16, uniform routing, Switchyard's tiles.

@@ -147,6 +147,17 @@ extension Hardware {
     /// The built-in parts, in the order `switchyard model --help` lists them.
     public static let all: [Hardware] = [h100SXM, h200, b200, gb200]
 
+    /// The part a device description names ("NVIDIA H200", "cuda: NVIDIA H100 80GB HBM3 (sm_90a)", "NVIDIA B200"),
+    /// nil when it names none of the built-in parts.
+    public static func part(inDevice description: String) -> Hardware? {
+        let words = description.uppercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber })
+        if words.contains("GB200") { return gb200 }
+        if words.contains("B200") { return b200 }
+        if words.contains("H200") { return h200 }
+        if words.contains("H100") { return h100SXM }
+        return nil
+    }
+
     /// Looks a part up by a loose name: "h100", "h100-sxm", "H200", "b200", "gb200".
     public static func named(_ name: String) -> Hardware? {
         let key = name.lowercased().filter { $0.isLetter || $0.isNumber }

@@ -28,11 +28,15 @@ struct ModelCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of tables.") var json = false
 
     func run() async throws {
-        let (part, calibration) = try hardware.resolve()
         if fitting.requested {
-            try fitting.run(hardware: part, start: calibration, hardwareName: hardware.hardware)
+            let rows = try fitting.rows()
+            // The part the results were measured on, unless --hardware names it (a conflict is an error).
+            let name = try MeasuredLayer.part(for: rows, requested: hardware.hardware)
+            let (part, calibration) = try Hardware.resolve(name: name, jsonFile: hardware.ceilings)
+            try fitting.run(rows: rows, hardware: part, start: calibration, hardwareName: name)
             return
         }
+        let (part, calibration) = try hardware.resolve()
         let workload = try layer.workload()
         try workload.tile.validate(for: part, precision: workload.precision)
         let config = try parallel.config(experts: workload.experts)
@@ -102,12 +106,13 @@ struct LayerOptions: ParsableArguments {
 
 /// `--hardware` and `--ceilings`.
 struct HardwareOptions: ParsableArguments {
-    @Option(help: "GPU: h100, h200, b200 or gb200.") var hardware: String = "h100"
+    @Option(help: "GPU: h100, h200, b200 or gb200 (default: h100; with --fit, the GPU the results were measured on).")
+    var hardware: String?
     @Option(help: "JSON file of measured ceilings and calibration factors (see bench/hardware/).")
     var ceilings: String?
 
     func resolve() throws -> (Hardware, Calibration) {
-        try Hardware.resolve(name: hardware, jsonFile: ceilings)
+        try Hardware.resolve(name: hardware ?? "h100", jsonFile: ceilings)
     }
 }
 

@@ -25,8 +25,11 @@ struct ModelFitOptions: ParsableArguments {
 
     var requested: Bool { !fit.isEmpty }
 
-    /// Fits, prints the comparison as a Markdown table and writes `--out`.
-    func run(hardware part: Hardware, start: Calibration, hardwareName: String) throws {
+    /// The bench rows of every `--fit` file.
+    func rows() throws -> [MeasuredLayer] { try fit.flatMap { try MeasuredLayer.load($0) } }
+
+    /// Fits `rows` (``rows()``), prints the comparison as a Markdown table and writes `--out`.
+    func run(rows: [MeasuredLayer], hardware part: Hardware, start: Calibration, hardwareName: String) throws {
         var factors: [CalibrationFactor] = []
         for trimmed in Self.names(fitFactors) {
             guard let factor = CalibrationFactor(rawValue: trimmed) else {
@@ -34,7 +37,6 @@ struct ModelFitOptions: ParsableArguments {
             }
             factors.append(factor)
         }
-        let rows = try fit.flatMap { try MeasuredLayer.load($0) }
         let held = Set(Self.names(holdOut))
         if let unknown = held.first(where: { name in !rows.contains { $0.config == name } }) {
             throw ValidationError("--hold-out names '\(unknown)', which no results file holds")

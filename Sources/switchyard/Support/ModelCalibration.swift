@@ -3,7 +3,8 @@ import Switchyard
 import SwitchyardModel
 
 /// Which performance model `bench` and `ep-bench` print beside a GPU measurement: the part and calibration file given
-/// on the command line, else the part the GPU's name says (H200, else H100), each part with the fit committed for it.
+/// on the command line, else the part the GPU's name says (H100 when it names no built-in part), each part with the fit
+/// committed for it (vendor defaults for parts without one).
 enum ModelCalibration {
     /// The committed fits (`docs/performance-model.md`) by part name, relative to the repository root.
     static let fits = [Hardware.h100SXM.name: "bench/hardware/h100-sxm-fit-890a99a.json",
@@ -14,7 +15,7 @@ enum ModelCalibration {
     static func resolve(hardware: String?, calibration: String?, device: String) throws
         -> (hardware: Hardware, calibration: Calibration, file: String?)
     {
-        let part = hardware ?? (device.contains("H200") ? "h200" : "h100")
+        let part = hardware ?? Hardware.part(inDevice: device)?.name ?? "h100"
         let path = calibration ?? Hardware.named(part).flatMap { fits[$0.name] }
         let file = path.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
         if let calibration, file == nil {
