@@ -240,15 +240,16 @@ public final class GPUKernels: @unchecked Sendable {
     /// weight gradients run beside it); the TMA stores 0.66 and 1.11 ms; A by TMA as well (v11, where `input` allows
     /// it) the eight chunks of 30B-n256 7.00 → 6.80 ms. `SWITCHYARD_BF16_GEMM` overrides (see ``bf16Choice``).
     /// `output`: C's address and the rows it holds (the map of the kernel that stores by TMA). `input`: A's address
-    /// and rows (the map of the kernel that loads A by TMA), with `affineGather` true when the gather each launch
-    /// passes is affine inside every group (the token chunks' plans; see `sy_gemm_bf16_coop_mc_ts_ta`), or absent.
+    /// and rows, for the kernel that loads A by TMA: given only where A's boxes of 128 rows may run past the last
+    /// position and every launch's gather is affine inside each group (the layer's token chunks; see
+    /// `sy_gemm_bf16_coop_mc_ts_ta`). nil: A by cp.async.
     func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int, output: (address: UInt64, rows: Int),
-                  input: (address: UInt64, rows: Int, affineGather: Bool)? = nil) throws -> GroupedGEMM
+                  input: (address: UInt64, rows: Int)? = nil) throws -> GroupedGEMM
     {
         let function: CUDAFunction, box: Int
         var clusterSize = 1
         let kernel = bf16Choice.kernel(n: n, k: k, groups: groups, tmaWeights: tmaWeights)
-            .loadingA(byTMA: input?.affineGather ?? false)
+            .loadingA(byTMA: input != nil)
         switch kernel {
         case .oneRole:
             return try groupedGEMM(gemmBF16, gemmBF16TMA, width: GPUKernels.tileWidth(columns: n), weights: weights,

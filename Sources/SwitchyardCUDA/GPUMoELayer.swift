@@ -196,7 +196,7 @@ public final class GPUMoELayer: @unchecked Sendable {
         // A by TMA (where chosen) reads the activations by position: the chunks' gathers are affine per expert.
         let down = try kernels.bf16GEMM(weights: w2.address, groups: E, n: d, k: n,
                                         output: (w.expertOutput.address, w.chunkTokens * K),
-                                        input: (w.activation.address, tokens * K, true))
+                                        input: (w.activation.address, tokens * K))
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream)
             a = KernelArguments()
@@ -387,11 +387,11 @@ public final class GPUMoELayer: @unchecked Sendable {
 
         // dX, one token chunk at a time (the forward's chunks and plans): rows dH · W1ᵀ into the (now free)
         // expert-output buffer, the router's dZ · Wrᵀ for the chunk's tokens, then the sum over each token's K rows.
-        // A by TMA (where chosen) reads dH by position, boxes of 128 rows that may run past the last one: only from
-        // this layer's own buffer (capacity·K rows), as the weight gradients' TMA above.
+        // A by TMA (where chosen) reads dH by position in boxes that may run past the last one: only from this
+        // layer's own buffer, as the weight gradients' TMA above (`tmaRows`).
         let dRows = try kernels.bf16GEMM(weights: w1Canonical.address, groups: E, n: d, k: 2 * n,
                                          output: (w.expertOutput.address, w.chunkTokens * K),
-                                         input: targets == nil ? (dH, tokens * K, true) : nil)
+                                         input: tmaRows > 0 ? (dH, tmaRows) : nil)
         for chunk in w.chunks(tokens: tokens) {
             let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream, build: false)
             a = KernelArguments()

@@ -40,7 +40,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Warm-up runs before timing.") var warmup: Int = 5
     @Option(help: "Timed runs; the median is reported.") var iterations: Int = 20
     @Option(help: "Write the results as JSON to this file ('-' for stdout).") var json: String?
-    @Option(help: "Hardware of the performance model whose prediction is printed beside each GPU measurement (default: from the GPU's name: h200 on an H200, else h100).")
+    @Option(help: "Hardware of the performance model whose prediction is printed beside each GPU measurement (default: the part the GPU's name says, h100 when it names none).")
     var hardware: String?
     @Option(help: "JSON file of measured ceilings and calibration for the model (see docs/performance-model.md; default: the committed fit of the part, bench/hardware/h200-fit-bd88d04.json or h100-sxm-fit-890a99a.json, vendor defaults outside the repository).")
     var calibration: String?
