@@ -43,6 +43,10 @@ public final class GPUKernels: @unchecked Sendable {
     let gemmBF16CooperativeMCStore: CUDAFunction
     /// The same with A by TMA as well (`sy_gemm_bf16_coop_mc_ts_ta`; takes A's map after C's).
     let gemmBF16CooperativeMCStoreTMAA: CUDAFunction
+    /// The dH kernel on the warp-specialized structure (`sy_gemm_dswiglu_ws`), the default where the shape suits it;
+    /// `SWITCHYARD_DH_KERNEL=onerole` keeps the one-role kernel (``warpSpecializedDHidden``).
+    let gemmDSwiGLUWS: CUDAFunction
+    let dHiddenWarpSpecialized: Bool
     /// How many clusters of two of each multicast kernel can be resident at once (the driver's occupancy query;
     /// nil where it cannot tell): their persistent grid is capped there.
     public let multicastClusters: (threadStores: Int?, tmaStores: Int?, tmaLoadsAndStores: Int?)
@@ -153,6 +157,8 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16CooperativeMC = try warpSpecialized("sy_gemm_bf16_coop_mc")
         gemmBF16CooperativeMCStore = try warpSpecialized("sy_gemm_bf16_coop_mc_ts")
         gemmBF16CooperativeMCStoreTMAA = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta")
+        gemmDSwiGLUWS = try warpSpecialized("sy_gemm_dswiglu_ws")
+        dHiddenWarpSpecialized = ProcessInfo.processInfo.environment["SWITCHYARD_DH_KERNEL"] != "onerole"
         func clusters(_ kernel: CUDAFunction) throws -> Int? {
             try kernel.maxActiveClusters(clusterSize: 2, threads: GPUKernels.warpSpecializedThreads,
                                          sharedMemoryBytes: GPUKernels.warpSpecializedSharedMemoryBytes)
@@ -280,6 +286,23 @@ public final class GPUKernels: @unchecked Sendable {
                 context: context, address: input.address, dtype: .bf16, rows: max(input.rows, 1), columns: k,
                 rowStrideBytes: k * 2, boxRows: GPUKernels.tileRows, boxColumns: 64, swizzle128B: true)
         }
+        return gemm
+    }
+
+    /// The warp-specialized dH kernel ready to launch (arguments as `sy_gemm_dswiglu_ws`; W2's and H's maps appended),
+    /// or nil: it is switched off (``dHiddenWarpSpecialized``), or the shape does not suit it (it needs n % 256 == 0, d % 64
+    /// == 0 and weights by TMA). `hidden`: H's address and rows (positions), read in 128 × 64 boxes that may run past
+    /// the last position, so the layer's own buffer.
+    func warpSpecializedDHidden(weights: UInt64, experts: Int, n: Int, d: Int, hidden: (address: UInt64, rows: Int))
+        throws -> GroupedGEMM?
+    {
+        guard dHiddenWarpSpecialized, tmaWeights, n % 256 == 0, d % 64 == 0, hidden.rows > 0 else { return nil }
+        var gemm = GroupedGEMM(function: gemmDSwiGLUWS, sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
+                               threads: GPUKernels.warpSpecializedThreads,
+                               map: try weightMap(weights: weights, groups: experts, n: n, k: d, boxRows: 256))
+        gemm.inputMap = try TensorMap.tiled2D(
+            context: context, address: hidden.address, dtype: .bf16, rows: hidden.rows, columns: 2 * n,
+            rowStrideBytes: 2 * n * 2, boxRows: GPUKernels.tileRows, boxColumns: 64, swizzle128B: true)
         return gemm
     }
 

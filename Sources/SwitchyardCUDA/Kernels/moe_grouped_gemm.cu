@@ -876,6 +876,205 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) s
                                         &a_map);
 }
 
+// ---- dH kernel, warp-specialized (the default; SWITCHYARD_DH_KERNEL=onerole keeps sy_gemm_dswiglu_tma_256) -----
+//
+// The dH kernel of sy_gemm_dswiglu_tma_256 (same arguments and results) on the cooperative warp-specialized
+// structure: 384 threads, a producer warpgroup (dO gathered by token with cp.async, W2 by TMA), two consumers of 64
+// rows each of a 128 × 256 tile, the 4-stage ring and 16 KiB staging of WsShape<false>. H comes through the ring
+// too: after a tile's k-steps the producer loads four "H stages", each the tile's 128 rows × 64 columns of gate and
+// of up (two 16 KiB TMA boxes of `h_map`, H as [rows, 2n], 128-byte swizzle), so the epilogue never waits on a
+// load of its own. Each consumer turns an H stage into dg, du and A′ in two 32-column passes through its staging
+// (three 64 × 32 sub-tiles, 80-byte rows), releases the stage after the second pass read it, and stores whole
+// 16-byte chunks of rows < the group's end. Needs N % 256 == 0, K % 64 == 0; tile_offsets in 128-row tiles.
+// dS partials as the one-role kernel: partial[row · N/256 + tile] = Σ over the tile's columns of dA′ · A.
+extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_dswiglu_ws(
+    const bf16_t *__restrict__ d_out, const int *__restrict__ gather, int N, int K, const int *__restrict__ offsets,
+    const int *__restrict__ tile_offsets, int groups, const float *__restrict__ score_of_position,
+    bf16_t *__restrict__ d_h, bf16_t *__restrict__ a_scaled, float *__restrict__ ds_partial,
+    const __grid_constant__ SyTensorMap b_map, const __grid_constant__ SyTensorMap h_map) {
+  using Shape = WsShape<false>;
+  constexpr int BN = Shape::bn, STAGES = Shape::stages, STAGE_BYTES = Shape::stage_bytes, HQ = BN / 64;
+  constexpr int SUB_ROW = 80, SUB = 64 * SUB_ROW;  // staged sub-tile: 64 rows × 32 bf16, rows padded to 80 bytes
+  static_assert(3 * SUB <= Shape::staging_bytes, "dg, du and A' sub-tiles fit the staging");
+  extern __shared__ unsigned char smem_raw_dh[];
+  unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw_dh + 1023) & ~1023ull);
+  const u32 smem_base = smem_addr(smem);
+  __shared__ alignas(8) u64 full_bar[STAGES], empty_bar[STAGES];
+  const int tid = threadIdx.x, warpgroup = tid >> 7;
+  const int num_n_tiles = N / BN, num_k = K / SY_BK;
+  const int total = tile_offsets[groups] * num_n_tiles;
+  if (tid == 0) {
+    for (int s = 0; s < STAGES; ++s) {
+      mbar_init(smem_addr(&full_bar[s]), 128 + 1);  // every producer thread once, plus thread 0's expect_tx
+      mbar_init(smem_addr(&empty_bar[s]), 8);       // one arrival per consuming warp
+    }
+    fence_proxy_async();
+  }
+  __syncthreads();
+
+  if (warpgroup == 0) {
+    // Producer. k-stages: thread t copies chunk t % 8 of A rows t / 8 + 16 i (i < 8) and arrives when they land;
+    // H stages: thread 0 issues the two boxes, every thread arrives.
+    const int chunk = tid & 7, row0 = tid >> 3;
+    int pos = 0;
+    for (int tile = blockIdx.x; tile < total; tile += gridDim.x) {
+      const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
+      const bf16_t *src[8];
+      u32 bytes[8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const int r = tc.row_begin + row0 + 16 * i;
+        const bool valid = r < tc.row_end;
+        src[i] = d_out + (valid ? (long long)gather[r] : 0ll) * K + chunk * 8;
+        bytes[i] = valid ? 16u : 0u;
+      }
+      const int b_row = tc.group * N + tc.n0;
+      for (int kb = 0; kb < num_k; ++kb, ++pos) {
+        const int s = pos % STAGES;
+        mbar_wait(smem_addr(&empty_bar[s]), ((pos / STAGES) & 1) ^ 1);
+        const u32 stage = smem_base + s * STAGE_BYTES, full = smem_addr(&full_bar[s]);
+        if (tid == 0) {
+          mbar_expect_tx(full, BN * SY_BK * 2);
+          tma_load_2d(stage + SY_TILE_BYTES, &b_map, kb * SY_BK, b_row, full);
+        }
+#pragma unroll
+        for (int i = 0; i < 8; ++i) cp_async_16(stage + swizzle128(row0 + 16 * i, chunk), src[i] + kb * SY_BK, bytes[i]);
+        cp_async_mbar_arrive_noinc(full);
+      }
+      for (int q = 0; q < HQ; ++q, ++pos) {
+        const int s = pos % STAGES;
+        mbar_wait(smem_addr(&empty_bar[s]), ((pos / STAGES) & 1) ^ 1);
+        const u32 stage = smem_base + s * STAGE_BYTES, full = smem_addr(&full_bar[s]);
+        if (tid == 0) {
+          mbar_expect_tx(full, 2 * SY_TILE_BYTES);
+          tma_load_2d(stage, &h_map, tc.n0 + 64 * q, tc.row_begin, full);                      // gate
+          tma_load_2d(stage + SY_TILE_BYTES, &h_map, N + tc.n0 + 64 * q, tc.row_begin, full);  // up
+        }
+        mbar_arrive(full);
+      }
+    }
+    cp_async_wait<0>();
+    return;
+  }
+
+  const int me = warpgroup - 1, t = tid & 127, lane = tid & 31, warp_in_group = t >> 5;
+  const u32 staged = smem_base + STAGES * STAGE_BYTES + me * Shape::staging_bytes;
+  auto release = [&](int stage_index) {
+    __syncwarp();
+    if (lane == 0) mbar_arrive(smem_addr(&empty_bar[stage_index]));
+  };
+  int pos = 0;
+  for (int tile = blockIdx.x; tile < total; tile += gridDim.x) {
+    const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
+    float acc[BN / 2];
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+    // Made per tile rather than kept across the epilogue, which needs every register it can get.
+    const u64 desc_a0 = wgmma_desc_k_major_sw128(smem_base + me * (64 * 128));
+    const u64 desc_b0 = wgmma_desc_k_major_sw128(smem_base + SY_TILE_BYTES);
+    for (int kb = 0; kb < num_k; ++kb, ++pos) {
+      const int s = pos % STAGES;
+      mbar_wait(smem_addr(&full_bar[s]), (pos / STAGES) & 1);
+      fence_proxy_async();  // A came through cp.async (generic proxy); wgmma reads through the async one
+      const u64 stage_off = (u64)(s * STAGE_BYTES) >> 4;
+#pragma unroll
+      for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < SY_BK / 16; ++kk)
+        wgmma_step<BN, false>(acc, desc_a0 + stage_off + kk * (32 >> 4), desc_b0 + stage_off + kk * (32 >> 4),
+                              (kb > 0 || kk > 0) ? 1 : 0);
+      wgmma_commit();
+      wgmma_wait<1>();
+#pragma unroll
+      for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
+      if (kb > 0) release((pos - 1) % STAGES);
+    }
+    wgmma_wait<0>();
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
+    if (num_k > 0) release((pos - 1) % STAGES);
+
+    // Epilogue. Fragment: register 4 j + q holds row 16 warp + lane/4 + 8 (q ≥ 2) of this consumer's 64, column
+    // 8 j + 2 (lane % 4) + (q & 1) of the tile.
+    const int r0 = warp_in_group * 16 + (lane >> 2);
+    float sc[2], ds[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int row = tc.row_begin + 64 * me + r0 + 8 * h;
+      sc[h] = row < tc.row_end ? score_of_position[row] : 0.0f;
+    }
+#pragma unroll  // the accumulator index must be a constant: a run-time one puts acc in local memory
+    for (int q = 0; q < HQ; ++q, ++pos) {
+      const int s = pos % STAGES;
+      mbar_wait(smem_addr(&full_bar[s]), (pos / STAGES) & 1);
+      const u32 hs = smem_base + s * STAGE_BYTES;
+#pragma unroll
+      for (int sub = 0; sub < 2; ++sub) {
+        named_bar_sync(1 + me, 128);  // the previous pass's stores have read the staging
+#pragma unroll
+        for (int jj = 0; jj < 4; ++jj) {
+          const int chunk = 4 * sub + jj;
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int r = r0 + 8 * h, tr = 64 * me + r;
+            const u32 at = hs + tr * 128 + ((chunk ^ (tr & 7)) << 4) + (lane & 3) * 4;
+            u32 gp, up;
+            asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(gp) : "r"(at));
+            asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(up) : "r"(at + SY_TILE_BYTES));
+            const float g[2] = {bf16_to_float((bf16_t)(gp & 0xffffu)), bf16_to_float((bf16_t)(gp >> 16))};
+            const float u[2] = {bf16_to_float((bf16_t)(up & 0xffffu)), bf16_to_float((bf16_t)(up >> 16))};
+            float dg[2], du[2], as[2];
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              // The one-role kernel's EPI_DSWIGLU expressions, term for term (see there).
+              const float da = acc[4 * (8 * q + chunk) + 2 * h + e];
+              const float sig = sigmoidf_(g[e]);
+              const float silu = g[e] * sig;
+              const float act = round_bf16(silu * u[e]);
+              ds[h] += da * act;
+              const float dact = sc[h] * da;
+              dg[e] = dact * u[e] * sig * (1.0f + g[e] * (1.0f - sig));
+              du[e] = dact * silu;
+              as[e] = sc[h] * act;
+            }
+            const u32 o = staged + r * SUB_ROW + jj * 16 + (lane & 3) * 4;
+            asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(o), "r"(pack_bf16x2(dg[0], dg[1])) : "memory");
+            asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(o + SUB), "r"(pack_bf16x2(du[0], du[1])) : "memory");
+            asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(o + 2 * SUB), "r"(pack_bf16x2(as[0], as[1])) : "memory");
+          }
+        }
+        if (sub == 1) release(s);  // this warp has read its rows of the H stage
+        named_bar_sync(1 + me, 128);
+#pragma unroll 1
+        for (int i = 0; i < 3 * 64 * 4 / 128; ++i) {
+          const int idx = i * 128 + t;
+          const int part = idx >> 8, r = (idx >> 2) & 63, ch = idx & 3;
+          const int row = tc.row_begin + 64 * me + r;
+          if (row < tc.row_end) {
+            uint4 v;
+            asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                         : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                         : "r"(staged + part * SUB + r * SUB_ROW + ch * 16));
+            const int col = tc.n0 + 64 * q + 32 * sub + 8 * ch;
+            bf16_t *dst = part == 2 ? a_scaled + (long long)row * N + col
+                                    : d_h + (long long)row * (2 * N) + part * N + col;
+            *(uint4 *)dst = v;
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float v = ds[h];
+      v += __shfl_xor_sync(0xffffffffu, v, 1);
+      v += __shfl_xor_sync(0xffffffffu, v, 2);
+      const int row = tc.row_begin + 64 * me + r0 + 8 * h;
+      if (row < tc.row_end && (lane & 3) == 0) ds_partial[(long long)row * num_n_tiles + tc.n0 / BN] = v;
+    }
+  }
+}
+
 // C [rows, N] (fp32) = A [rows, K] · B[g]ᵀ; used for the router logits (one group, N = E) and the router's dX.
 extern "C" __global__ void __launch_bounds__(256, 1)
     sy_gemm_f32(const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
