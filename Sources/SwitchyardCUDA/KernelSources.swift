@@ -52,22 +52,9 @@ public enum KernelSources {
         }
     }
 
-    /// The phase groups of the persistent GEMMs' tiles (`SY_STAGGER_PHASES`, moe_common.cuh): from
-    /// `SWITCHYARD_STAGGER` (an integer from 1, off, to 16), else ``defaultStaggerPhases``.
-    public static func staggerPhases(_ value: String?) throws -> Int {
-        guard let value, !value.isEmpty else { return defaultStaggerPhases }
-        guard let phases = Int(value), (1...16).contains(phases) else {
-            throw CUDAError(rawValue: -1, name: "SWITCHYARD_STAGGER",
-                            message: "'\(value)' is not an integer from 1 to 16", call: "KernelSources.staggerPhases")
-        }
-        return phases
-    }
-    public static let defaultStaggerPhases = 1
-
-    /// `compileOptions`, the stagger phases, and the experiment definitions of this process's environment.
+    /// `compileOptions` plus the experiment definitions of this process's environment.
     public static func options(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [String] {
-        compileOptions + ["-DSY_STAGGER_PHASES=\(try staggerPhases(environment["SWITCHYARD_STAGGER"]))"]
-            + (try experimentDefines(environment["SWITCHYARD_KERNEL_DEFINES"]))
+        compileOptions + (try experimentDefines(environment["SWITCHYARD_KERNEL_DEFINES"]))
     }
 
     private static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }

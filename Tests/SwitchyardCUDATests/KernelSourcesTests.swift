@@ -27,30 +27,13 @@ struct KernelSourcesTests {
           arguments: KernelSources.all.map(\.name))
     func compilesWithoutSpills(name: String) throws {
         let source = try #require(KernelSources.all.first { $0.name == name }?.source)
-        // The backend's default options, and the tile phases on and off whatever the default is.
-        for phases in Set([KernelSources.defaultStaggerPhases, 1, 4]).sorted() {
-            let kernels = try NVRTCCompiler().compile(
-                source: source, name: name, headers: KernelSources.headers,
-                options: KernelSources.compileOptions + ["-DSY_STAGGER_PHASES=\(phases)"], architecture: "sm_90a")
-            #expect(!kernels.cubin.isEmpty)
-            #expect(!kernels.resources.isEmpty, "\(name): ptxas reported no function: \(kernels.log)")
-            for (function, resources) in kernels.resources.sorted(by: { $0.key < $1.key }) {
-                #expect(resources.spillStoreBytes == 0 && resources.spillLoadBytes == 0,
-                        "\(name), \(phases) phases: \(function) spills \(resources.spillStoreBytes) bytes stored, \(resources.spillLoadBytes) loaded")
-            }
-        }
-    }
-
-    @Test("SWITCHYARD_STAGGER sets the tile phase groups from 1 to 16, and refuses anything else")
-    func staggerPhases() throws {
-        #expect(try KernelSources.staggerPhases(nil) == KernelSources.defaultStaggerPhases)
-        #expect(try KernelSources.staggerPhases("") == KernelSources.defaultStaggerPhases)
-        #expect(try KernelSources.staggerPhases("1") == 1)
-        #expect(try KernelSources.staggerPhases("4") == 4)
-        #expect(try KernelSources.options(environment: ["SWITCHYARD_STAGGER": "2"])
-                == KernelSources.compileOptions + ["-DSY_STAGGER_PHASES=2"])
-        for bad in ["0", "17", "-2", "two", "2.5", "4 "] {
-            #expect(throws: CUDAError.self, "\(bad)") { try KernelSources.staggerPhases(bad) }
+        let kernels = try NVRTCCompiler().compile(source: source, name: name, headers: KernelSources.headers,
+                                                  options: KernelSources.compileOptions, architecture: "sm_90a")
+        #expect(!kernels.cubin.isEmpty)
+        #expect(!kernels.resources.isEmpty, "\(name): ptxas reported no function: \(kernels.log)")
+        for (function, resources) in kernels.resources.sorted(by: { $0.key < $1.key }) {
+            #expect(resources.spillStoreBytes == 0 && resources.spillLoadBytes == 0,
+                    "\(name): \(function) spills \(resources.spillStoreBytes) bytes stored, \(resources.spillLoadBytes) loaded")
         }
     }
 
@@ -60,10 +43,9 @@ struct KernelSourcesTests {
         #expect(try KernelSources.experimentDefines("") == [])
         #expect(try KernelSources.experimentDefines("SY_DH_PREFETCH_STEPS=8 SY_TS_QUARTERS")
                 == ["-DSY_DH_PREFETCH_STEPS=8", "-DSY_TS_QUARTERS"])
-        let stagger = "-DSY_STAGGER_PHASES=\(KernelSources.defaultStaggerPhases)"
         #expect(try KernelSources.options(environment: ["SWITCHYARD_KERNEL_DEFINES": "SY_TS_QUARTERS=1"])
-                == KernelSources.compileOptions + [stagger, "-DSY_TS_QUARTERS=1"])
-        #expect(try KernelSources.options(environment: [:]) == KernelSources.compileOptions + [stagger])
+                == KernelSources.compileOptions + ["-DSY_TS_QUARTERS=1"])
+        #expect(try KernelSources.options(environment: [:]) == KernelSources.compileOptions)
         for bad in ["SY_X=eight", "8X=1", "SY-X=1", "SY_X=1;rm", "=1", "SY_X=1=2"] {
             #expect(throws: CUDAError.self, "\(bad)") { try KernelSources.experimentDefines(bad) }
         }

@@ -59,36 +59,6 @@ struct alignas(64) SyTensorMap {
 SY_DEVICE void mbar_init(u32 bar, u32 count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
 }
-// Staggered tile phases (SY_STAGGER_PHASES = P > 1; the host sets it, see KernelSources.options). A persistent
-// grid's tiles have equal lengths within an expert, so every SM would end its tiles, and store their outputs, at the
-// same moment: one write burst per wave of tiles, which the SMs wait out together. Unit u (a CTA or a cluster) of a
-// phase group u mod P ≠ 0 times k-steps 1 → 3 of its first tile with at least 4 k-steps, and then waits
-// (u mod P) / P of that tile's estimated length (the step time × its k-steps), once. The results do not change.
-#ifndef SY_STAGGER_PHASES
-#define SY_STAGGER_PHASES 1
-#endif
-SY_DEVICE unsigned long long global_ns() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-struct SyStagger {
-  unsigned long long t1 = 0;
-  bool pending;
-  SY_DEVICE explicit SyStagger(int unit) : pending(SY_STAGGER_PHASES > 1 && unit % SY_STAGGER_PHASES != 0) {}
-  // Called at the top of k-step kb of a tile of num_k steps.
-  SY_DEVICE void step(int kb, int num_k, int unit) {
-    if (!pending || num_k < 4) return;
-    if (kb == 1) {
-      t1 = global_ns();
-    } else if (kb == 3) {
-      const unsigned long long now = global_ns(), per_step = (now - t1) / 2;
-      const unsigned long long until = now + per_step * num_k * (unsigned)(unit % SY_STAGGER_PHASES) / SY_STAGGER_PHASES;
-      while (global_ns() < until) __nanosleep(256);
-      pending = false;
-    }
-  }
-};
 // One arrival that also announces `bytes` of asynchronous copies to complete on the barrier.
 SY_DEVICE void mbar_expect_tx(u32 bar, u32 bytes) {
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");

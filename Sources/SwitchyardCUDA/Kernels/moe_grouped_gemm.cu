@@ -736,7 +736,6 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
     // Ping-pong: consumer `me` takes the CTA's items me, me + 2, ...; cooperative: both take every item.
     const int first = PINGPONG ? me : 0, step = PINGPONG ? 2 : 1;
     int local = first;  // this item's index among the CTA's items
-    SyStagger stagger(first_item);  // both CTAs of a cluster alike
     for (int item = first_item + first * item_stride; item < total_items; item += step * item_stride, local += step) {
       const TileCoord tc = tile_of(item);
       const bool live = tc.row_begin < tc.row_end;  // false only for the second CTA of a group's odd last pair
@@ -748,7 +747,6 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
         for (int i = 0; i < ACC; ++i) acc[h][i] = 0.0f;
       int pos = local * num_k;
       for (int kb = 0; kb < num_k; ++kb, ++pos) {
-        stagger.step(kb, num_k, first_item);
         const int s = pos % STAGES;
         mbar_wait(smem_addr(&full_bar[s]), (pos / STAGES) & 1);
         if (live) {

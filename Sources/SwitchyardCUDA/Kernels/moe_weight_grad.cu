@@ -153,13 +153,11 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   const u64 desc_b0 = wgmma_desc_mn_major_sw128(smem_base + SY_WG_A_BYTES, 64 * 128);
   WeightGradTile cur = locate_weight_grad_tile<BN>(tile, M, N, offsets);
   Sources ahead = load_prologue(cur, true);  // sources of stage kb + STAGES − 2
-  SyStagger stagger(blockIdx.x);
   while (true) {
     float acc[BN / 2];
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
     for (int kb = 0; kb < cur.num_k; ++kb) {
-      stagger.step(kb, cur.num_k, blockIdx.x);
       cp_async_wait<AHEAD - 1>();
       if constexpr (TMA_A || TMA_B) {
         const int s = kb % STAGES;
