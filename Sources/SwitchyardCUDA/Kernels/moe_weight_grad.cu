@@ -214,6 +214,52 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
     ahead = load_prologue(next, has_next);
 
     float *out_g = out + (long long)cur.group * M * ld_out;
+#ifndef SY_WG_DIRECT_STORES
+    if ((ld_out & 3) == 0 && ((unsigned long long)out & 15) == 0) {
+      // Staged: each warp's 16 rows of the tile go through shared memory, in passes of 128 columns, and leave as
+      // whole 512-byte row segments (one 16-byte store per lane, four full lines a warp instruction) instead of
+      // the fragments' 8 rows × 32 bytes. Warpgroup w stages its 64 rows × 512 bytes in ring stage 2 + w: the
+      // prologue above filled stages 0 and 1, and the next tile first loads stage 2 at its k-step 0, after a
+      // barrier that every warp reaches only when done here (and after the fence that orders these writes before
+      // that TMA). A warp reads back only the rows it wrote, so it syncs only with itself. Staged row r holds its
+      // 32-byte chunk c at c ^ (r & 7): a warp's fragment writes (8 rows, one chunk each) then hit 8 different
+      // chunks of 32 banks' span, two wavefronts as the 256 bytes need anyway.
+      constexpr int PASS_COLS = 128, PASSES = BN / PASS_COLS, ROW_BYTES = PASS_COLS * 4;
+      static_assert(64 * ROW_BYTES <= STAGE_BYTES && STAGES >= 4 && AHEAD == 2, "a warpgroup's pass fits a free stage");
+      const u32 staging = smem_base + (2 + warpgroup) * STAGE_BYTES;
+      const int r_frag = warp_in_group * 16 + (lane >> 2);  // this lane's fragment rows: r_frag, r_frag + 8
+#pragma unroll
+      for (int pass = 0; pass < PASSES; ++pass) {
+        if (pass > 0) __syncwarp();  // this warp's reads of the previous pass are done
+#pragma unroll
+        for (int jj = 0; jj < PASS_COLS / 8; ++jj) {
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const int r = r_frag + 8 * half, j = pass * (PASS_COLS / 8) + jj;
+            const u32 at = staging + r * ROW_BYTES + ((jj ^ (r & 7)) << 5) + (lane & 3) * 8;
+            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(at), "f"(acc[4 * j + 2 * half]),
+                         "f"(acc[4 * j + 2 * half + 1]) : "memory");
+          }
+        }
+        __syncwarp();
+        const int col = cur.n0 + pass * PASS_COLS + 4 * lane;
+#pragma unroll 4
+        for (int rr = 0; rr < 16; ++rr) {
+          const int r = warp_in_group * 16 + rr, m = cur.m0 + warpgroup * 64 + r;
+          float4 v;
+          asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+                       : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+                       : "r"(staging + r * ROW_BYTES + (((lane >> 1) ^ (r & 7)) << 5) + (lane & 1) * 16)
+                       : "memory");
+          if (m < M && col < N) *(float4 *)(out_g + (long long)m * ld_out + col) = v;
+        }
+      }
+      if (!has_next) break;
+      tile = next_tile;
+      cur = next;
+      continue;
+    }
+#endif
     const int m_lo = cur.m0 + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
     const bool pairs = (ld_out & 1) == 0;  // 8-byte stores when rows keep 8-byte alignment
 #pragma unroll
