@@ -214,7 +214,6 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
     ahead = load_prologue(next, has_next);
 
     float *out_g = out + (long long)cur.group * M * ld_out;
-#ifndef SY_WG_DIRECT_STORES
     if ((ld_out & 3) == 0 && ((unsigned long long)out & 15) == 0) {
       // Staged: each warp's 16 rows of the tile go through shared memory, in passes of 128 columns, and leave as
       // whole 512-byte row segments (one 16-byte store per lane, four full lines a warp instruction) instead of
@@ -259,7 +258,7 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
       cur = next;
       continue;
     }
-#endif
+    // Fragment stores: rows whose 16-byte alignment the staged path needs are not given.
     const int m_lo = cur.m0 + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
     const bool pairs = (ld_out & 1) == 0;  // 8-byte stores when rows keep 8-byte alignment
 #pragma unroll
