@@ -576,6 +576,21 @@ template <int H, int N> SY_DEVICE void fence_accumulators(float (&acc)[H][N]) {
 // token chunks' plans (each chunk's rows of an expert are a run of the whole plan's positions, both in assignment
 // order). A tile's rows past its group's end load the next rows (or the map's zeros): they only reach output rows
 // that are not stored.
+// The warp-specialized producers' A gather (cp.async): thread (row0, chunk) copies 16-byte chunk `chunk` of the
+// tile's rows row0 + 16 i (i < 8), from row gather[r] (r itself without a gather) of `a` [·, K]. Rows past the
+// tile's group copy 0 bytes (zero-filled).
+SY_DEVICE void producer_a_rows(const bf16_t *__restrict__ a, const int *__restrict__ gather, int K, const TileCoord &tc,
+                               int row0, int chunk, const bf16_t *(&src)[8], u32 (&bytes)[8]) {
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const int r = tc.row_begin + row0 + 16 * i;
+    const bool valid = r < tc.row_end;
+    const long long src_row = valid ? (gather ? (long long)gather[r] : (long long)r) : 0;
+    src[i] = a + src_row * K + chunk * 8;
+    bytes[i] = valid ? 16u : 0u;
+  }
+}
+
 template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false>
 SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict__ gather, int N, int K,
                             const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
@@ -684,14 +699,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
       const TileCoord tc = tile_of(item);
       const bf16_t *src[8];
       u32 bytes[8];
-#pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        const int r = tc.row_begin + row0 + 16 * i;
-        const bool valid = r < tc.row_end;
-        const long long src_row = valid ? (gather ? (long long)gather[r] : (long long)r) : 0;
-        src[i] = a + src_row * K + chunk * 8;
-        bytes[i] = valid ? 16u : 0u;
-      }
+      producer_a_rows(a, gather, K, tc, row0, chunk, src, bytes);
       const int b_row = tc.group * N + tc.n0;
       for (int kb = 0; kb < num_k; ++kb, ++pos) {
         const int s = pos % STAGES;
@@ -921,13 +929,7 @@ extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_dswiglu_ws(
       const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
       const bf16_t *src[8];
       u32 bytes[8];
-#pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        const int r = tc.row_begin + row0 + 16 * i;
-        const bool valid = r < tc.row_end;
-        src[i] = d_out + (valid ? (long long)gather[r] : 0ll) * K + chunk * 8;
-        bytes[i] = valid ? 16u : 0u;
-      }
+      producer_a_rows(d_out, gather, K, tc, row0, chunk, src, bytes);
       const int b_row = tc.group * N + tc.n0;
       for (int kb = 0; kb < num_k; ++kb, ++pos) {
         const int s = pos % STAGES;
