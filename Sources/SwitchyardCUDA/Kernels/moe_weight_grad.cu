@@ -214,18 +214,19 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
     ahead = load_prologue(next, has_next);
 
     float *out_g = out + (long long)cur.group * M * ld_out;
-    if ((ld_out & 3) == 0 && ((unsigned long long)out & 15) == 0) {
+    // The ring stages the next tile's prologue leaves free (AHEAD, AHEAD + 1) hold the staged rows.
+    constexpr bool STAGED = AHEAD + 2 <= STAGES && 64 * 128 * 4 <= STAGE_BYTES;
+    if (STAGED && (ld_out & 3) == 0 && ((unsigned long long)out & 15) == 0) {
       // Staged: each warp's 16 rows of the tile go through shared memory, in passes of 128 columns, and leave as
       // whole 512-byte row segments (one 16-byte store per lane, four full lines a warp instruction) instead of
-      // the fragments' 8 rows × 32 bytes. Warpgroup w stages its 64 rows × 512 bytes in ring stage 2 + w: the
-      // prologue above filled stages 0 and 1, and the next tile first loads stage 2 at its k-step 0, after a
-      // barrier that every warp reaches only when done here (and after the fence that orders these writes before
-      // that TMA). A warp reads back only the rows it wrote, so it syncs only with itself. Staged row r holds its
-      // 32-byte chunk c at c ^ (r & 7): a warp's fragment writes (8 rows, one chunk each) then hit 8 different
-      // chunks of 32 banks' span, two wavefronts as the 256 bytes need anyway.
+      // the fragments' 8 rows × 32 bytes. Warpgroup w stages its 64 rows × 512 bytes in ring stage AHEAD + w: the
+      // prologue above filled stages 0 .. AHEAD − 1, and the next tile first loads stage AHEAD at its k-step 0,
+      // after a barrier that every warp reaches only when done here (and after the fence that orders these writes
+      // before that TMA). A warp reads back only the rows it wrote, so it syncs only with itself. Staged row r
+      // holds its 32-byte chunk c at c ^ (r & 7): a warp's fragment writes (8 rows, one chunk each) then hit 8
+      // different chunks of 32 banks' span, two wavefronts as the 256 bytes need anyway.
       constexpr int PASS_COLS = 128, PASSES = BN / PASS_COLS, ROW_BYTES = PASS_COLS * 4;
-      static_assert(64 * ROW_BYTES <= STAGE_BYTES && STAGES >= 4 && AHEAD == 2, "a warpgroup's pass fits a free stage");
-      const u32 staging = smem_base + (2 + warpgroup) * STAGE_BYTES;
+      const u32 staging = smem_base + (AHEAD + warpgroup) * STAGE_BYTES;
       const int r_frag = warp_in_group * 16 + (lane >> 2);  // this lane's fragment rows: r_frag, r_frag + 8
 #pragma unroll
       for (int pass = 0; pass < PASSES; ++pass) {
