@@ -254,30 +254,27 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
           if (m < M && col < N) *(float4 *)(out_g + (long long)m * ld_out + col) = v;
         }
       }
-      if (!has_next) break;
-      tile = next_tile;
-      cur = next;
-      continue;
-    }
-    // Fragment stores: rows whose 16-byte alignment the staged path needs are not given.
-    const int m_lo = cur.m0 + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
-    const bool pairs = (ld_out & 1) == 0;  // 8-byte stores when rows keep 8-byte alignment
+    } else {
+      // Fragment stores, where the rows lack the 16-byte alignment the staged path needs.
+      const int m_lo = cur.m0 + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
+      const bool pairs = (ld_out & 1) == 0;  // 8-byte stores when rows keep 8-byte alignment
 #pragma unroll
-    for (int j = 0; j < BN / 8; ++j) {
-      const int col = cur.n0 + 8 * j + 2 * (lane & 3);
+      for (int j = 0; j < BN / 8; ++j) {
+        const int col = cur.n0 + 8 * j + 2 * (lane & 3);
 #pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const int m = m_lo + 8 * half;
-        if (m < M) {
-          float *dst = out_g + (long long)m * ld_out + col;
-          if (pairs && col + 1 < N) {
-            float2 v;
-            v.x = acc[4 * j + 2 * half];
-            v.y = acc[4 * j + 2 * half + 1];
-            *(float2 *)dst = v;
-          } else {
-            if (col < N) dst[0] = acc[4 * j + 2 * half];
-            if (col + 1 < N) dst[1] = acc[4 * j + 2 * half + 1];
+        for (int half = 0; half < 2; ++half) {
+          const int m = m_lo + 8 * half;
+          if (m < M) {
+            float *dst = out_g + (long long)m * ld_out + col;
+            if (pairs && col + 1 < N) {
+              float2 v;
+              v.x = acc[4 * j + 2 * half];
+              v.y = acc[4 * j + 2 * half + 1];
+              *(float2 *)dst = v;
+            } else {
+              if (col < N) dst[0] = acc[4 * j + 2 * half];
+              if (col + 1 < N) dst[1] = acc[4 * j + 2 * half + 1];
+            }
           }
         }
       }
