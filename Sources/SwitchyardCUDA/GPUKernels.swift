@@ -293,7 +293,7 @@ public final class GPUKernels: @unchecked Sendable {
         return gemm
     }
 
-    /// The warp-specialized dH kernel ready to launch (arguments as `sy_gemm_dswiglu_ws`; W2's and H's maps appended),
+    /// The warp-specialized dH kernel ready to launch (the one-role dH kernel's arguments; W2's and H's maps appended),
     /// or nil: it is switched off (``dHiddenWarpSpecialized``), or the shape does not suit it (it needs n % 256 == 0, d % 64
     /// == 0 and weights by TMA). `hidden`: H's address and rows (positions), read in 128 × 64 boxes that may run past
     /// the last position, so the layer's own buffer.

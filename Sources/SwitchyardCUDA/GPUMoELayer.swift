@@ -331,22 +331,16 @@ public final class GPUMoELayer: @unchecked Sendable {
         let nTiles = (n + dHiddenWidth - 1) / dHiddenWidth
 
         var a = KernelArguments()
-        if let warpSpecialized = try kernels.warpSpecializedDHidden(
+        a.append(outputGradient); a.append(w.gatherIndex); a.append(w2Canonical); a.append(Int32(n)); a.append(Int32(d))
+        a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.scoreOfPosition)
+        a.append(dH); a.append(scaled); a.append(g.scorePartials)
+        // The warp-specialized dH (v12, H by TMA through the ring) where it applies, else the one-role kernel: the
+        // same arguments and results.
+        let dHidden = try kernels.warpSpecializedDHidden(
             weights: w2Canonical.address, experts: E, n: n, d: d, hidden: (w.hidden.address, tokens * K))
-        {
-            // The warp-specialized dH (v12): the one-role kernel's results, its epilogue's H by TMA through the ring.
-            a.append(outputGradient); a.append(w.gatherIndex); a.append(Int32(n)); a.append(Int32(d)); a.append(w.offsets)
-            a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.scoreOfPosition); a.append(dH); a.append(scaled)
-            a.append(g.scorePartials)
-            try warpSpecialized.launch(blocks: sms, stream: stream, arguments: a)
-        } else {
-            a.append(outputGradient); a.append(w.gatherIndex); a.append(w2Canonical); a.append(Int32(n)); a.append(Int32(d))
-            a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.scoreOfPosition)
-            a.append(dH); a.append(scaled); a.append(g.scorePartials)
-            let dHidden = try kernels.groupedGEMM(kernels.gemmDSwiGLU, kernels.gemmDSwiGLUTMA, width: dHiddenWidth,
-                                                  weights: w2Canonical.address, groups: E, n: n, k: d)
-            try dHidden.launch(blocks: sms, stream: stream, arguments: a)
-        }
+            ?? kernels.groupedGEMM(kernels.gemmDSwiGLU, kernels.gemmDSwiGLUTMA, width: dHiddenWidth,
+                                   weights: w2Canonical.address, groups: E, n: n, k: d)
+        try dHidden.launch(blocks: sms, stream: stream, arguments: a)
 
         if routed {
             // dS of each choice served here, summed over the dH kernel's tiles as the router backward sums them.

@@ -886,9 +886,9 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) s
 
 // ---- dH kernel, warp-specialized (the default; SWITCHYARD_DH_KERNEL=onerole keeps sy_gemm_dswiglu_tma_256) -----
 //
-// The dH kernel of sy_gemm_dswiglu_tma_256 (same arguments and results) on the cooperative warp-specialized
-// structure: 384 threads, a producer warpgroup (dO gathered by token with cp.async, W2 by TMA), two consumers of 64
-// rows each of a 128 × 256 tile, the 4-stage ring and 16 KiB staging of WsShape<false>. H comes through the ring
+// The dH kernel of sy_gemm_dswiglu_tma_256 (its arguments, then H's map; the same results) on the cooperative
+// warp-specialized structure: 384 threads, a producer warpgroup (dO gathered by token with cp.async, W2 by TMA), two
+// consumers of 64 rows each of a 128 × 256 tile, the 4-stage ring and 16 KiB staging of WsShape<false>. H comes through the ring
 // too: after a tile's k-steps the producer loads four "H stages", each the tile's 128 rows × 64 columns of gate and
 // of up (two 16 KiB TMA boxes of `h_map`, H as [rows, 2n], 128-byte swizzle), so the epilogue never waits on a
 // load of its own. Each consumer turns an H stage into dg, du and A′ in two 32-column passes through its staging
@@ -896,10 +896,11 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) s
 // 16-byte chunks of rows < the group's end. Needs N % 256 == 0, K % 64 == 0; tile_offsets in 128-row tiles.
 // dS partials as the one-role kernel: partial[row · N/256 + tile] = Σ over the tile's columns of dA′ · A.
 extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_dswiglu_ws(
-    const bf16_t *__restrict__ d_out, const int *__restrict__ gather, int N, int K, const int *__restrict__ offsets,
-    const int *__restrict__ tile_offsets, int groups, const float *__restrict__ score_of_position,
-    bf16_t *__restrict__ d_h, bf16_t *__restrict__ a_scaled, float *__restrict__ ds_partial,
-    const __grid_constant__ SyTensorMap b_map, const __grid_constant__ SyTensorMap h_map) {
+    const bf16_t *__restrict__ d_out, const int *__restrict__ gather, const bf16_t *__restrict__ /* w2: b_map */,
+    int N, int K, const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
+    const bf16_t *__restrict__ /* h: h_map */, const float *__restrict__ score_of_position, bf16_t *__restrict__ d_h,
+    bf16_t *__restrict__ a_scaled, float *__restrict__ ds_partial, const __grid_constant__ SyTensorMap b_map,
+    const __grid_constant__ SyTensorMap h_map) {
   using Shape = WsShape<false>;
   constexpr int BN = Shape::bn, STAGES = Shape::stages, STAGE_BYTES = Shape::stage_bytes, HQ = BN / 64;
   constexpr int SUB_ROW = 80, SUB = 64 * SUB_ROW;  // staged sub-tile: 64 rows × 32 bf16, rows padded to 80 bytes
