@@ -47,9 +47,6 @@ public final class GPUKernels: @unchecked Sendable {
     /// `SWITCHYARD_DH_KERNEL=onerole` keeps the one-role kernel (``warpSpecializedDHidden``).
     let gemmDSwiGLUWS: CUDAFunction
     let dHiddenWarpSpecialized: Bool
-    /// `SWITCHYARD_WEIGHT_GRAD_WIDTH=128`: the weight gradients on 128-column tiles even where 256 fit (a measuring
-    /// switch: what the narrower tile costs its main loop).
-    let narrowWeightGradients: Bool
     /// How many clusters of two of each multicast kernel can be resident at once (the driver's occupancy query;
     /// nil where it cannot tell): their persistent grid is capped there.
     public let multicastClusters: (threadStores: Int?, tmaStores: Int?, tmaLoadsAndStores: Int?)
@@ -162,7 +159,6 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16CooperativeMCStoreTMAA = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta")
         gemmDSwiGLUWS = try warpSpecialized("sy_gemm_dswiglu_ws")
         dHiddenWarpSpecialized = ProcessInfo.processInfo.environment["SWITCHYARD_DH_KERNEL"] != "onerole"
-        narrowWeightGradients = ProcessInfo.processInfo.environment["SWITCHYARD_WEIGHT_GRAD_WIDTH"] == "128"
         func clusters(_ kernel: CUDAFunction) throws -> Int? {
             try kernel.maxActiveClusters(clusterSize: 2, threads: GPUKernels.warpSpecializedThreads,
                                          sharedMemoryBytes: GPUKernels.warpSpecializedSharedMemoryBytes)

@@ -61,7 +61,7 @@ extension GPUKernels {
         a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64, m: Int, n: Int,
         groups: Int, offsets: UInt64, out: UInt64, ldOut: Int, rows: Int = 0, stream: CUDAStream?
     ) throws {
-        let width = narrowWeightGradients ? 128 : GPUKernels.tileWidth(columns: n)
+        let width = GPUKernels.tileWidth(columns: n)
         let tma = tmaWeightGradients && rows > 0 && (gatherA == 0 || gatherB == 0)
         let kernel = tma ? weightGradTMA(width) : weightGrad(width)
         var args = KernelArguments()
