@@ -13,6 +13,9 @@ public final class GPUBackend: Backend, @unchecked Sendable {
     /// Tokens per chunk of the down-projection, combine and dX (``GPUWorkspace/chunkTokens``); nil: the default of
     /// ``TokenChunks`` (1 GiB of Y). `switchyard check` sets it to exercise the chunked path on small cases.
     public var chunkTokens: Int?
+    /// The dtype the backward pass writes dW1 and dW2 in (read back as floats either way); `switchyard check`
+    /// alternates it.
+    public var weightGradientPrecision: WeightGradientPrecision = .float32
 
     public init(context: CUDAContext, cache: KernelCache) throws {
         kernels = try GPUKernels(context: context, cache: cache)
@@ -66,7 +69,8 @@ public final class GPUBackend: Backend, @unchecked Sendable {
         let layer = try layer(for: weights)
         let context = kernels.context
         let workspace = try GPUWorkspace(layer: layer, capacity: tokens, chunkTokens: chunkTokens)
-        let gradients = try GPUGradients(layer: layer, capacity: tokens, chunkTokens: chunkTokens)
+        let gradients = try GPUGradients(layer: layer, capacity: tokens, chunkTokens: chunkTokens,
+                                         weightPrecision: weightGradientPrecision)
         try workspace.poison()
         try gradients.poison()
         let x = try context.allocate(bytes: max(input.count, 1) * 2)
@@ -84,10 +88,14 @@ public final class GPUBackend: Backend, @unchecked Sendable {
         func floats(_ buffer: DeviceBuffer, _ shape: [Int]) throws -> HostTensor {
             try Tensor(shape: shape, scalars: buffer.download(Float.self, count: shape.reduce(1, *)))
         }
-        let dX = try gradients.input.download(UInt16.self, count: tokens * d).map { BFloat16(bitPattern: $0).floatValue }
+        func bf16s(_ buffer: DeviceBuffer, _ shape: [Int]) throws -> HostTensor {
+            let bits = try buffer.download(UInt16.self, count: shape.reduce(1, *))
+            return try Tensor(shape: shape, scalars: bits.map { BFloat16(bitPattern: $0).floatValue })
+        }
+        let weights = gradients.weightPrecision == .bfloat16 ? bf16s : floats
         return LayerGradients(
-            input: try Tensor(shape: [tokens, d], scalars: dX), router: try floats(gradients.router, [d, E]),
-            w1: try floats(gradients.w1, [E, d, 2 * n]), w2: try floats(gradients.w2, [E, n, d]),
+            input: try bf16s(gradients.input, [tokens, d]), router: try floats(gradients.router, [d, E]),
+            w1: try weights(gradients.w1, [E, d, 2 * n]), w2: try weights(gradients.w2, [E, n, d]),
             sharedW1: Tensor(zeros: [0, d, 0]), sharedW2: Tensor(zeros: [0, 0, d]),
             scores: try floats(gradients.scores, [tokens, c.topK]))
     }

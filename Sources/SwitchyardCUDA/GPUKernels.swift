@@ -27,6 +27,9 @@ public final class GPUKernels: @unchecked Sendable {
     let gemmDSwiGLUTMA: TileWidths
     /// The weight-gradient GEMM with the operands that are not gathered loaded by TMA.
     let weightGradTMA: TileWidths
+    /// The two weight-gradient GEMMs above writing bf16 results (``WeightGradientPrecision/bfloat16``).
+    let weightGradBF16: TileWidths
+    let weightGradTMABF16: TileWidths
     /// Whether the grouped GEMMs load their weight operand by TMA, and ``tmaWeightGradients`` whether the
     /// weight-gradient GEMMs load the operands they do not gather so (both the default). For A/B runs,
     /// `SWITCHYARD_TMA=0` in the environment keeps every operand on cp.async, `SWITCHYARD_TMA=grouped` uses TMA in
@@ -167,6 +170,9 @@ public final class GPUKernels: @unchecked Sendable {
                              try clusters(gemmBF16CooperativeMCStoreTMAA))
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
         weightGradTMA = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma", GPUKernels.weightGradSharedMemoryBytes(width:))
+        weightGradBF16 = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_bf16", GPUKernels.weightGradSharedMemoryBytes(width:))
+        weightGradTMABF16 = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma_bf16",
+                                       GPUKernels.weightGradSharedMemoryBytes(width:))
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
         sumPartials = try function("moe_weight_grad.cu", "sy_sum_partials")
         routerBackward = try function("moe_router.cu", "sy_router_backward")

@@ -251,7 +251,8 @@ public final class GPUMoELayer: @unchecked Sendable {
     /// dH kernel (dO gathered, SwiGLU backward and dS partials fused), router backward (dS → dZ), dX (grouped GEMM,
     /// then a deterministic sum over each token's K rows plus dZ·Wrᵀ), and the weight gradients dW2, dW1, dWr as
     /// grouped GEMMs reducing over each expert's rows. Uses only X, H and the routing metadata from forward.
-    /// `outputGradient`: dO [T, d] bf16. Results land in `gradients` (fp32 weights, bf16 dX, fp32 dS).
+    /// `outputGradient`: dO [T, d] bf16. Results land in `gradients` (dW1, dW2 in its ``GPUGradients/weightPrecision``,
+    /// fp32 dWr, bf16 dX, fp32 dS).
     public func backward(
         outputGradient: UInt64, input: UInt64, tokens: Int, workspace w: GPUWorkspace, gradients g: GPUGradients,
         stream: CUDAStream?
@@ -301,10 +302,11 @@ public final class GPUMoELayer: @unchecked Sendable {
         let E = config.experts, d = config.hidden, n = config.intermediate
         try kernels.enqueueWeightGradient(
             a: scaledActivation, lda: n, gatherA: plan.position, b: outputGradient, ldb: d, gatherB: plan.row, m: n, n: d,
-            groups: E, offsets: plan.offsets, out: g.w2.address, ldOut: d, stream: stream)
+            groups: E, offsets: plan.offsets, out: g.w2.address, ldOut: d, precision: g.weightPrecision, stream: stream)
         try kernels.enqueueWeightGradient(
             a: input, lda: d, gatherA: plan.row, b: hiddenGradient, ldb: 2 * n, gatherB: plan.position, m: d, n: 2 * n,
-            groups: E, offsets: plan.offsets, out: g.w1.address, ldOut: 2 * n, stream: stream)
+            groups: E, offsets: plan.offsets, out: g.w1.address, ldOut: 2 * n, precision: g.weightPrecision,
+            stream: stream)
     }
 
     /// `targets`: where dH and A′ go, and whether the weight gradients run here.
@@ -374,7 +376,8 @@ public final class GPUMoELayer: @unchecked Sendable {
             guard computesWeights else { return }
             try kernels.enqueueWeightGradient(
                 a: operandA, lda: lda, gatherA: gatherA, b: operandB, ldb: ldb, gatherB: gatherB, m: m, n: n, groups: E,
-                offsets: w.offsets.address, out: out.address, ldOut: ldOut, rows: tmaRows, stream: weightStream)
+                offsets: w.offsets.address, out: out.address, ldOut: ldOut, rows: tmaRows, precision: g.weightPrecision,
+                stream: weightStream)
         }
         // dW2[e] = A′ᵀ · dO[gather]   (M = n, N = d)
         try weightGrad(a: scaled, lda: n, gatherA: 0, b: outputGradient, ldb: d,
@@ -546,13 +549,23 @@ public final class GPUWorkspace: @unchecked Sendable {
     }
 }
 
-/// Device buffers of the backward pass for up to `capacity` tokens: the gradients (fp32 weights, bf16 dX, fp32 dS)
-/// and the transient dH, A′, dS partials and dZ.
+/// The dtype of the expert weight gradients dW1 and dW2 (always accumulated in fp32 inside the GEMM).
+public enum WeightGradientPrecision: String, Sendable, CaseIterable {
+    /// fp32, for fp32 master weights and optimizers (the default).
+    case float32 = "fp32"
+    /// Rounded once to bf16: what PyTorch's autograd returns for bf16 parameters, at half the bytes.
+    case bfloat16 = "bf16"
+}
+
+/// Device buffers of the backward pass for up to `capacity` tokens: the gradients (dW1 and dW2 in `weightPrecision`,
+/// fp32 dWr, bf16 dX, fp32 dS) and the transient dH, A′, dS partials and dZ.
 public final class GPUGradients: @unchecked Sendable {
     public let capacity: Int
+    /// The dtype of dW1 and dW2.
+    public let weightPrecision: WeightGradientPrecision
     /// The largest token chunk (``GPUWorkspace/chunkTokens``) these buffers serve.
     public let chunkCapacity: Int
-    /// dX [T, d] bf16; dWr [d, E], dW1 [E, d, 2n], dW2 [E, n, d] fp32; dS [T, K] fp32.
+    /// dX [T, d] bf16; dWr [d, E] fp32; dW1 [E, d, 2n], dW2 [E, n, d] in `weightPrecision`; dS [T, K] fp32.
     public let input, router, w1, w2, scores: DeviceBuffer
     /// dH [rows, 2n], A′ [rows, n] (bf16), dS partials, dZ [T, E′] (bf16), the router's dX of one chunk (bf16).
     let hiddenGradient, scaledActivation, scorePartials, logitGradient, routerInputGradient: DeviceBuffer
@@ -568,12 +581,15 @@ public final class GPUGradients: @unchecked Sendable {
     private let multiprocessors: Int
 
     /// - Parameter chunkTokens: as for the ``GPUWorkspace`` it will be used with (nil: the default).
-    public init(layer: GPUMoELayer, capacity: Int, chunkTokens requested: Int? = nil) throws {
+    /// - Parameter weightPrecision: the dtype of dW1 and dW2.
+    public init(layer: GPUMoELayer, capacity: Int, chunkTokens requested: Int? = nil,
+                weightPrecision: WeightGradientPrecision = .float32) throws {
         let c = layer.config
         let ctx = layer.kernels.context
         let rows = max(capacity * c.topK, 1)
         let tokens = max(capacity, 1)
         self.capacity = capacity
+        self.weightPrecision = weightPrecision
         chunkCapacity = TokenChunks.tokens(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
         var activations = 0, weights = 0
         func allocate(_ bytes: Int, weight: Bool = false) throws -> DeviceBuffer {
@@ -582,8 +598,9 @@ public final class GPUGradients: @unchecked Sendable {
         }
         input = try allocate(tokens * c.hidden * 2)
         router = try allocate(c.hidden * c.experts * 4, weight: true)
-        w1 = try allocate(c.experts * c.hidden * 2 * c.intermediate * 4, weight: true)
-        w2 = try allocate(c.experts * c.intermediate * c.hidden * 4, weight: true)
+        let weightBytes = weightPrecision == .float32 ? 4 : 2
+        w1 = try allocate(c.experts * c.hidden * 2 * c.intermediate * weightBytes, weight: true)
+        w2 = try allocate(c.experts * c.intermediate * c.hidden * weightBytes, weight: true)
         scores = try allocate(rows * 4)
         hiddenGradient = try allocate(rows * 2 * c.intermediate * 2)
         scaledActivation = try allocate(rows * c.intermediate * 2)

@@ -53,17 +53,24 @@ extension GPUKernels {
         try routerBackward.launch(grid: ((tokens + 3) / 4, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
     }
 
-    /// One weight-gradient grouped GEMM: out[g] = A[rows of g]ᵀ · B[rows of g] (M × N fp32 per group), reducing over
-    /// each group's rows (`offsets` [groups + 1]); either operand's rows may be gathered (index list, or 0).
+    /// One weight-gradient grouped GEMM: out[g] = A[rows of g]ᵀ · B[rows of g] (M × N per group, fp32 or with
+    /// `precision` bf16, accumulated in fp32 either way), reducing over each group's rows (`offsets` [groups + 1]);
+    /// either operand's rows may be gathered (index list, or 0).
     /// `rows`: how many rows the operands that are not gathered have (the row space `offsets` indexes); with it, and
     /// ``tmaWeightGradients`` on, those operands come by TMA. 0: every operand by cp.async.
     func enqueueWeightGradient(
         a operandA: UInt64, lda: Int, gatherA: UInt64, b operandB: UInt64, ldb: Int, gatherB: UInt64, m: Int, n: Int,
-        groups: Int, offsets: UInt64, out: UInt64, ldOut: Int, rows: Int = 0, stream: CUDAStream?
+        groups: Int, offsets: UInt64, out: UInt64, ldOut: Int, rows: Int = 0,
+        precision: WeightGradientPrecision = .float32, stream: CUDAStream?
     ) throws {
         let width = GPUKernels.tileWidth(columns: n)
         let tma = tmaWeightGradients && rows > 0 && (gatherA == 0 || gatherB == 0)
-        let kernel = tma ? weightGradTMA(width) : weightGrad(width)
+        let kernel = switch (tma, precision) {
+        case (true, .float32): weightGradTMA(width)
+        case (true, .bfloat16): weightGradTMABF16(width)
+        case (false, .float32): weightGrad(width)
+        case (false, .bfloat16): weightGradBF16(width)
+        }
         var args = KernelArguments()
         args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
         args.append(operandB); args.append(Int64(ldb)); args.append(gatherB)

@@ -1,6 +1,7 @@
 // moe_weight_grad.cu — weight-gradient grouped GEMMs whose reduction runs over each expert's token rows.
 //
-// out[g][m][n] = Σ_{r in rows of group g} A[src_a(r)][m] · B[src_b(r)][n]      (fp32 result, fp32 accumulation)
+// out[g][m][n] = Σ_{r in rows of group g} A[src_a(r)][m] · B[src_b(r)][n]   (fp32 accumulation; fp32 result, or bf16
+//                                                                           rounded once from it: the _bf16 kernels)
 //   rows of group g: offsets[g] ..< offsets[g+1]; src_x(r) = gather_x[r] when gather_x is non-null, else r.
 //   dW2[e] = A'ᵀ·dO[gather]:  A = A' [rows, n],  B = dO [T, d] gathered,  M = n, N = d.
 //   dW1[e] = X[gather]ᵀ·dH:   A = X [T, d] gathered,  B = dH [rows, 2n],  M = d, N = 2n.
@@ -14,6 +15,7 @@
 // kernels sy_gemm_weight_grad_128 / _256, and sy_gemm_weight_grad_tma_128 / _256 with two more parameters, the tensor
 // maps of A ([rows, M]) and B ([rows, N]), 64 × 64 boxes with the 128-byte swizzle, for the operands not gathered
 // (plus one 8-byte mbarrier per stage of static shared memory);
+// the `_bf16` kernels of each (sy_gemm_weight_grad_bf16_256, sy_gemm_weight_grad_tma_bf16_256, ...) write bf16;
 // M % 64 == 0, N % 64 == 0, lda/ldb in elements with 16-byte aligned rows; ld_out = the output row stride.
 // Every output element of every group is written, zeros for an empty group. Deterministic: fixed reduction order.
 #include "moe_common.cuh"
@@ -45,10 +47,12 @@ SY_DEVICE WeightGradTile locate_weight_grad_tile(int tile, int M, int N, const i
 // in 64 × 64 boxes with the 128-byte swizzle, one box per 64-wide chunk), issued by thread 0 onto the stage's
 // mbarrier; a box's rows past the group's end belong to the next group (or to nothing), so they are zeroed in shared
 // memory before the wgmma reads them, as the cp.async path zero-fills them.
-template <int BN, int STAGES, int W, bool GA, bool GB, bool TMA = false>
+// OUT_BF16: the result is rounded once to bf16 (the parameters' dtype, as PyTorch's autograd returns it for bf16
+// weights) instead of stored as fp32: half the bytes.
+template <int BN, int STAGES, int W, bool GA, bool GB, bool TMA = false, bool OUT_BF16 = false>
 SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
                            const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M, int N,
-                           int groups, const int *__restrict__ offsets, float *__restrict__ out, int ld_out,
+                           int groups, const int *__restrict__ offsets, void *__restrict__ out_raw, int ld_out,
                            const SyTensorMap *a_map = nullptr, const SyTensorMap *b_map = nullptr) {
   constexpr bool TMA_A = TMA && !GA, TMA_B = TMA && !GB;
   constexpr int B_CHUNKS = BN / 64;  // 64-wide N chunks of the B tile
@@ -213,67 +217,121 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
     __syncthreads();  // every warp is done reading this tile's shared memory
     ahead = load_prologue(next, has_next);
 
-    float *out_g = out + (long long)cur.group * M * ld_out;
     // The ring stages the next tile's prologue leaves free (AHEAD, AHEAD + 1) hold the staged rows.
     constexpr bool STAGED = AHEAD + 2 <= STAGES && 64 * 128 * 4 <= STAGE_BYTES;
-    if (STAGED && (ld_out & 3) == 0 && ((unsigned long long)out & 15) == 0) {
-      // Staged: each warp's 16 rows of the tile go through shared memory, in passes of 128 columns, and leave as
-      // whole 512-byte row segments (one 16-byte store per lane, four full lines a warp instruction) instead of
-      // the fragments' 8 rows × 32 bytes. Warpgroup w stages its 64 rows × 512 bytes in ring stage AHEAD + w: the
-      // prologue above filled stages 0 .. AHEAD − 1, and the next tile first loads stage AHEAD at its k-step 0,
-      // after a barrier that every warp reaches only when done here (and after the fence that orders these writes
-      // before that TMA). A warp reads back only the rows it wrote, so it syncs only with itself. Staged row r
-      // holds its 32-byte chunk c at c ^ (r & 7): a warp's fragment writes (8 rows, one chunk each) then hit 8
-      // different chunks of 32 banks' span, two wavefronts as the 256 bytes need anyway.
-      constexpr int PASS_COLS = 128, PASSES = BN / PASS_COLS, ROW_BYTES = PASS_COLS * 4;
-      const u32 staging = smem_base + (AHEAD + warpgroup) * STAGE_BYTES;
-      const int r_frag = warp_in_group * 16 + (lane >> 2);  // this lane's fragment rows: r_frag, r_frag + 8
+    const int r_frag = warp_in_group * 16 + (lane >> 2);  // this lane's fragment rows: r_frag, r_frag + 8
+    const u32 staging = smem_base + (AHEAD + warpgroup) * STAGE_BYTES;
+    if constexpr (OUT_BF16) {
+      bf16_t *out_g = (bf16_t *)out_raw + (long long)cur.group * M * ld_out;
+      if (STAGED && (ld_out & 7) == 0 && ((unsigned long long)out_raw & 15) == 0) {
+        // Staged as the fp32 rows below, in one pass: a row of BN bf16 is BN / 8 16-byte chunks, chunk c at
+        // c ^ (r & 7) (a warp's fragment writes, 8 rows × 16 bytes, then cover all 32 banks once), read back and
+        // stored 16 bytes a lane, whole rows.
+        constexpr int CHUNKS = BN / 8, ROW_BYTES = BN * 2, ROWS_PER_READ = 32 / CHUNKS;
 #pragma unroll
-      for (int pass = 0; pass < PASSES; ++pass) {
-        if (pass > 0) __syncwarp();  // this warp's reads of the previous pass are done
-#pragma unroll
-        for (int jj = 0; jj < PASS_COLS / 8; ++jj) {
+        for (int j = 0; j < CHUNKS; ++j) {
 #pragma unroll
           for (int half = 0; half < 2; ++half) {
-            const int r = r_frag + 8 * half, j = pass * (PASS_COLS / 8) + jj;
-            const u32 at = staging + r * ROW_BYTES + ((jj ^ (r & 7)) << 5) + (lane & 3) * 8;
-            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(at), "f"(acc[4 * j + 2 * half]),
-                         "f"(acc[4 * j + 2 * half + 1]) : "memory");
+            const int r = r_frag + 8 * half;
+            const u32 at = staging + r * ROW_BYTES + ((j ^ (r & 7)) << 4) + (lane & 3) * 4;
+            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(acc[4 * j + 2 * half],
+                                                                                  acc[4 * j + 2 * half + 1]))
+                         : "memory");
           }
         }
         __syncwarp();
-        const int col = cur.n0 + pass * PASS_COLS + 4 * lane;
+        const int c = lane % CHUNKS, col = cur.n0 + 8 * c;
 #pragma unroll 4
-        for (int rr = 0; rr < 16; ++rr) {
-          const int r = warp_in_group * 16 + rr, m = cur.m0 + warpgroup * 64 + r;
-          float4 v;
-          asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];\n"
-                       : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
-                       : "r"(staging + r * ROW_BYTES + (((lane >> 1) ^ (r & 7)) << 5) + (lane & 1) * 16)
+        for (int rr = 0; rr < 16; rr += ROWS_PER_READ) {
+          const int r = warp_in_group * 16 + rr + lane / CHUNKS, m = cur.m0 + warpgroup * 64 + r;
+          uint4 v;
+          asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
+                       : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                       : "r"(staging + r * ROW_BYTES + ((c ^ (r & 7)) << 4))
                        : "memory");
-          if (m < M && col < N) *(float4 *)(out_g + (long long)m * ld_out + col) = v;
+          if (m < M && col < N) *(uint4 *)(out_g + (long long)m * ld_out + col) = v;
+        }
+      } else {
+        // Fragment stores: pairs where rows keep 4-byte alignment.
+        const int m_lo = cur.m0 + warpgroup * 64 + r_frag;
+        const bool pairs = (ld_out & 1) == 0 && ((unsigned long long)out_raw & 3) == 0;
+#pragma unroll
+        for (int j = 0; j < BN / 8; ++j) {
+          const int col = cur.n0 + 8 * j + 2 * (lane & 3);
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const int m = m_lo + 8 * half;
+            if (m < M) {
+              bf16_t *dst = out_g + (long long)m * ld_out + col;
+              if (pairs && col + 1 < N) {
+                *(u32 *)dst = pack_bf16x2(acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+              } else {
+                if (col < N) dst[0] = float_to_bf16(acc[4 * j + 2 * half]);
+                if (col + 1 < N) dst[1] = float_to_bf16(acc[4 * j + 2 * half + 1]);
+              }
+            }
+          }
         }
       }
     } else {
-      // Fragment stores, where the rows lack the 16-byte alignment the staged path needs.
-      const int m_lo = cur.m0 + warpgroup * 64 + warp_in_group * 16 + (lane >> 2);
-      const bool pairs = (ld_out & 1) == 0;  // 8-byte stores when rows keep 8-byte alignment
+      float *out_g = (float *)out_raw + (long long)cur.group * M * ld_out;
+      if (STAGED && (ld_out & 3) == 0 && ((unsigned long long)out_raw & 15) == 0) {
+        // Staged: each warp's 16 rows of the tile go through shared memory, in passes of 128 columns, and leave as
+        // whole 512-byte row segments (one 16-byte store per lane, four full lines a warp instruction) instead of
+        // the fragments' 8 rows × 32 bytes. Warpgroup w stages its 64 rows × 512 bytes in ring stage AHEAD + w: the
+        // prologue above filled stages 0 .. AHEAD − 1, and the next tile first loads stage AHEAD at its k-step 0,
+        // after a barrier that every warp reaches only when done here (and after the fence that orders these writes
+        // before that TMA). A warp reads back only the rows it wrote, so it syncs only with itself. Staged row r
+        // holds its 32-byte chunk c at c ^ (r & 7): a warp's fragment writes (8 rows, one chunk each) then hit 8
+        // different chunks of 32 banks' span, two wavefronts as the 256 bytes need anyway.
+        constexpr int PASS_COLS = 128, PASSES = BN / PASS_COLS, ROW_BYTES = PASS_COLS * 4;
 #pragma unroll
-      for (int j = 0; j < BN / 8; ++j) {
-        const int col = cur.n0 + 8 * j + 2 * (lane & 3);
+        for (int pass = 0; pass < PASSES; ++pass) {
+          if (pass > 0) __syncwarp();  // this warp's reads of the previous pass are done
 #pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int m = m_lo + 8 * half;
-          if (m < M) {
-            float *dst = out_g + (long long)m * ld_out + col;
-            if (pairs && col + 1 < N) {
-              float2 v;
-              v.x = acc[4 * j + 2 * half];
-              v.y = acc[4 * j + 2 * half + 1];
-              *(float2 *)dst = v;
-            } else {
-              if (col < N) dst[0] = acc[4 * j + 2 * half];
-              if (col + 1 < N) dst[1] = acc[4 * j + 2 * half + 1];
+          for (int jj = 0; jj < PASS_COLS / 8; ++jj) {
+#pragma unroll
+            for (int half = 0; half < 2; ++half) {
+              const int r = r_frag + 8 * half, j = pass * (PASS_COLS / 8) + jj;
+              const u32 at = staging + r * ROW_BYTES + ((jj ^ (r & 7)) << 5) + (lane & 3) * 8;
+              asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(at), "f"(acc[4 * j + 2 * half]),
+                           "f"(acc[4 * j + 2 * half + 1]) : "memory");
+            }
+          }
+          __syncwarp();
+          const int col = cur.n0 + pass * PASS_COLS + 4 * lane;
+#pragma unroll 4
+          for (int rr = 0; rr < 16; ++rr) {
+            const int r = warp_in_group * 16 + rr, m = cur.m0 + warpgroup * 64 + r;
+            float4 v;
+            asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+                         : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+                         : "r"(staging + r * ROW_BYTES + (((lane >> 1) ^ (r & 7)) << 5) + (lane & 1) * 16)
+                         : "memory");
+            if (m < M && col < N) *(float4 *)(out_g + (long long)m * ld_out + col) = v;
+          }
+        }
+      } else {
+        // Fragment stores, where the rows lack the 16-byte alignment the staged path needs.
+        const int m_lo = cur.m0 + warpgroup * 64 + r_frag;
+        const bool pairs = (ld_out & 1) == 0;  // 8-byte stores when rows keep 8-byte alignment
+#pragma unroll
+        for (int j = 0; j < BN / 8; ++j) {
+          const int col = cur.n0 + 8 * j + 2 * (lane & 3);
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const int m = m_lo + 8 * half;
+            if (m < M) {
+              float *dst = out_g + (long long)m * ld_out + col;
+              if (pairs && col + 1 < N) {
+                float2 v;
+                v.x = acc[4 * j + 2 * half];
+                v.y = acc[4 * j + 2 * half + 1];
+                *(float2 *)dst = v;
+              } else {
+                if (col < N) dst[0] = acc[4 * j + 2 * half];
+                if (col + 1 < N) dst[1] = acc[4 * j + 2 * half + 1];
+              }
             }
           }
         }
@@ -285,33 +343,40 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   }
 }
 
-// One kernel per width, with cp.async for every operand (_128 / _256) or TMA for those not gathered (_tma_128 /
-// _tma_256, with the maps of A as [rows, M] and B as [rows, N]; the map of a gathered operand is not read and may be
-// anything); the gather pattern (dW2 gathers B, dW1 gathers A, dWr neither) picks an instantiation.
+// One kernel per width and output type, with cp.async for every operand (_128 / _256) or TMA for those not gathered
+// (_tma_128 / _tma_256, with the maps of A as [rows, M] and B as [rows, N]; the map of a gathered operand is not read
+// and may be anything); fp32 results, or bf16 ones from the `_bf16` kernels (sy_gemm_weight_grad_bf16_256, ...). The
+// gather pattern (dW2 gathers B, dW1 gathers A, dWr neither, merged plans both) picks an instantiation.
 #define SY_WG_MAPS , const __grid_constant__ SyTensorMap a_map, const __grid_constant__ SyTensorMap b_map
-#define SY_WEIGHT_GRAD(NAME, BN, TMA, MAP_PARAMS, A_MAP, B_MAP)                                                       \
+#define SY_WG_CALL(GA, GB)                                                                                             \
+  weight_grad<BN, 4, 1, GA, GB, TMA, OUT_BF16>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out, \
+                                               maps[0], maps[1])
+#define SY_WEIGHT_GRAD(NAME, BN_, TMA_, OUT_BF16_, MAP_PARAMS, A_MAP, B_MAP)                                          \
   extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                                         \
       const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
       long long ldb, const int *__restrict__ gather_b, int M, int N, int groups, const int *__restrict__ offsets,    \
-      float *__restrict__ out, int ld_out MAP_PARAMS) {                                                              \
+      void *__restrict__ out, int ld_out MAP_PARAMS) {                                                               \
+    constexpr int BN = BN_;                                                                                          \
+    constexpr bool TMA = TMA_, OUT_BF16 = OUT_BF16_;                                                                 \
+    const SyTensorMap *maps[2] = {A_MAP, B_MAP};                                                                     \
     if (gather_a && gather_b)                                                                                        \
-      weight_grad<BN, 4, 1, true, true, TMA>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out, \
-                                             A_MAP, B_MAP);                                                          \
+      SY_WG_CALL(true, true);                                                                                        \
     else if (gather_a)                                                                                               \
-      weight_grad<BN, 4, 1, true, false, TMA>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,        \
-                                              ld_out, A_MAP, B_MAP);                                                 \
+      SY_WG_CALL(true, false);                                                                                       \
     else if (gather_b)                                                                                               \
-      weight_grad<BN, 4, 1, false, true, TMA>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,        \
-                                              ld_out, A_MAP, B_MAP);                                                 \
+      SY_WG_CALL(false, true);                                                                                       \
     else                                                                                                             \
-      weight_grad<BN, 4, 1, false, false, TMA>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,       \
-                                               ld_out, A_MAP, B_MAP);                                                \
+      SY_WG_CALL(false, false);                                                                                      \
   }
 
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_128, 128, false, , nullptr, nullptr)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_256, 256, false, , nullptr, nullptr)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_128, 128, true, SY_WG_MAPS, &a_map, &b_map)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_256, 256, true, SY_WG_MAPS, &a_map, &b_map)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_128, 128, false, false, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_256, 256, false, false, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_128, 128, true, false, SY_WG_MAPS, &a_map, &b_map)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_256, 256, true, false, SY_WG_MAPS, &a_map, &b_map)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_bf16_128, 128, false, true, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_bf16_256, 256, false, true, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_bf16_128, 128, true, true, SY_WG_MAPS, &a_map, &b_map)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_bf16_256, 256, true, true, SY_WG_MAPS, &a_map, &b_map)
 
 // Deterministic split-K for one-group products with few output tiles (dWr = Xᵀ·dZ): the rows are cut into `splits`
 // groups (offsets written here, on the device), each writes its own partial [M, ld_out], and sy_sum_partials adds

@@ -19,8 +19,8 @@ struct BenchCommand: AsyncParsableCommand {
             TFLOP/s counts expert FLOPs only (forward 6·T·K·n·d); the router is timed but not counted. \
             "act GiB" is MOE.md's peak activation memory: everything the forward pass allocates, O included, weights \
             and X not (Y exists one token chunk of at most 1 GiB at a time); "bwd act GiB" is what the backward pass \
-            allocates beside it (dX, dH, A′, dZ, ...; forward + backward is the sum; the fp32 weight gradients are \
-            listed in the JSON apart). \
+            allocates beside it (dX, dH, A′, dZ, ...; forward + backward is the sum; the weight gradients are \
+            listed in the JSON apart, dW1 and dW2 in fp32 unless --weight-gradients bf16). \
             On the CPU, shapes default to T = 4096.
             """)
 
@@ -37,6 +37,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("chunk-tokens"),
             help: "GPU: tokens per chunk of the down-projection/combine and dX (default: Y ≤ 1 GiB a chunk); smaller saves activation memory and costs some speed.")
     var chunkTokens: Int?
+    @Option(name: .customLong("weight-gradients"),
+            help: "GPU, with --backward: the dtype of dW1 and dW2, fp32 (for fp32 master weights) or bf16 (what PyTorch returns for bf16 parameters, as in its baseline).")
+    var weightGradients: String = "fp32"
     @Option(help: "Warm-up runs before timing.") var warmup: Int = 5
     @Option(help: "Timed runs; the median is reported.") var iterations: Int = 20
     @Option(help: "Write the results as JSON to this file ('-' for stdout).") var json: String?
@@ -62,8 +65,10 @@ struct BenchCommand: AsyncParsableCommand {
         /// Activation-sized buffers of the backward pass (dX, dH, A′, dZ, dS, ...; the weight gradients excluded), GiB.
         /// Peak activation memory of forward+backward = activationGiB + this.
         var backwardActivationGiB: Double?
-        /// The fp32 weight gradients dWr, dW1, dW2, GiB.
+        /// The weight gradients dWr (fp32), dW1, dW2 (in `weightGradientDType`), GiB.
         var weightGradientGiB: Double?
+        /// fp32 or bf16: the dtype of dW1 and dW2.
+        var weightGradientDType: String?
         var predictedForwardMs: Double?
         var predictedBackwardMs: Double?
     }
@@ -89,6 +94,9 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         guard warmup >= 0, iterations > 0 else { throw ValidationError("--warmup must be ≥ 0 and --iterations > 0") }
         if let c = chunkTokens, c < 1 { throw ValidationError("--chunk-tokens must be ≥ 1") }
+        guard WeightGradientPrecision(rawValue: weightGradients) != nil else {
+            throw ValidationError("--weight-gradients must be fp32 or bf16")
+        }
         let backend = try makeBackend(devices.device)
         var rows: [Row] = []
         if let gpu = backend as? GPUBackend {
@@ -97,6 +105,7 @@ struct BenchCommand: AsyncParsableCommand {
                 hardware: hardware, calibration: calibration, device: gpu.description)
             let model = PerformanceModel(hardware: machine, calibration: factors)
             print("bench on \(gpu.description), median of \(iterations) after \(warmup) warm-up; "
+                  + (backward ? "dW1, dW2 in \(weightGradients); " : "")
                   + "model: \(machine.name)\(calibrationFile.map { " calibrated by \($0)" } ?? " (vendor defaults)")")
             print(pad("config", 12) + pad("T", 7) + pad("fwd ms", 10) + pad("TFLOP/s", 9) + pad("act GiB", 9)
                   + pad("model ms", 10) + (backward ? pad("bwd ms", 10) + pad("TFLOP/s", 9) + pad("model ms", 10) + pad("bwd act GiB", 12) : ""))
@@ -171,7 +180,9 @@ struct BenchCommand: AsyncParsableCommand {
         if backward {
             let dO = try context.allocate(bytes: T * d * 2)
             try kernels.fillRandomBF16(address: dO.address, count: T * d, seed: 5, scale: 1)
-            let gradients = try GPUGradients(layer: layer, capacity: T, chunkTokens: chunkTokens)
+            let precision = WeightGradientPrecision(rawValue: weightGradients) ?? .float32
+            let gradients = try GPUGradients(layer: layer, capacity: T, chunkTokens: chunkTokens,
+                                             weightPrecision: precision)
             func step() throws {
                 try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream)
                 try layer.backward(outputGradient: dO.address, input: x.address, tokens: T, workspace: workspace,
@@ -193,6 +204,7 @@ struct BenchCommand: AsyncParsableCommand {
             row.backwardTFLOPS = shape.backwardFLOPs / (backwardMs * 1e-3) / 1e12
             row.backwardActivationGiB = Double(gradients.activationBytes) / Double(1 << 30)
             row.weightGradientGiB = Double(gradients.weightGradientBytes) / Double(1 << 30)
+            row.weightGradientDType = precision.rawValue
         }
         return row
     }

@@ -15,7 +15,8 @@ struct CheckCommand: AsyncParsableCommand {
             Cases cover every router, ragged and empty experts, all tokens on one expert, T = 1 and large T, and \
             the aux and z losses. On the GPU every other case runs the down-projection, combine and dX in token \
             chunks of ⌈T/3⌉ (as large layers do to bound memory). \
-            With --backward, every gradient is compared too. \
+            With --backward, every gradient is compared too; on the GPU, cases 3 and 4 of every four write dW1 and dW2 \
+            in bf16 (the rest fp32). \
             With --ranks R (GPU only), the same cases run through the GPU expert-parallel layer over R ranks (tokens \
             split contiguously, so small T leaves ranks with none; experts placed contiguously, ragged when R does not \
             divide E, none on some ranks when E < R; every third case EPLB-style with replicas; cases alternate 1 and 3 \
@@ -51,7 +52,10 @@ struct CheckCommand: AsyncParsableCommand {
         for (i, c) in Conformance.randomCases(count: cases, seed: seed, maxTokens: maxT, gpuShapes: isGPU).enumerated() {
             // Odd cases run the chunked path: chunks of ⌈T/3⌉ tokens (none when T = 1).
             gpu?.chunkTokens = i % 2 == 1 ? max(1, (c.tokens + 2) / 3) : nil
-            let chunks = gpu?.chunkTokens.map { " chunks of \($0)" } ?? ""
+            // Cases 3, 4 of every four write dW1 and dW2 in bf16 (both chunkings meet both precisions).
+            gpu?.weightGradientPrecision = i % 4 >= 2 ? .bfloat16 : .float32
+            var chunks = gpu?.chunkTokens.map { " chunks of \($0)" } ?? ""
+            if backward, gpu?.weightGradientPrecision == .bfloat16 { chunks += " dW bf16" }
             let result = backward
                 ? Conformance.runBackward(c, on: backend, storage: storage)
                 : Conformance.run(c, on: backend, storage: storage)
