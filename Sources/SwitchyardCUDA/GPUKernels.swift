@@ -88,13 +88,8 @@ public final class GPUKernels: @unchecked Sendable {
         width == 256 ? 4 * (128 * 64 * 2 + 256 * 64 * 2) + 1024 : 5 * (2 * 128 * 64 * 2) + 1024
     }
     static let gemmSharedMemoryBytes = gemmSharedMemoryBytes(width: 128)
-    /// moe_weight_grad.cu: 4 stages × (A: two 64-wide chunks × 64 rows × 128 B + B: BN/64 such chunks) + 1 KiB;
-    /// with `tmaStores` (the TMA kernels writing bf16) the last stage holds the BN · 256-byte bf16 tile, reaching
-    /// past the ring's end at BN 256.
-    static func weightGradSharedMemoryBytes(width: Int, tmaStores: Bool = false) -> Int {
-        let stage = 2 * 64 * 128 + width / 64 * 64 * 128
-        return (tmaStores ? 3 * stage + max(stage, width * 256) : 4 * stage) + 1024
-    }
+    /// moe_weight_grad.cu: 4 stages × (A: two 64-wide chunks × 64 rows × 128 B + B: BN/64 such chunks) + 1 KiB.
+    static func weightGradSharedMemoryBytes(width: Int) -> Int { 4 * (2 * 64 * 128 + width / 64 * 64 * 128) + 1024 }
     /// The output tile width for N output columns: 256 once there are enough columns to fill it.
     static func tileWidth(columns: Int) -> Int { columns >= 256 ? 256 : 128 }
     static let gemmThreads = 256
@@ -173,13 +168,11 @@ public final class GPUKernels: @unchecked Sendable {
         }
         multicastClusters = (try clusters(gemmBF16CooperativeMC), try clusters(gemmBF16CooperativeMCStore),
                              try clusters(gemmBF16CooperativeMCStoreTMAA))
-        let weightGradBytes: (Int) -> Int = { GPUKernels.weightGradSharedMemoryBytes(width: $0) }
-        weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", weightGradBytes)
-        weightGradTMA = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma", weightGradBytes)
-        weightGradBF16 = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_bf16", weightGradBytes)
-        weightGradTMABF16 = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma_bf16") {
-            GPUKernels.weightGradSharedMemoryBytes(width: $0, tmaStores: true)
-        }
+        weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
+        weightGradTMA = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma", GPUKernels.weightGradSharedMemoryBytes(width:))
+        weightGradBF16 = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_bf16", GPUKernels.weightGradSharedMemoryBytes(width:))
+        weightGradTMABF16 = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma_bf16",
+                                       GPUKernels.weightGradSharedMemoryBytes(width:))
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
         sumPartials = try function("moe_weight_grad.cu", "sy_sum_partials")
         routerBackward = try function("moe_router.cu", "sy_router_backward")

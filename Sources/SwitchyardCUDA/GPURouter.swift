@@ -64,9 +64,7 @@ extension GPUKernels {
         precision: WeightGradientPrecision = .float32, stream: CUDAStream?
     ) throws {
         let width = GPUKernels.tileWidth(columns: n)
-        // bf16 results by TMA stores need rows of 16-byte multiples.
         let tma = tmaWeightGradients && rows > 0 && (gatherA == 0 || gatherB == 0)
-            && (precision == .float32 || (ldOut * 2) % 16 == 0 && out % 16 == 0)
         let kernel = switch (tma, precision) {
         case (true, .float32): weightGradTMA(width)
         case (true, .bfloat16): weightGradTMABF16(width)
@@ -87,11 +85,6 @@ extension GPUKernels {
             }
             args.append(try map(operandA, gathered: gatherA != 0, columns: m, ld: lda))
             args.append(try map(operandB, gathered: gatherB != 0, columns: n, ld: ldb))
-            if precision == .bfloat16 {  // the output, [groups · M, N], which the kernel stores by TMA
-                args.append(try TensorMap.tiled2D(context: context, address: out, dtype: .bf16, rows: groups * m,
-                                                  columns: n, rowStrideBytes: ldOut * 2, boxRows: 64, boxColumns: 64,
-                                                  swizzle128B: true))
-            }
         }
         let tiles = groups * ((m + 127) / 128) * ((n + width - 1) / width)
         try kernel.function.launch(grid: (min(tiles, context.multiprocessorCount), 1, 1), block: (256, 1, 1),

@@ -47,10 +47,6 @@ template <int N> SY_DEVICE void cp_async_wait() { asm volatile("cp.async.wait_gr
 
 // Makes generic-proxy writes to shared memory (cp.async, st.shared) visible to the async proxy (wgmma, TMA).
 SY_DEVICE void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
-// Named barrier `id` (1 .. 15; 0 is __syncthreads) over `threads` threads (a multiple of 32).
-SY_DEVICE void named_bar_sync(int id, int threads) {
-  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
 
 // ---- TMA (tensor maps) and mbarriers ----------------------------------------------------------------------
 

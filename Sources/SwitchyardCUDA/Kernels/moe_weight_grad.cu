@@ -15,9 +15,7 @@
 // kernels sy_gemm_weight_grad_128 / _256, and sy_gemm_weight_grad_tma_128 / _256 with two more parameters, the tensor
 // maps of A ([rows, M]) and B ([rows, N]), 64 × 64 boxes with the 128-byte swizzle, for the operands not gathered
 // (plus one 8-byte mbarrier per stage of static shared memory);
-// the `_bf16` kernels of each (sy_gemm_weight_grad_bf16_256, sy_gemm_weight_grad_tma_bf16_256, ...) write bf16, the
-// TMA ones by TMA stores, with a third map (the output) and 3 stages + max(stage, BN · 256 B) + 1 KiB of dynamic shared
-// memory (214016 B at BN 256);
+// the `_bf16` kernels of each (sy_gemm_weight_grad_bf16_256, sy_gemm_weight_grad_tma_bf16_256, ...) write bf16;
 // M % 64 == 0, N % 64 == 0, lda/ldb in elements with 16-byte aligned rows; ld_out = the output row stride.
 // Every output element of every group is written, zeros for an empty group. Deterministic: fixed reduction order.
 #include "moe_common.cuh"
@@ -50,18 +48,13 @@ SY_DEVICE WeightGradTile locate_weight_grad_tile(int tile, int M, int N, const i
 // mbarrier; a box's rows past the group's end belong to the next group (or to nothing), so they are zeroed in shared
 // memory before the wgmma reads them, as the cp.async path zero-fills them.
 // OUT_BF16: the result is rounded once to bf16 (the parameters' dtype, as PyTorch's autograd returns it for bf16
-// weights) instead of stored as fp32: half the bytes. With TMA as well (TS), the bf16 tile leaves by TMA stores
-// (`out_map`: the output as [groups · M, N] bf16, 64 × 64 boxes, 128-byte swizzle) from the last ring stage, extended
-// to BN · 256 bytes past the ring's end where that stage is smaller (SY_WG_TS_SMEM): nobody waits for the stores
-// until the next tile's k-step 1 loads that stage.
+// weights) instead of stored as fp32: half the bytes.
 template <int BN, int STAGES, int W, bool GA, bool GB, bool TMA = false, bool OUT_BF16 = false>
 SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
                            const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M, int N,
                            int groups, const int *__restrict__ offsets, void *__restrict__ out_raw, int ld_out,
-                           const SyTensorMap *a_map = nullptr, const SyTensorMap *b_map = nullptr,
-                           const SyTensorMap *out_map = nullptr) {
+                           const SyTensorMap *a_map = nullptr, const SyTensorMap *b_map = nullptr) {
   constexpr bool TMA_A = TMA && !GA, TMA_B = TMA && !GB;
-  constexpr bool TS = TMA && OUT_BF16;
   constexpr int B_CHUNKS = BN / 64;  // 64-wide N chunks of the B tile
   constexpr int AHEAD = STAGES - 1 - W;
   constexpr int STAGE_BYTES = SY_WG_A_BYTES + B_CHUNKS * 64 * 128;
@@ -73,7 +66,6 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   const int lane = tid & 31;
   const int warp_in_group = (tid >> 5) & 3;
   const int total = groups * ((M + 127) / 128) * ((N + BN - 1) / BN);
-  const bool store_thread = TS && (tid & 127) == 0;  // TS: issues its warpgroup's TMA stores
   // Thread → (row, chunk): rows tid/8 and 32 + tid/8 of each 64-row stage, 16-byte chunk tid % 8, every 64-wide
   // chunk of the A and B tiles.
   const int chunk = tid & 7;
@@ -192,8 +184,6 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
           }
         }
       }
-      // TS: stage AHEAD + 1 (loaded below at k-step 1) held the previous tile's staged output.
-      if (TS && kb == 1 && store_thread) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
       fence_proxy_async();
       __syncthreads();
       // The cp.async of stage kb + 2 (its sources were loaded an iteration ago), then the indices of stage kb + 3,
@@ -231,38 +221,7 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
     constexpr bool STAGED = AHEAD + 2 <= STAGES && 64 * 128 * 4 <= STAGE_BYTES;
     const int r_frag = warp_in_group * 16 + (lane >> 2);  // this lane's fragment rows: r_frag, r_frag + 8
     const u32 staging = smem_base + (AHEAD + warpgroup) * STAGE_BYTES;
-    if constexpr (TS) {
-      // Warpgroup w's 64 rows in BN / 64 boxes of 64 × 64 (8 KiB, the 128-byte swizzle: chunk c of row r at
-      // c ^ (r & 7)), from the start of the last ring stage; its thread 0 stores them by TMA and does not wait.
-      static_assert(AHEAD + 1 == STAGES - 1, "TS stages into the stage loaded at k-step 1");
-      const u32 region = smem_base + (STAGES - 1) * STAGE_BYTES + warpgroup * (BN / 64) * (64 * 128);
-      if (store_thread) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");  // a short tile's stores
-      named_bar_sync(1 + warpgroup, 128);
-#pragma unroll
-      for (int j = 0; j < BN / 8; ++j) {
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int r = r_frag + 8 * half;
-          const u32 at = region + (j >> 3) * (64 * 128) + r * 128 + (((j & 7) ^ (r & 7)) << 4) + (lane & 3) * 4;
-          asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(acc[4 * j + 2 * half],
-                                                                                acc[4 * j + 2 * half + 1]))
-                       : "memory");
-        }
-      }
-      fence_proxy_async();  // the generic-proxy writes above, before the TMA reads them
-      named_bar_sync(1 + warpgroup, 128);
-      if (store_thread && cur.m0 + 64 * warpgroup < M) {
-        const int row = cur.group * M + cur.m0 + 64 * warpgroup;
-#pragma unroll
-        for (int box = 0; box < BN / 64; ++box) {
-          if (cur.n0 + 64 * box < N)
-            asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n"
-                         ::"l"((u64)out_map), "r"(cur.n0 + 64 * box), "r"(row), "r"(region + box * (64 * 128))
-                         : "memory");
-        }
-        asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
-      }
-    } else if constexpr (OUT_BF16) {
+    if constexpr (OUT_BF16) {
       bf16_t *out_g = (bf16_t *)out_raw + (long long)cur.group * M * ld_out;
       if (STAGED && (ld_out & 7) == 0 && ((unsigned long long)out_raw & 15) == 0) {
         // Staged as the fp32 rows below, in one pass: a row of BN bf16 is BN / 8 16-byte chunks, chunk c at
@@ -382,8 +341,6 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
     tile = next_tile;
     cur = next;
   }
-  // TS: the staging must outlive the last stores' reads of it.
-  if (store_thread) asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
 }
 
 // One kernel per width and output type, with cp.async for every operand (_128 / _256) or TMA for those not gathered
@@ -391,18 +348,17 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
 // and may be anything); fp32 results, or bf16 ones from the `_bf16` kernels (sy_gemm_weight_grad_bf16_256, ...). The
 // gather pattern (dW2 gathers B, dW1 gathers A, dWr neither, merged plans both) picks an instantiation.
 #define SY_WG_MAPS , const __grid_constant__ SyTensorMap a_map, const __grid_constant__ SyTensorMap b_map
-#define SY_WG_MAPS_OUT SY_WG_MAPS, const __grid_constant__ SyTensorMap out_map
 #define SY_WG_CALL(GA, GB)                                                                                             \
   weight_grad<BN, 4, 1, GA, GB, TMA, OUT_BF16>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out, \
-                                               maps[0], maps[1], maps[2])
-#define SY_WEIGHT_GRAD(NAME, BN_, TMA_, OUT_BF16_, MAP_PARAMS, A_MAP, B_MAP, OUT_MAP)                                          \
+                                               maps[0], maps[1])
+#define SY_WEIGHT_GRAD(NAME, BN_, TMA_, OUT_BF16_, MAP_PARAMS, A_MAP, B_MAP)                                          \
   extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                                         \
       const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
       long long ldb, const int *__restrict__ gather_b, int M, int N, int groups, const int *__restrict__ offsets,    \
       void *__restrict__ out, int ld_out MAP_PARAMS) {                                                               \
     constexpr int BN = BN_;                                                                                          \
     constexpr bool TMA = TMA_, OUT_BF16 = OUT_BF16_;                                                                 \
-    const SyTensorMap *maps[3] = {A_MAP, B_MAP, OUT_MAP};                                                            \
+    const SyTensorMap *maps[2] = {A_MAP, B_MAP};                                                                     \
     if (gather_a && gather_b)                                                                                        \
       SY_WG_CALL(true, true);                                                                                        \
     else if (gather_a)                                                                                               \
@@ -413,14 +369,14 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
       SY_WG_CALL(false, false);                                                                                      \
   }
 
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_128, 128, false, false, , nullptr, nullptr, nullptr)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_256, 256, false, false, , nullptr, nullptr, nullptr)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_128, 128, true, false, SY_WG_MAPS, &a_map, &b_map, nullptr)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_256, 256, true, false, SY_WG_MAPS, &a_map, &b_map, nullptr)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_bf16_128, 128, false, true, , nullptr, nullptr, nullptr)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_bf16_256, 256, false, true, , nullptr, nullptr, nullptr)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_bf16_128, 128, true, true, SY_WG_MAPS_OUT, &a_map, &b_map, &out_map)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_bf16_256, 256, true, true, SY_WG_MAPS_OUT, &a_map, &b_map, &out_map)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_128, 128, false, false, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_256, 256, false, false, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_128, 128, true, false, SY_WG_MAPS, &a_map, &b_map)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_256, 256, true, false, SY_WG_MAPS, &a_map, &b_map)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_bf16_128, 128, false, true, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_bf16_256, 256, false, true, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_bf16_128, 128, true, true, SY_WG_MAPS, &a_map, &b_map)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_bf16_256, 256, true, true, SY_WG_MAPS, &a_map, &b_map)
 
 // Deterministic split-K for one-group products with few output tiles (dWr = Xᵀ·dZ): the rows are cut into `splits`
 // groups (offsets written here, on the device), each writes its own partial [M, ld_out], and sy_sum_partials adds
