@@ -37,6 +37,24 @@ struct KernelSourcesTests {
         }
     }
 
+    @Test("the weight-gradient unit defines the kernels GPUKernels looks up: fp32 and bf16 results, cp.async and TMA loads, both widths",
+          .enabled(if: TestEnvironment.nvrtcEnabled, TestEnvironment.nvrtcSkipReason))
+    func weightGradientKernels() throws {
+        let name = "moe_weight_grad.cu"
+        let source = try #require(KernelSources.all.first { $0.name == name }?.source)
+        let kernels = try NVRTCCompiler().compile(source: source, name: name, headers: KernelSources.headers,
+                                                  options: KernelSources.compileOptions, architecture: "sm_90a")
+        for base in ["sy_gemm_weight_grad", "sy_gemm_weight_grad_tma", "sy_gemm_weight_grad_bf16",
+                     "sy_gemm_weight_grad_tma_bf16"] {
+            for width in [128, 256] {
+                #expect(kernels.resources["\(base)_\(width)"] != nil, "\(base)_\(width) is missing from \(name)")
+            }
+        }
+        #expect(WeightGradientPrecision(rawValue: "bf16") == .bfloat16)
+        #expect(WeightGradientPrecision(rawValue: "fp32") == .float32)
+        #expect(WeightGradientPrecision(rawValue: "fp16") == nil)
+    }
+
     @Test("SWITCHYARD_KERNEL_DEFINES becomes -D options, and anything but NAME or NAME=INTEGER is refused")
     func experimentDefines() throws {
         #expect(try KernelSources.experimentDefines(nil) == [])
