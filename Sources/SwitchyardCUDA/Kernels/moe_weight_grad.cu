@@ -40,6 +40,34 @@ SY_DEVICE WeightGradTile locate_weight_grad_tile(int tile, int M, int N, const i
   return t;
 }
 
+// The accumulator fragments' own stores, for rows the staged paths cannot take: this lane's rows m_lo and m_lo + 8,
+// columns n0 + 8 j + 2 (lane % 4) and the next, as pairs where `pairs` says rows keep the pair's alignment.
+SY_DEVICE void store_pair(float *dst, float lo, float hi) { *(float2 *)dst = make_float2(lo, hi); }
+SY_DEVICE void store_pair(bf16_t *dst, float lo, float hi) { *(u32 *)dst = pack_bf16x2(lo, hi); }
+SY_DEVICE void store_one(float *dst, float v) { *dst = v; }
+SY_DEVICE void store_one(bf16_t *dst, float v) { *dst = float_to_bf16(v); }
+template <int BN, typename T>
+SY_DEVICE void fragment_stores(const float (&acc)[BN / 2], T *out_g, int m_lo, int n0, int M, int N, int ld_out,
+                               bool pairs, int lane) {
+#pragma unroll
+  for (int j = 0; j < BN / 8; ++j) {
+    const int col = n0 + 8 * j + 2 * (lane & 3);
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int m = m_lo + 8 * half;
+      if (m < M) {
+        T *dst = out_g + (long long)m * ld_out + col;
+        if (pairs && col + 1 < N) {
+          store_pair(dst, acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
+        } else {
+          if (col < N) store_one(dst, acc[4 * j + 2 * half]);
+          if (col + 1 < N) store_one(dst + 1, acc[4 * j + 2 * half + 1]);
+        }
+      }
+    }
+  }
+}
+
 // STAGES shared-memory stages; W wgmma groups left in flight at the end of a k-step (0 or 1). Stages kb − W .. kb are
 // being read, so loads run AHEAD = STAGES − 1 − W stages ahead of the wgmma.
 // GA / GB: whether gather_a / gather_b are used (compile-time, so the k-loop carries no null tests).
@@ -253,25 +281,8 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
         }
       } else {
         // Fragment stores: pairs where rows keep 4-byte alignment.
-        const int m_lo = cur.m0 + warpgroup * 64 + r_frag;
-        const bool pairs = (ld_out & 1) == 0 && ((unsigned long long)out_raw & 3) == 0;
-#pragma unroll
-        for (int j = 0; j < BN / 8; ++j) {
-          const int col = cur.n0 + 8 * j + 2 * (lane & 3);
-#pragma unroll
-          for (int half = 0; half < 2; ++half) {
-            const int m = m_lo + 8 * half;
-            if (m < M) {
-              bf16_t *dst = out_g + (long long)m * ld_out + col;
-              if (pairs && col + 1 < N) {
-                *(u32 *)dst = pack_bf16x2(acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
-              } else {
-                if (col < N) dst[0] = float_to_bf16(acc[4 * j + 2 * half]);
-                if (col + 1 < N) dst[1] = float_to_bf16(acc[4 * j + 2 * half + 1]);
-              }
-            }
-          }
-        }
+        fragment_stores<BN>(acc, out_g, cur.m0 + warpgroup * 64 + r_frag, cur.n0, M, N, ld_out,
+                            (ld_out & 1) == 0 && ((unsigned long long)out_raw & 3) == 0, lane);
       }
     } else {
       float *out_g = (float *)out_raw + (long long)cur.group * M * ld_out;
@@ -312,29 +323,10 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
           }
         }
       } else {
-        // Fragment stores, where the rows lack the 16-byte alignment the staged path needs.
-        const int m_lo = cur.m0 + warpgroup * 64 + r_frag;
-        const bool pairs = (ld_out & 1) == 0;  // 8-byte stores when rows keep 8-byte alignment
-#pragma unroll
-        for (int j = 0; j < BN / 8; ++j) {
-          const int col = cur.n0 + 8 * j + 2 * (lane & 3);
-#pragma unroll
-          for (int half = 0; half < 2; ++half) {
-            const int m = m_lo + 8 * half;
-            if (m < M) {
-              float *dst = out_g + (long long)m * ld_out + col;
-              if (pairs && col + 1 < N) {
-                float2 v;
-                v.x = acc[4 * j + 2 * half];
-                v.y = acc[4 * j + 2 * half + 1];
-                *(float2 *)dst = v;
-              } else {
-                if (col < N) dst[0] = acc[4 * j + 2 * half];
-                if (col + 1 < N) dst[1] = acc[4 * j + 2 * half + 1];
-              }
-            }
-          }
-        }
+        // Fragment stores, where the rows lack the 16-byte alignment the staged path needs: 8-byte pairs where rows
+        // keep 8-byte alignment.
+        fragment_stores<BN>(acc, out_g, cur.m0 + warpgroup * 64 + r_frag, cur.n0, M, N, ld_out, (ld_out & 1) == 0,
+                            lane);
       }
     }
     if (!has_next) break;
