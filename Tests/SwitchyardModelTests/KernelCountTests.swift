@@ -28,6 +28,23 @@ import Testing
         #expect(workload.forwardFLOPs == 6 * 256 * 2 * 64 * 128)
     }
 
+    @Test("bf16 weight gradients: dW1 and dW2 move half their output's bytes, the same FLOPs")
+    func bf16WeightGradientBytes() throws {
+        var bf16 = workload
+        bf16.weightGradientBytes = 2
+        let fp32List = KernelPlan.kernels(for: workload, smCount: 132), bf16List = KernelPlan.kernels(for: bf16, smCount: 132)
+        // dW2 [E, n, d] = 4·64·128 elements, dW1 [E, d, 2n] = 4·128·128, each 2 bytes fewer
+        for (name, elements) in [("dW2 = A′ᵀ·dO", 4.0 * 64 * 128), ("dW1 = Xᵀ·dH", 4.0 * 128 * 128)] {
+            let a = try kernel(name, fp32List), b = try kernel(name, bf16List)
+            #expect(a.bytes - b.bytes == 2 * elements, "\(name)")
+            #expect(a.flops == b.flops)
+        }
+        // Everything else is as before.
+        for (a, b) in zip(fp32List, bf16List) where !a.name.hasPrefix("dW1") && !a.name.hasPrefix("dW2") {
+            #expect(a.bytes == b.bytes, "\(a.name)")
+        }
+    }
+
     @Test func backwardExpertFLOPsAreTwiceForward() throws {
         let list = KernelPlan.kernels(for: workload, smCount: 132)
         let names = ["dH = dO·W2ᵀ + act'", "dW2 = A′ᵀ·dO", "dW1 = Xᵀ·dH", "dX rows = dH·W1ᵀ"]

@@ -106,6 +106,8 @@ public enum KernelPlan {
 
     struct Sizes {
         let T, d, n, u, E, paddedE, TK, R, active, sa, sw, aOut: Double
+        /// Bytes per element of dW1 and dW2 (``LayerWorkload/weightGradientBytes``).
+        let wg: Double
         let groups: [Int]
         let quantized: Bool
         let tiles: Tiles
@@ -123,6 +125,7 @@ public enum KernelPlan {
             TK = Double(w.tokens * w.topK); R = Double(rows.reduce(0, +))
             active = Double(rows.filter { $0 > 0 }.count)
             sa = w.precision.activationBytes; sw = w.precision.weightBytes
+            wg = Double(w.weightGradientBytes ?? 4)
             quantized = w.precision.isQuantized
             aOut = quantized ? sa : 2
             groups = rows
@@ -239,12 +242,12 @@ public enum KernelPlan {
         list += [
             KernelSpec(
                 name: "dW2 = A′ᵀ·dO", phase: .backward, stage: .experts, flops: 2 * s.R * s.n * s.d,
-                bytes: aPrime + s.R * s.d * s.sa + s.active * s.n * s.d * 4, launches: 1, transientBytes: weightLive,
+                bytes: aPrime + s.R * s.d * s.sa + s.active * s.n * s.d * s.wg, launches: 1, transientBytes: weightLive,
                 work: .gemm(groups: s.weightGroups(rows: w.intermediate), columns: w.hidden, precision: p,
                             tile: s.tiles.dW2, kind: .weightGradient)),
             KernelSpec(
                 name: "dW1 = Xᵀ·dH", phase: .backward, stage: .experts, flops: 2 * s.R * s.d * s.u,
-                bytes: s.R * s.d * s.sa + s.R * s.u * s.sa + s.active * s.d * s.u * 4, launches: 1,
+                bytes: s.R * s.d * s.sa + s.R * s.u * s.sa + s.active * s.d * s.u * s.wg, launches: 1,
                 transientBytes: weightLive,
                 work: .gemm(groups: s.weightGroups(rows: w.hidden), columns: w.upColumns, precision: p,
                             tile: s.tiles.dW1, kind: .weightGradient)),

@@ -29,6 +29,9 @@ public struct LayerWorkload: Sendable, Hashable, Codable {
     /// Whether GEMMs widen the tile where Switchyard's kernels do (the default, what `switchyard bench` runs)
     /// or all use ``tile`` as given.
     public var tileRule: TileRule
+    /// Bytes per element of dW1 and dW2 as the backward writes them: nil or 4 (fp32, the default), 2 (bf16,
+    /// `bench --weight-gradients bf16`).
+    public var weightGradientBytes: Int?
 
     public init(
         tokens: Int, hidden: Int, intermediate: Int, experts: Int, topK: Int, gated: Bool = true,

@@ -112,7 +112,9 @@ struct BenchCommand: AsyncParsableCommand {
             for (i, shape) in list.enumerated() {
                 note("[\(i + 1)/\(list.count)] \(shape.name): building the layer on the device")
                 var row = try benchGPU(gpu, shape)
-                let estimate = model.estimate(LayerWorkload(shape: shape))
+                var workload = LayerWorkload(shape: shape)
+                if backward, weightGradients == WeightGradientPrecision.bfloat16.rawValue { workload.weightGradientBytes = 2 }
+                let estimate = model.estimate(workload)
                 row.predictedForwardMs = estimate.forwardSeconds * 1e3
                 if row.backwardMs != nil { row.predictedBackwardMs = estimate.backwardSeconds * 1e3 }
                 rows.append(row)
