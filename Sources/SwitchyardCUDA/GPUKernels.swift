@@ -170,7 +170,8 @@ public final class GPUKernels: @unchecked Sendable {
                              try clusters(gemmBF16CooperativeMCStoreTMAA))
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
         weightGradTMA = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma", GPUKernels.weightGradSharedMemoryBytes(width:))
-        weightGradBF16 = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_bf16", GPUKernels.weightGradSharedMemoryBytes(width:))
+        weightGradBF16 = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_bf16",
+                                    GPUKernels.weightGradSharedMemoryBytes(width:))
         weightGradTMABF16 = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma_bf16",
                                        GPUKernels.weightGradSharedMemoryBytes(width:))
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")

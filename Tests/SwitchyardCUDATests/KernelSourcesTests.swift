@@ -37,7 +37,7 @@ struct KernelSourcesTests {
         }
     }
 
-    @Test("the weight-gradient unit defines the kernels GPUKernels looks up: fp32 and bf16 results, cp.async and TMA loads, both widths",
+    @Test("the weight-gradient unit defines the 8 kernels the host looks up (fp32/bf16, cp.async/TMA, 128/256)",
           .enabled(if: TestEnvironment.nvrtcEnabled, TestEnvironment.nvrtcSkipReason))
     func weightGradientKernels() throws {
         let name = "moe_weight_grad.cu"

@@ -32,7 +32,8 @@ import Testing
     func bf16WeightGradientBytes() throws {
         var bf16 = workload
         bf16.weightGradientBytes = 2
-        let fp32List = KernelPlan.kernels(for: workload, smCount: 132), bf16List = KernelPlan.kernels(for: bf16, smCount: 132)
+        let fp32List = KernelPlan.kernels(for: workload, smCount: 132)
+        let bf16List = KernelPlan.kernels(for: bf16, smCount: 132)
         // dW2 [E, n, d] = 4·64·128 elements, dW1 [E, d, 2n] = 4·128·128, each 2 bytes fewer
         for (name, elements) in [("dW2 = A′ᵀ·dO", 4.0 * 64 * 128), ("dW1 = Xᵀ·dH", 4.0 * 128 * 128)] {
             let a = try kernel(name, fp32List), b = try kernel(name, bf16List)

@@ -38,7 +38,10 @@ struct BenchCommand: AsyncParsableCommand {
             help: "GPU: tokens per chunk of the down-projection/combine and dX (default: Y ≤ 1 GiB a chunk); smaller saves activation memory and costs some speed.")
     var chunkTokens: Int?
     @Option(name: .customLong("weight-gradients"),
-            help: "GPU, with --backward: the dtype of dW1 and dW2, fp32 (for fp32 master weights) or bf16 (what PyTorch returns for bf16 parameters, as in its baseline).")
+            help: """
+                GPU, with --backward: the dtype of dW1 and dW2, fp32 (for fp32 master weights) or bf16 (what PyTorch \
+                returns for bf16 parameters, as in its baseline).
+                """)
     var weightGradients: String = "fp32"
     @Option(help: "Warm-up runs before timing.") var warmup: Int = 5
     @Option(help: "Timed runs; the median is reported.") var iterations: Int = 20
@@ -113,7 +116,9 @@ struct BenchCommand: AsyncParsableCommand {
                 note("[\(i + 1)/\(list.count)] \(shape.name): building the layer on the device")
                 var row = try benchGPU(gpu, shape)
                 var workload = LayerWorkload(shape: shape)
-                if backward, weightGradients == WeightGradientPrecision.bfloat16.rawValue { workload.weightGradientBytes = 2 }
+                if backward, weightGradients == WeightGradientPrecision.bfloat16.rawValue {
+                    workload.weightGradientBytes = 2
+                }
                 let estimate = model.estimate(workload)
                 row.predictedForwardMs = estimate.forwardSeconds * 1e3
                 if row.backwardMs != nil { row.predictedBackwardMs = estimate.backwardSeconds * 1e3 }
