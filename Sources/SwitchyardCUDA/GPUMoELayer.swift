@@ -555,6 +555,9 @@ public enum WeightGradientPrecision: String, Sendable, CaseIterable {
     case float32 = "fp32"
     /// Rounded once to bf16: what PyTorch's autograd returns for bf16 parameters, at half the bytes.
     case bfloat16 = "bf16"
+
+    /// Bytes per element.
+    public var elementBytes: Int { self == .float32 ? 4 : 2 }
 }
 
 /// Device buffers of the backward pass for up to `capacity` tokens: the gradients (dW1 and dW2 in `weightPrecision`,
@@ -598,9 +601,8 @@ public final class GPUGradients: @unchecked Sendable {
         }
         input = try allocate(tokens * c.hidden * 2)
         router = try allocate(c.hidden * c.experts * 4, weight: true)
-        let weightBytes = weightPrecision == .float32 ? 4 : 2
-        w1 = try allocate(c.experts * c.hidden * 2 * c.intermediate * weightBytes, weight: true)
-        w2 = try allocate(c.experts * c.intermediate * c.hidden * weightBytes, weight: true)
+        w1 = try allocate(c.experts * c.hidden * 2 * c.intermediate * weightPrecision.elementBytes, weight: true)
+        w2 = try allocate(c.experts * c.intermediate * c.hidden * weightPrecision.elementBytes, weight: true)
         scores = try allocate(rows * 4)
         hiddenGradient = try allocate(rows * 2 * c.intermediate * 2)
         scaledActivation = try allocate(rows * c.intermediate * 2)

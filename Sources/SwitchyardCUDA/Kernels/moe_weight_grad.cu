@@ -41,14 +41,16 @@ SY_DEVICE WeightGradTile locate_weight_grad_tile(int tile, int M, int N, const i
 }
 
 // The accumulator fragments' own stores, for rows the staged paths cannot take: this lane's rows m_lo and m_lo + 8,
-// columns n0 + 8 j + 2 (lane % 4) and the next, as pairs where `pairs` says rows keep the pair's alignment.
+// columns n0 + 8 j + 2 (lane % 4) and the next, as one pair store where the rows keep the pair's alignment (an even
+// row stride and a pair-aligned group base), else one by one.
 SY_DEVICE void store_pair(float *dst, float lo, float hi) { *(float2 *)dst = make_float2(lo, hi); }
 SY_DEVICE void store_pair(bf16_t *dst, float lo, float hi) { *(u32 *)dst = pack_bf16x2(lo, hi); }
 SY_DEVICE void store_one(float *dst, float v) { *dst = v; }
 SY_DEVICE void store_one(bf16_t *dst, float v) { *dst = float_to_bf16(v); }
 template <int BN, typename T>
 SY_DEVICE void fragment_stores(const float (&acc)[BN / 2], T *out_g, int m_lo, int n0, int M, int N, int ld_out,
-                               bool pairs, int lane) {
+                               int lane) {
+  const bool pairs = (ld_out & 1) == 0 && ((unsigned long long)out_g % (2 * sizeof(T))) == 0;
 #pragma unroll
   for (int j = 0; j < BN / 8; ++j) {
     const int col = n0 + 8 * j + 2 * (lane & 3);
@@ -280,9 +282,8 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
           if (m < M && col < N) *(uint4 *)(out_g + (long long)m * ld_out + col) = v;
         }
       } else {
-        // Fragment stores: pairs where rows keep 4-byte alignment.
-        fragment_stores<BN>(acc, out_g, cur.m0 + warpgroup * 64 + r_frag, cur.n0, M, N, ld_out,
-                            (ld_out & 1) == 0 && ((unsigned long long)out_raw & 3) == 0, lane);
+        // Fragment stores, where the rows lack the 16-byte alignment the staged path needs.
+        fragment_stores<BN>(acc, out_g, cur.m0 + warpgroup * 64 + r_frag, cur.n0, M, N, ld_out, lane);
       }
     } else {
       float *out_g = (float *)out_raw + (long long)cur.group * M * ld_out;
@@ -323,10 +324,8 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
           }
         }
       } else {
-        // Fragment stores, where the rows lack the 16-byte alignment the staged path needs: 8-byte pairs where rows
-        // keep 8-byte alignment.
-        fragment_stores<BN>(acc, out_g, cur.m0 + warpgroup * 64 + r_frag, cur.n0, M, N, ld_out, (ld_out & 1) == 0,
-                            lane);
+        // Fragment stores, where the rows lack the 16-byte alignment the staged path needs.
+        fragment_stores<BN>(acc, out_g, cur.m0 + warpgroup * 64 + r_frag, cur.n0, M, N, ld_out, lane);
       }
     }
     if (!has_next) break;
@@ -342,7 +341,7 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
 #define SY_WG_MAPS , const __grid_constant__ SyTensorMap a_map, const __grid_constant__ SyTensorMap b_map
 #define SY_WG_CALL(GA, GB)                                                                                             \
   weight_grad<BN, 4, 1, GA, GB, TMA, OUT_BF16>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out, \
-                                               maps[0], maps[1])
+                                               a_map_ptr, b_map_ptr)
 #define SY_WEIGHT_GRAD(NAME, BN_, TMA_, OUT_BF16_, MAP_PARAMS, A_MAP, B_MAP)                                          \
   extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                                         \
       const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
@@ -350,7 +349,7 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
       void *__restrict__ out, int ld_out MAP_PARAMS) {                                                               \
     constexpr int BN = BN_;                                                                                          \
     constexpr bool TMA = TMA_, OUT_BF16 = OUT_BF16_;                                                                 \
-    const SyTensorMap *maps[2] = {A_MAP, B_MAP};                                                                     \
+    const SyTensorMap *a_map_ptr = A_MAP, *b_map_ptr = B_MAP;                                                        \
     if (gather_a && gather_b)                                                                                        \
       SY_WG_CALL(true, true);                                                                                        \
     else if (gather_a)                                                                                               \

@@ -42,7 +42,7 @@ struct BenchCommand: AsyncParsableCommand {
                 GPU, with --backward: the dtype of dW1 and dW2, fp32 (for fp32 master weights) or bf16 (what PyTorch \
                 returns for bf16 parameters, as in its baseline).
                 """)
-    var weightGradients: String = "fp32"
+    var weightGradients: WeightGradientPrecision = .float32
     @Option(help: "Warm-up runs before timing.") var warmup: Int = 5
     @Option(help: "Timed runs; the median is reported.") var iterations: Int = 20
     @Option(help: "Write the results as JSON to this file ('-' for stdout).") var json: String?
@@ -97,9 +97,6 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         guard warmup >= 0, iterations > 0 else { throw ValidationError("--warmup must be ≥ 0 and --iterations > 0") }
         if let c = chunkTokens, c < 1 { throw ValidationError("--chunk-tokens must be ≥ 1") }
-        guard WeightGradientPrecision(rawValue: weightGradients) != nil else {
-            throw ValidationError("--weight-gradients must be fp32 or bf16")
-        }
         let backend = try makeBackend(devices.device)
         var rows: [Row] = []
         if let gpu = backend as? GPUBackend {
@@ -108,7 +105,7 @@ struct BenchCommand: AsyncParsableCommand {
                 hardware: hardware, calibration: calibration, device: gpu.description)
             let model = PerformanceModel(hardware: machine, calibration: factors)
             print("bench on \(gpu.description), median of \(iterations) after \(warmup) warm-up; "
-                  + (backward ? "dW1, dW2 in \(weightGradients); " : "")
+                  + (backward ? "dW1, dW2 in \(weightGradients.rawValue); " : "")
                   + "model: \(machine.name)\(calibrationFile.map { " calibrated by \($0)" } ?? " (vendor defaults)")")
             print(pad("config", 12) + pad("T", 7) + pad("fwd ms", 10) + pad("TFLOP/s", 9) + pad("act GiB", 9)
                   + pad("model ms", 10) + (backward ? pad("bwd ms", 10) + pad("TFLOP/s", 9) + pad("model ms", 10) + pad("bwd act GiB", 12) : ""))
@@ -116,9 +113,7 @@ struct BenchCommand: AsyncParsableCommand {
                 note("[\(i + 1)/\(list.count)] \(shape.name): building the layer on the device")
                 var row = try benchGPU(gpu, shape)
                 var workload = LayerWorkload(shape: shape)
-                if backward, weightGradients == WeightGradientPrecision.bfloat16.rawValue {
-                    workload.weightGradientBytes = 2
-                }
+                workload.weightGradientBytes = weightGradients.elementBytes
                 let estimate = model.estimate(workload)
                 row.predictedForwardMs = estimate.forwardSeconds * 1e3
                 if row.backwardMs != nil { row.predictedBackwardMs = estimate.backwardSeconds * 1e3 }
@@ -187,9 +182,8 @@ struct BenchCommand: AsyncParsableCommand {
         if backward {
             let dO = try context.allocate(bytes: T * d * 2)
             try kernels.fillRandomBF16(address: dO.address, count: T * d, seed: 5, scale: 1)
-            let precision = WeightGradientPrecision(rawValue: weightGradients) ?? .float32
             let gradients = try GPUGradients(layer: layer, capacity: T, chunkTokens: chunkTokens,
-                                             weightPrecision: precision)
+                                             weightPrecision: weightGradients)
             func step() throws {
                 try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream)
                 try layer.backward(outputGradient: dO.address, input: x.address, tokens: T, workspace: workspace,
@@ -211,7 +205,7 @@ struct BenchCommand: AsyncParsableCommand {
             row.backwardTFLOPS = shape.backwardFLOPs / (backwardMs * 1e-3) / 1e12
             row.backwardActivationGiB = Double(gradients.activationBytes) / Double(1 << 30)
             row.weightGradientGiB = Double(gradients.weightGradientBytes) / Double(1 << 30)
-            row.weightGradientDType = precision.rawValue
+            row.weightGradientDType = weightGradients.rawValue
         }
         return row
     }
@@ -235,6 +229,8 @@ struct BenchCommand: AsyncParsableCommand {
                    forwardMinMs: times[0], forwardTFLOPS: shape.forwardFLOPs / (median * 1e-3) / 1e12, activationGiB: 0)
     }
 }
+
+extension WeightGradientPrecision: ExpressibleByArgument {}
 
 func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
 
