@@ -44,8 +44,19 @@ public final class GPUKernels: @unchecked Sendable {
     let gemmBF16CooperativeMC: CUDAFunction
     /// The multicast kernel with its epilogue stored by TMA (`sy_gemm_bf16_coop_mc_ts`; takes C's map too).
     let gemmBF16CooperativeMCStore: CUDAFunction
-    /// The same with A by TMA as well (`sy_gemm_bf16_coop_mc_ts_ta`; takes A's map after C's).
+    /// The same with A by TMA as well (`sy_gemm_bf16_coop_mc_ts_ta`; takes A's map after C's), and that kernel with
+    /// the overlapped epilogue (`sy_gemm_bf16_coop_mc_ts_ta_ov`: each finished tile is rounded to bf16 registers and
+    /// stored while the next tile's first two k-steps run), the one launched unless
+    /// `SWITCHYARD_BF16_EPILOGUE=serial` is set (``overlappedEpilogue``).
     let gemmBF16CooperativeMCStoreTMAA: CUDAFunction
+    let gemmBF16CooperativeMCStoreTMAAOverlap: CUDAFunction
+    let overlappedEpilogue: Bool
+    /// At most this many blocks in the persistent grids of the layer's grouped GEMMs (up- and down-projection, dH,
+    /// dX rows); nil: one per SM. `switchyard check` caps it in some cases, so that every block runs several tiles
+    /// (the paths that carry work from one tile to the next, such as the overlapped epilogue, see them).
+    public var persistentGridLimit: Int?
+    /// The persistent grid's size before rounding to clusters: the SM count, or ``persistentGridLimit`` if lower.
+    var persistentBlocks: Int { min(context.multiprocessorCount, max(persistentGridLimit ?? .max, 1)) }
     /// The dH kernel on the warp-specialized structure (`sy_gemm_dswiglu_ws`), the default where the shape suits it;
     /// `SWITCHYARD_DH_KERNEL=onerole` keeps the one-role kernel (``warpSpecializedDHidden``).
     let gemmDSwiGLUWS: CUDAFunction
@@ -160,6 +171,8 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16CooperativeMC = try warpSpecialized("sy_gemm_bf16_coop_mc")
         gemmBF16CooperativeMCStore = try warpSpecialized("sy_gemm_bf16_coop_mc_ts")
         gemmBF16CooperativeMCStoreTMAA = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta")
+        gemmBF16CooperativeMCStoreTMAAOverlap = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta_ov")
+        overlappedEpilogue = ProcessInfo.processInfo.environment["SWITCHYARD_BF16_EPILOGUE"] != "serial"
         gemmDSwiGLUWS = try warpSpecialized("sy_gemm_dswiglu_ws")
         dHiddenWarpSpecialized = ProcessInfo.processInfo.environment["SWITCHYARD_DH_KERNEL"] != "onerole"
         func clusters(_ kernel: CUDAFunction) throws -> Int? {
@@ -167,7 +180,8 @@ public final class GPUKernels: @unchecked Sendable {
                                          sharedMemoryBytes: GPUKernels.warpSpecializedSharedMemoryBytes)
         }
         multicastClusters = (try clusters(gemmBF16CooperativeMC), try clusters(gemmBF16CooperativeMCStore),
-                             try clusters(gemmBF16CooperativeMCStoreTMAA))
+                             try clusters(overlappedEpilogue ? gemmBF16CooperativeMCStoreTMAAOverlap
+                                                             : gemmBF16CooperativeMCStoreTMAA))
         weightGrad = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad", GPUKernels.weightGradSharedMemoryBytes(width:))
         weightGradTMA = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma", GPUKernels.weightGradSharedMemoryBytes(width:))
         weightGradBF16 = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_bf16",
@@ -271,7 +285,9 @@ public final class GPUKernels: @unchecked Sendable {
         case .cooperative: (function, box) = (gemmBF16Cooperative, 256)
         case .cooperativeMulticast: (function, box, clusterSize) = (gemmBF16CooperativeMC, 128, 2)
         case .cooperativeMulticastStore: (function, box, clusterSize) = (gemmBF16CooperativeMCStore, 128, 2)
-        case .cooperativeMulticastStoreTMAA: (function, box, clusterSize) = (gemmBF16CooperativeMCStoreTMAA, 128, 2)
+        case .cooperativeMulticastStoreTMAA:
+            (function, box, clusterSize) = (overlappedEpilogue ? gemmBF16CooperativeMCStoreTMAAOverlap
+                                                               : gemmBF16CooperativeMCStoreTMAA, 128, 2)
         }
         var gemm = GroupedGEMM(function: function, sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
                                threads: GPUKernels.warpSpecializedThreads,

@@ -182,7 +182,7 @@ public final class GPUMoELayer: @unchecked Sendable {
     private func enqueueExperts(input: UInt64, tokens: Int, workspace w: GPUWorkspace, stream: CUDAStream?) throws {
         let c = config
         let E = c.experts, K = c.topK, d = c.hidden, n = c.intermediate
-        let sms = kernels.context.multiprocessorCount
+        let sms = kernels.persistentBlocks
         try enqueueDispatch(tokens: tokens, workspace: w, stream: stream)
 
         var a = KernelArguments()
@@ -329,7 +329,7 @@ public final class GPUMoELayer: @unchecked Sendable {
             for buffer in computesWeights ? [g.w1, g.w2, g.router] : [g.router] { try buffer.fill(byte: 0) }
             return
         }
-        let sms = kernels.context.multiprocessorCount
+        let sms = kernels.persistentBlocks
         let nTiles = (n + dHiddenWidth - 1) / dHiddenWidth
 
         var a = KernelArguments()

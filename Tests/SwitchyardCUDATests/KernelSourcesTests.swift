@@ -55,6 +55,23 @@ struct KernelSourcesTests {
         #expect(WeightGradientPrecision(rawValue: "fp16") == nil)
     }
 
+    @Test("the grouped-GEMM unit defines the warp-specialized kernels the host looks up, and the overlapped-epilogue one gets its 232 registers",
+          .enabled(if: TestEnvironment.nvrtcEnabled, TestEnvironment.nvrtcSkipReason))
+    func warpSpecializedKernels() throws {
+        let name = "moe_grouped_gemm.cu"
+        let source = try #require(KernelSources.all.first { $0.name == name }?.source)
+        let kernels = try NVRTCCompiler().compile(source: source, name: name, headers: KernelSources.headers,
+                                                  options: KernelSources.compileOptions, architecture: "sm_90a")
+        for kernel in ["sy_gemm_bf16_pingpong", "sy_gemm_bf16_coop", "sy_gemm_bf16_coop_mc", "sy_gemm_bf16_coop_mc_ts",
+                       "sy_gemm_bf16_coop_mc_ts_ta", "sy_gemm_bf16_coop_mc_ts_ta_ov", "sy_gemm_dswiglu_ws"] {
+            #expect(kernels.resources[kernel] != nil, "\(kernel) is missing from \(name)")
+        }
+        // 384 threads at one block per SM: ptxas reports the entry's 168 registers, and spills nothing (checked
+        // above) although the overlapped epilogue holds 128 accumulators and 64 packed pairs: the consumers'
+        // setmaxnreg took effect.
+        #expect(kernels.resources["sy_gemm_bf16_coop_mc_ts_ta_ov"]?.registers == 168)
+    }
+
     @Test("SWITCHYARD_KERNEL_DEFINES becomes -D options, and anything but NAME or NAME=INTEGER is refused")
     func experimentDefines() throws {
         #expect(try KernelSources.experimentDefines(nil) == [])

@@ -591,7 +591,15 @@ SY_DEVICE void producer_a_rows(const bf16_t *__restrict__ a, const int *__restri
   }
 }
 
-template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false>
+// OV (the multicast kernel with TMA stores and A by TMA only): the overlapped epilogue. The consumers run on 232
+// registers (setmaxnreg; the producer gives its own back down to 40), so that at a tile's end each can round its 128
+// accumulators to 64 packed bf16 pairs and go straight on to the next tile: the two staged passes of the finished
+// tile run after the wgmmas of the next tile's k-steps 0 and 1 are issued, while the tensor pipe works on them, and
+// the last tile's passes after the loop.
+SY_DEVICE void setmaxnreg_dec_40() { asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory"); }
+SY_DEVICE void setmaxnreg_inc_232() { asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory"); }
+
+template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false, bool OV = false>
 SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict__ gather, int N, int K,
                             const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
                             bf16_t *__restrict__ c, const float *__restrict__ row_scale, const SyTensorMap *b_map,
@@ -599,6 +607,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
   static_assert(!(PINGPONG && MC), "multicast is for the cooperative kernel");
   static_assert(!(PINGPONG && TS), "TMA stores are for the cooperative kernel");
   static_assert(!TA || (MC && TS), "A by TMA is for the multicast kernel with TMA stores");
+  static_assert(!OV || TA, "the overlapped epilogue is for the multicast kernel with TMA stores and A by TMA");
   using Shape = WsShape<PINGPONG>;
   constexpr int BN = Shape::bn, STAGES = Shape::stages, STAGE_BYTES = Shape::stage_bytes;
   extern __shared__ unsigned char smem_raw_ws[];
@@ -612,9 +621,13 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
   const int num_n_tiles = N / BN;
   const int num_k = K / SY_BK;
   const u32 rank = MC ? cluster_special(0) : 0;
-  // This CTA's work items: tiles blockIdx.x + i·gridDim.x, or (MC) the cluster's units clusterid + i·nclusters.
-  const int first_item = MC ? (int)cluster_special(1) : (int)blockIdx.x;
-  const int item_stride = MC ? (int)cluster_special(2) : (int)gridDim.x;
+  // This CTA's work items: tiles blockIdx.x + i·gridDim.x, or (MC) the cluster's units clusterid + i·nclusters, up
+  // to total_items. Each role reads them itself (ITEMS below), after its setmaxnreg (OV): values live across it
+  // would be spilled.
+#define ITEMS                                                                                                  \
+  const int first_item = MC ? (int)cluster_special(1) : (int)blockIdx.x;                                      \
+  const int item_stride = MC ? (int)cluster_special(2) : (int)gridDim.x;                                      \
+  const int total_items = (MC ? *(volatile int *)&pair_offsets[groups] : tile_offsets[groups]) * num_n_tiles;
 
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
@@ -625,7 +638,6 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
     fence_proxy_async();
     if (MC) fence_mbar_init();
   }
-  int total_items;
   if constexpr (MC) {
     if (tid < 32) {  // warp 0: pair_offsets by a warp scan of ⌈tiles_g / 2⌉
       int carry = 0;
@@ -643,11 +655,9 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
       if (tid == 0) pair_offsets[0] = 0;
     }
     __syncthreads();
-    total_items = pair_offsets[groups] * num_n_tiles;
     cluster_sync();  // the peer's barriers are initialized before anything arrives on them or lands in its stages
   } else {
     __syncthreads();
-    total_items = tile_offsets[groups] * num_n_tiles;
   }
   // The tile of work item `item` (< total_items).
   auto tile_of = [&](int item) -> TileCoord {
@@ -671,7 +681,9 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
 
   if (TA && warpgroup == 0) {
     // Producer, A by TMA: thread 0 alone; the other producer threads have nothing to do until the end.
+    if (OV) setmaxnreg_dec_40();
     if (tid == 0) {
+      ITEMS
       int pos = 0;
       for (int item = first_item; item < total_items; item += item_stride) {
         const TileCoord tc = tile_of(item);
@@ -694,6 +706,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
   } else if (warpgroup == 0) {
     // Producer. Thread t copies 16-byte chunk t % 8 of A rows t / 8 + 16 i (i < 8).
     const int chunk = tid & 7, row0 = tid >> 3;
+    ITEMS
     int pos = 0;  // ring position: k-steps issued so far over this CTA's items
     for (int item = first_item; item < total_items; item += item_stride) {
       const TileCoord tc = tile_of(item);
@@ -724,6 +737,8 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
     }
     cp_async_wait<0>();
   } else {
+    if (OV) setmaxnreg_inc_232();
+    ITEMS
     const int me = warpgroup - 1;
     const int t = tid & 127, lane = tid & 31, warp_in_group = t >> 5;
     const u64 desc_a0 = wgmma_desc_k_major_sw128(smem_base);
@@ -741,12 +756,93 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
         mbar_arrive(bar);
       }
     };
+    // Epilogue, in passes of 128 columns through the staging buffer (ping-pong: one pass over the tile's 128 rows;
+    // cooperative: two passes over this consumer's 64 rows). Fragment: register 4 j + q of slice h is row
+    // 16 warp + lane/4 + 8 (q ≥ 2) of the slice, column 8 j + 2 (lane % 4) + (q & 1); it goes to 16-byte chunk
+    // (j mod 16) ^ (row & 7) of a 256-byte staged row (TS: chunk (j mod 8) ^ (row & 7) of a 128-byte row of box
+    // (j mod 16) / 8, boxes 8 KiB apart: the layout a 64 × 64 TMA box with the 128-byte swizzle has).
+    // `value(h, half, j)` is the packed bf16 pair of columns 8 j + 2 (lane % 4) + {0, 1} of that row.
+    constexpr int ROWS = PINGPONG ? SY_BM : 64, PASSES = BN / 128, ROW_BYTES = 256, CHUNKS = 16;
+    struct Out {
+      int row_base, row_end, n0;
+      bool by_tma;
+    };
+    auto chunk_at = [&](int r, int ch) -> u32 {
+      return TS ? staged + (ch >> 3) * (64 * 128) + r * 128 + (((ch & 7) ^ (r & 7)) << 4)
+                : staged + r * ROW_BYTES + ((ch ^ (r & 7)) << 4);
+    };
+    auto epilogue_pass = [&](const int pass, const Out &o, auto &&value) {
+      if (TS && t == 0) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");  // earlier stores read it
+      named_bar_sync(1 + me, 128);  // the staging buffer's previous contents have left
+#pragma unroll
+      for (int h = 0; h < HALVES; ++h) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int r = h * 64 + warp_in_group * 16 + (lane >> 2) + 8 * half;
+#pragma unroll
+          for (int jj = 0; jj < 16; ++jj) {
+            const u32 at = chunk_at(r, jj) + (lane & 3) * 4;
+            asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(value(h, half, pass * 16 + jj)) : "memory");
+          }
+        }
+      }
+      if (o.by_tma) fence_proxy_async();  // the generic-proxy writes above, before the TMA reads them
+      named_bar_sync(1 + me, 128);
+      if (o.by_tma) {
+        if (t == 0) {
+#pragma unroll
+          for (int box = 0; box < 2; ++box)
+            asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n"
+                         ::"l"((u64)c_map), "r"(o.n0 + 128 * pass + 64 * box), "r"(o.row_base),
+                         "r"(staged + box * (64 * 128)) : "memory");
+          asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+        }
+        return;
+      }
+#pragma unroll 4
+      for (int i = 0; i < ROWS * CHUNKS / 128; ++i) {
+        const int idx = i * 128 + t;
+        const int r = idx / CHUNKS, ch = idx % CHUNKS;
+        const int row = o.row_base + r;
+        if (row < o.row_end) {
+          uint4 v;
+          asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                       : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                       : "r"(chunk_at(r, ch)));
+          *(uint4 *)(c + (long long)row * N + o.n0 + 128 * pass + 8 * ch) = v;
+        }
+      }
+    };
+    // OV: the finished tile's rounded values and where they go, and how many of its passes are still to run.
+    u32 packed[OV ? ACC / 2 : 1];
+#pragma unroll
+    for (int i = 0; i < (OV ? ACC / 2 : 1); ++i) packed[i] = 0;  // (written before any pass reads it)
+    Out pending{};
+    int pending_passes = 0;
+    auto packed_value = [&](int, int half, int j) -> u32 { return packed[2 * j + half]; };
+    auto run_pending_pass = [&]() {
+      if constexpr (OV) {
+        if (pending_passes == 2) epilogue_pass(0, pending, packed_value);
+        else epilogue_pass(1, pending, packed_value);
+        --pending_passes;
+      }
+    };
     // Ping-pong: consumer `me` takes the CTA's items me, me + 2, ...; cooperative: both take every item.
     const int first = PINGPONG ? me : 0, step = PINGPONG ? 2 : 1;
     int local = first;  // this item's index among the CTA's items
     for (int item = first_item + first * item_stride; item < total_items; item += step * item_stride, local += step) {
       const TileCoord tc = tile_of(item);
       const bool live = tc.row_begin < tc.row_end;  // false only for the second CTA of a group's odd last pair
+      const int row_base = tc.row_begin + (PINGPONG ? 0 : 64 * me);
+      // Each thread's rows' scales (rows past the group: 0), read before the k-loop.
+      float sc[HALVES][2];
+#pragma unroll
+      for (int h = 0; h < HALVES; ++h)
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int row = row_base + h * 64 + warp_in_group * 16 + (lane >> 2) + 8 * half;
+          sc[h][half] = row_scale ? (row < tc.row_end ? row_scale[row] : 0.0f) : 1.0f;
+        }
       if (PINGPONG && local > 0) named_bar_sync(3 + me, 256);  // the other consumer has issued the previous tile
       float acc[HALVES][ACC];
 #pragma unroll
@@ -773,6 +869,10 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
             }
           }
           wgmma_commit();
+        }
+        // OV: one pass of the previous tile's epilogue while this k-step's wgmmas run.
+        if (OV && pending_passes > 0) run_pending_pass();
+        if (live) {
           wgmma_wait<1>();
           fence_accumulators(acc);
         }
@@ -783,73 +883,37 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
       if (num_k > 0) release((pos - 1) % STAGES);
       // Hand the tensor pipe to the other consumer if it has a next tile (no arrival is left that nobody waits for).
       if (PINGPONG && item + item_stride < total_items) named_bar_arrive(3 + (1 - me), 256);
-      if (!live) continue;
-
-      // Epilogue, in passes of 128 columns through the staging buffer (ping-pong: one pass over the tile's 128 rows;
-      // cooperative: two passes over this consumer's 64 rows). Fragment: register 4 j + q of slice h is row
-      // 16 warp + lane/4 + 8 (q ≥ 2) of the slice, column 8 j + 2 (lane % 4) + (q & 1); it goes to 16-byte chunk
-      // (j mod 16) ^ (row & 7) of a 256-byte staged row (TS: chunk (j mod 8) ^ (row & 7) of a 128-byte row of box
-      // (j mod 16) / 8, boxes 8 KiB apart: the layout a 64 × 64 TMA box with the 128-byte swizzle has).
-      constexpr int ROWS = PINGPONG ? SY_BM : 64, PASSES = BN / 128, ROW_BYTES = 256, CHUNKS = 16;
-      const int row_base = tc.row_begin + (PINGPONG ? 0 : 64 * me);
-      auto chunk_at = [&](int r, int ch) -> u32 {
-        return TS ? staged + (ch >> 3) * (64 * 128) + r * 128 + (((ch & 7) ^ (r & 7)) << 4)
-                  : staged + r * ROW_BYTES + ((ch ^ (r & 7)) << 4);
-      };
-      const bool by_tma = TS && row_base + 64 <= tc.row_end;
-#pragma unroll
-      for (int pass = 0; pass < PASSES; ++pass) {
-        if (TS && t == 0) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");  // earlier stores read it
-        named_bar_sync(1 + me, 128);  // the staging buffer's previous contents have left
-#pragma unroll
-        for (int h = 0; h < HALVES; ++h) {
-#pragma unroll
-          for (int half = 0; half < 2; ++half) {
-            const int r = h * 64 + warp_in_group * 16 + (lane >> 2) + 8 * half;
-            const int row = row_base + r;
-            const float sc = row_scale ? (row < tc.row_end ? row_scale[row] : 0.0f) : 1.0f;
-#pragma unroll
-            for (int jj = 0; jj < 16; ++jj) {
-              const int j = pass * 16 + jj;
-              const float v0 = acc[h][4 * j + 2 * half] * sc, v1 = acc[h][4 * j + 2 * half + 1] * sc;
-              const u32 at = chunk_at(r, jj) + (lane & 3) * 4;
-              asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(at), "r"(pack_bf16x2(v0, v1)) : "memory");
-            }
-          }
-        }
-        if (by_tma) fence_proxy_async();  // the generic-proxy writes above, before the TMA reads them
-        named_bar_sync(1 + me, 128);
-        if (by_tma) {
-          if (t == 0) {
-#pragma unroll
-            for (int box = 0; box < 2; ++box)
-              asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n"
-                           ::"l"((u64)c_map), "r"(tc.n0 + 128 * pass + 64 * box), "r"(row_base),
-                           "r"(staged + box * (64 * 128)) : "memory");
-            asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
-          }
-          continue;
-        }
-#pragma unroll 4
-        for (int i = 0; i < ROWS * CHUNKS / 128; ++i) {
-          const int idx = i * 128 + t;
-          const int r = idx / CHUNKS, ch = idx % CHUNKS;
-          const int row = row_base + r;
-          if (row < tc.row_end) {
-            uint4 v;
-            asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-                         : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                         : "r"(chunk_at(r, ch)));
-            *(uint4 *)(c + (long long)row * N + tc.n0 + 128 * pass + 8 * ch) = v;
-          }
-        }
+      if constexpr (OV) {
+        while (pending_passes > 0) run_pending_pass();  // tiles of fewer than two k-steps
       }
+      if (!live) continue;
+      const Out out{row_base, tc.row_end, tc.n0, TS && row_base + 64 <= tc.row_end};
+      if constexpr (OV) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half)
+#pragma unroll
+          for (int j = 0; j < ACC / 4; ++j)
+            packed[2 * j + half] = pack_bf16x2(acc[0][4 * j + 2 * half] * sc[0][half],
+                                               acc[0][4 * j + 2 * half + 1] * sc[0][half]);
+        pending = out;
+        pending_passes = PASSES;
+        continue;
+      }
+      auto scaled = [&](int h, int half, int j) -> u32 {
+        return pack_bf16x2(acc[h][4 * j + 2 * half] * sc[h][half], acc[h][4 * j + 2 * half + 1] * sc[h][half]);
+      };
+#pragma unroll
+      for (int pass = 0; pass < PASSES; ++pass) epilogue_pass(pass, out, scaled);
+    }
+    if constexpr (OV) {
+      while (pending_passes > 0) run_pending_pass();
     }
     // The staging buffer must outlive the last stores' reads of it.
     if (TS && t == 0) asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
   }
   // MC: the peer may still multicast into this CTA or arrive on its barriers until it is done too.
   if (MC) cluster_sync();
+#undef ITEMS
 }
 
 // Arguments as sy_gemm_bf16 plus B's tensor map ([groups·N, K] bf16 in boxes of BN × 64, MC: 128 × 64, with the
@@ -882,6 +946,16 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) s
     const __grid_constant__ SyTensorMap c_map, const __grid_constant__ SyTensorMap a_map) {
   bf16_gemm_ws<false, true, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, &b_map, &c_map,
                                         &a_map);
+}
+// The same with the overlapped epilogue (OV above; the default, `SWITCHYARD_BF16_EPILOGUE=serial` keeps the kernel
+// before it).
+extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_ta_ov(
+    const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
+    const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
+    const float *__restrict__ row_scale, const __grid_constant__ SyTensorMap b_map,
+    const __grid_constant__ SyTensorMap c_map, const __grid_constant__ SyTensorMap a_map) {
+  bf16_gemm_ws<false, true, true, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, &b_map,
+                                              &c_map, &a_map);
 }
 
 // ---- dH kernel, warp-specialized (the default; SWITCHYARD_DH_KERNEL=onerole keeps sy_gemm_dswiglu_tma_256) -----
