@@ -596,6 +596,9 @@ SY_DEVICE void producer_a_rows(const bf16_t *__restrict__ a, const int *__restri
 // accumulators to 64 packed bf16 pairs and go straight on to the next tile: the two staged passes of the finished
 // tile run after the wgmmas of the next tile's k-steps 0 and 1 are issued, while the tensor pipe works on them, and
 // the last tile's passes after the loop.
+#ifndef SY_OV_PASS1_STEP
+#define SY_OV_PASS1_STEP 1
+#endif
 SY_DEVICE void setmaxnreg_dec_40() { asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory"); }
 SY_DEVICE void setmaxnreg_inc_232() { asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory"); }
 
@@ -870,13 +873,16 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
           }
           wgmma_commit();
         }
-        // OV: one pass of the previous tile's epilogue while this k-step's wgmmas run.
-        if (OV && pending_passes > 0) run_pending_pass();
         if (live) {
           wgmma_wait<1>();
           fence_accumulators(acc);
         }
         if (kb > 0) release((pos - 1) % STAGES);
+        // OV: a pass of the previous tile's epilogue while this k-step's wgmmas run (after the release above, so
+        // that the producer can refill the stage meanwhile): pass 0 at k-step 0, pass 1 at k-step
+        // SY_OV_PASS1_STEP (or the tile's last), which gives pass 0's stores time to read the staging buffer.
+        if (OV && pending_passes > 0 && (pending_passes == 2 || kb >= min(SY_OV_PASS1_STEP, num_k - 1)))
+          run_pending_pass();
       }
       wgmma_wait<0>();
       fence_accumulators(acc);
@@ -897,6 +903,9 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
                                                acc[0][4 * j + 2 * half + 1] * sc[0][half]);
         pending = out;
         pending_passes = PASSES;
+#ifdef SY_OV_SERIAL  // probe: the same code with the passes at once (no overlap)
+        while (pending_passes > 0) run_pending_pass();
+#endif
         continue;
       }
       auto scaled = [&](int h, int half, int j) -> u32 {
