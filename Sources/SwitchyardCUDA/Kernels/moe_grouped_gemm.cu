@@ -594,11 +594,8 @@ SY_DEVICE void producer_a_rows(const bf16_t *__restrict__ a, const int *__restri
 // OV (the multicast kernel with TMA stores and A by TMA only): the overlapped epilogue. The consumers run on 232
 // registers (setmaxnreg; the producer gives its own back down to 40), so that at a tile's end each can round its 128
 // accumulators to 64 packed bf16 pairs and go straight on to the next tile: the two staged passes of the finished
-// tile run after the wgmmas of the next tile's k-steps 0 and 1 are issued, while the tensor pipe works on them, and
-// the last tile's passes after the loop.
-#ifndef SY_OV_PASS1_STEP
-#define SY_OV_PASS1_STEP 1
-#endif
+// tile run inside the next tile's k-loop, each after a k-step's wgmmas are issued, while the tensor pipe works on
+// them, and the last tile's passes after the loop.
 SY_DEVICE void setmaxnreg_dec_40() { asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory"); }
 SY_DEVICE void setmaxnreg_inc_232() { asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory"); }
 
@@ -684,11 +681,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
 
   if (TA && warpgroup == 0) {
     // Producer, A by TMA: thread 0 alone; the other producer threads have nothing to do until the end.
-#ifdef SY_TA_SETMAXNREG
-    setmaxnreg_dec_40();
-#else
     if (OV) setmaxnreg_dec_40();
-#endif
     if (tid == 0) {
       ITEMS
       int pos = 0;
@@ -744,11 +737,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
     }
     cp_async_wait<0>();
   } else {
-#ifdef SY_TA_SETMAXNREG  // probe: the serial kernel with the overlapped one's register split
-    if (TA) setmaxnreg_inc_232();
-#else
     if (OV) setmaxnreg_inc_232();
-#endif
     ITEMS
     const int me = warpgroup - 1;
     const int t = tid & 127, lane = tid & 31, warp_in_group = t >> 5;
@@ -785,22 +774,6 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
     auto epilogue_pass = [&](const int pass, const Out &o, auto &&value) {
       if (TS && t == 0) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");  // earlier stores read it
       named_bar_sync(1 + me, 128);  // the staging buffer's previous contents have left
-#ifdef SY_STMATRIX  // probe: four 8 × 8 fragments a lane-instruction (stmatrix) instead of 4-byte stores
-      // Matrix i = lane / 8 of each x4: rows 8 (i & 1) + lane % 8 of the warp's 16, chunk jj + i / 2; the fragment
-      // pair of (half, j) is exactly an 8 × 8 matrix's fragment.
-#pragma unroll
-      for (int h = 0; h < HALVES; ++h) {
-        const int i = lane >> 3;
-        const int r = h * 64 + warp_in_group * 16 + 8 * (i & 1) + (lane & 7);
-#pragma unroll
-        for (int jj = 0; jj < 16; jj += 2) {
-          const int j = pass * 16 + jj;
-          asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n"
-                       ::"r"(chunk_at(r, jj + (i >> 1))), "r"(value(h, 0, j)), "r"(value(h, 1, j)),
-                       "r"(value(h, 0, j + 1)), "r"(value(h, 1, j + 1)) : "memory");
-        }
-      }
-#else
 #pragma unroll
       for (int h = 0; h < HALVES; ++h) {
 #pragma unroll
@@ -813,7 +786,6 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
           }
         }
       }
-#endif
       if (o.by_tma) fence_proxy_async();  // the generic-proxy writes above, before the TMA reads them
       named_bar_sync(1 + me, 128);
       if (o.by_tma) {
@@ -878,11 +850,11 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
 #pragma unroll
         for (int i = 0; i < ACC; ++i) acc[h][i] = 0.0f;
       int pos = local * num_k;
-#ifdef SY_OV_SPREAD  // probe: the passes a quarter and three quarters into the k-loop
+      // OV: the previous tile's passes run a quarter and three quarters into this tile's k-loop (k-steps 1 and 3 of
+      // 4, 2 and 6 of 8), each after that k-step's wgmmas are issued and its previous stage released, so that
+      // the producer refills the stage meanwhile and each pass finds the stores of the one before it done reading
+      // the staging buffer.
       const int pass0_step = num_k / 4, pass1_step = num_k / 4 + num_k / 2;
-#else
-      const int pass0_step = 0, pass1_step = min(SY_OV_PASS1_STEP, num_k - 1);
-#endif
       for (int kb = 0; kb < num_k; ++kb, ++pos) {
         const int s = pos % STAGES;
         mbar_wait(smem_addr(&full_bar[s]), (pos / STAGES) & 1);
@@ -908,9 +880,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
           fence_accumulators(acc);
         }
         if (kb > 0) release((pos - 1) % STAGES);
-        // OV: a pass of the previous tile's epilogue while this k-step's wgmmas run (after the release above, so
-        // that the producer can refill the stage meanwhile): pass 0 at k-step 0, pass 1 at k-step
-        // SY_OV_PASS1_STEP (or the tile's last), which gives pass 0's stores time to read the staging buffer.
+        // OV: a pass of the previous tile's epilogue while this k-step's wgmmas run.
         if (OV && pending_passes > 0 && kb >= (pending_passes == 2 ? pass0_step : pass1_step)) run_pending_pass();
       }
       wgmma_wait<0>();
@@ -932,9 +902,6 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
                                                acc[0][4 * j + 2 * half + 1] * sc[0][half]);
         pending = out;
         pending_passes = PASSES;
-#ifdef SY_OV_SERIAL  // probe: the same code with the passes at once (no overlap)
-        while (pending_passes > 0) run_pending_pass();
-#endif
         continue;
       }
       auto scaled = [&](int h, int half, int j) -> u32 {
