@@ -65,11 +65,15 @@ extension GPUKernels {
     ) throws {
         let width = GPUKernels.tileWidth(columns: n)
         let tma = tmaWeightGradients && rows > 0 && (gatherA == 0 || gatherB == 0)
-        let kernel = switch (tma, precision) {
+        var kernel = switch (tma, precision) {
         case (true, .float32): weightGradTMA(width)
         case (true, .bfloat16): weightGradTMABF16(width)
         case (false, .float32): weightGrad(width)
         case (false, .bfloat16): weightGradBF16(width)
+        }
+        // The overlapped epilogue stores 16-byte chunks of whole rows: it needs their alignment.
+        if tma, precision == .bfloat16, width == 256, overlappedEpilogue, ldOut % 8 == 0, out % 16 == 0 {
+            kernel = (weightGradTMABF16Overlap, GPUKernels.weightGradOverlapSharedMemoryBytes)
         }
         var args = KernelArguments()
         args.append(operandA); args.append(Int64(lda)); args.append(gatherA)
@@ -87,7 +91,7 @@ extension GPUKernels {
             args.append(try map(operandB, gathered: gatherB != 0, columns: n, ld: ldb))
         }
         let tiles = groups * ((m + 127) / 128) * ((n + width - 1) / width)
-        try kernel.function.launch(grid: (min(tiles, context.multiprocessorCount), 1, 1), block: (256, 1, 1),
+        try kernel.function.launch(grid: (min(tiles, persistentBlocks), 1, 1), block: (256, 1, 1),
                                    sharedMemoryBytes: kernel.sharedBytes, stream: stream, arguments: args)
     }
 
