@@ -30,12 +30,6 @@ public final class GPUKernels: @unchecked Sendable {
     /// The two weight-gradient GEMMs above writing bf16 results (``WeightGradientPrecision/bfloat16``).
     let weightGradBF16: TileWidths
     let weightGradTMABF16: TileWidths
-    /// `sy_gemm_weight_grad_tma_bf16_ov_256`: the 256-wide TMA kernel above with the overlapped epilogue (each
-    /// finished tile rounded to bf16 registers and stored inside the next tile's k-loop), launched for bf16 results
-    /// where the staged stores' alignment holds, unless `SWITCHYARD_BF16_EPILOGUE=serial` (``overlappedEpilogue``).
-    let weightGradTMABF16Overlap: CUDAFunction
-    /// Its shared memory: the ring's, plus a 16 KiB staging buffer per warpgroup.
-    static let weightGradOverlapSharedMemoryBytes = weightGradSharedMemoryBytes(width: 256) + 2 * 64 * 256
     /// Whether the grouped GEMMs load their weight operand by TMA, and ``tmaWeightGradients`` whether the
     /// weight-gradient GEMMs load the operands they do not gather so (both the default). For A/B runs,
     /// `SWITCHYARD_TMA=0` in the environment keeps every operand on cp.async, `SWITCHYARD_TMA=grouped` uses TMA in
@@ -58,7 +52,7 @@ public final class GPUKernels: @unchecked Sendable {
     let gemmBF16CooperativeMCStoreTMAAOverlap: CUDAFunction
     let overlappedEpilogue: Bool
     /// At most this many blocks in the persistent grids of the layer's grouped GEMMs (up- and down-projection, dH,
-    /// dX rows); nil: one per SM. `switchyard check` caps it in some cases, so that every block runs several tiles
+    /// dX rows) and of the weight-gradient GEMMs; nil: one per SM. `switchyard check` caps it in some cases, so that every block runs several tiles
     /// (the paths that carry work from one tile to the next, such as the overlapped epilogue, see them).
     public var persistentGridLimit: Int?
     /// The persistent grid's size before rounding to clusters: the SM count, or ``persistentGridLimit`` if lower.
@@ -194,8 +188,6 @@ public final class GPUKernels: @unchecked Sendable {
                                     GPUKernels.weightGradSharedMemoryBytes(width:))
         weightGradTMABF16 = try widths("moe_weight_grad.cu", "sy_gemm_weight_grad_tma_bf16",
                                        GPUKernels.weightGradSharedMemoryBytes(width:))
-        weightGradTMABF16Overlap = try function("moe_weight_grad.cu", "sy_gemm_weight_grad_tma_bf16_ov_256")
-        try weightGradTMABF16Overlap.setMaxDynamicSharedMemory(GPUKernels.weightGradOverlapSharedMemoryBytes)
         splitRows = try function("moe_weight_grad.cu", "sy_split_rows")
         sumPartials = try function("moe_weight_grad.cu", "sy_sum_partials")
         routerBackward = try function("moe_router.cu", "sy_router_backward")

@@ -65,15 +65,11 @@ extension GPUKernels {
     ) throws {
         let width = GPUKernels.tileWidth(columns: n)
         let tma = tmaWeightGradients && rows > 0 && (gatherA == 0 || gatherB == 0)
-        var kernel = switch (tma, precision) {
+        let kernel = switch (tma, precision) {
         case (true, .float32): weightGradTMA(width)
         case (true, .bfloat16): weightGradTMABF16(width)
         case (false, .float32): weightGrad(width)
         case (false, .bfloat16): weightGradBF16(width)
-        }
-        // The overlapped epilogue stores 16-byte chunks of whole rows: it needs their alignment.
-        if tma, precision == .bfloat16, width == 256, overlappedEpilogue, ldOut % 8 == 0, out % 16 == 0 {
-            kernel = (weightGradTMABF16Overlap, GPUKernels.weightGradOverlapSharedMemoryBytes)
         }
         var args = KernelArguments()
         args.append(operandA); args.append(Int64(lda)); args.append(gatherA)

@@ -79,18 +79,11 @@ SY_DEVICE void fragment_stores(const float (&acc)[BN / 2], T *out_g, int m_lo, i
 // memory before the wgmma reads them, as the cp.async path zero-fills them.
 // OUT_BF16: the result is rounded once to bf16 (the parameters' dtype, as PyTorch's autograd returns it for bf16
 // weights) instead of stored as fp32: half the bytes.
-// OV (bf16, BN = 256, the staged path's alignment: ld_out % 8 == 0 and a 16-byte aligned output): the overlapped
-// epilogue. At a tile's end each thread rounds its 128 accumulators to 64 packed bf16 pairs and the block goes
-// straight on to the next tile; the finished tile leaves in two passes of 128 columns inside the next tile's
-// k-loop (a quarter and three quarters in, each after a k-step's wgmmas are issued), through a 16 KiB staging
-// buffer per warpgroup past the ring (each warp stages its own 16 rows and reads back only those), and the last
-// tile's passes after the loop. Shared memory: the ring's, plus 32 KiB.
-template <int BN, int STAGES, int W, bool GA, bool GB, bool TMA = false, bool OUT_BF16 = false, bool OV = false>
+template <int BN, int STAGES, int W, bool GA, bool GB, bool TMA = false, bool OUT_BF16 = false>
 SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a,
                            const bf16_t *__restrict__ b, long long ldb, const int *__restrict__ gather_b, int M, int N,
                            int groups, const int *__restrict__ offsets, void *__restrict__ out_raw, int ld_out,
                            const SyTensorMap *a_map = nullptr, const SyTensorMap *b_map = nullptr) {
-  static_assert(!OV || (OUT_BF16 && BN == 256), "the overlapped epilogue is for bf16 results on 256-wide tiles");
   constexpr bool TMA_A = TMA && !GA, TMA_B = TMA && !GB;
   constexpr int B_CHUNKS = BN / 64;  // 64-wide N chunks of the B tile
   constexpr int AHEAD = STAGES - 1 - W;
@@ -194,48 +187,6 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   const u64 desc_b0 = wgmma_desc_mn_major_sw128(smem_base + SY_WG_A_BYTES, 64 * 128);
   WeightGradTile cur = locate_weight_grad_tile<BN>(tile, M, N, offsets);
   Sources ahead = load_prologue(cur, true);  // sources of stage kb + STAGES − 2
-  // OV: the finished tile's packed values, where they go, and how many of its passes are left.
-  const int r_frag = warp_in_group * 16 + (lane >> 2);  // this lane's fragment rows: r_frag, r_frag + 8
-  u32 packed[OV ? BN / 4 : 1];
-#pragma unroll
-  for (int i = 0; i < (OV ? BN / 4 : 1); ++i) packed[i] = 0;  // (written before any pass reads it)
-  WeightGradTile pending = cur;
-  int pending_passes = 0;
-  const u32 ov_staging = smem_base + STAGES * STAGE_BYTES + warpgroup * (64 * 256);
-  // One pass: this warp's 16 rows × 128 columns, staged as 256-byte rows (16-byte chunk c at c ^ (r & 7)) and
-  // stored 16 bytes a lane, two rows a warp instruction.
-  auto ov_pass = [&](const int pass) {
-    if constexpr (OV) {
-#pragma unroll
-      for (int jj = 0; jj < 16; ++jj) {
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int r = r_frag + 8 * half;
-          const u32 at = ov_staging + r * 256 + ((jj ^ (r & 7)) << 4) + (lane & 3) * 4;
-          asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(at), "r"(packed[2 * (pass * 16 + jj) + half]) : "memory");
-        }
-      }
-      __syncwarp();
-      bf16_t *out_g = (bf16_t *)out_raw + (long long)pending.group * M * ld_out;
-      const int c = lane & 15, col = pending.n0 + pass * 128 + 8 * c;
-#pragma unroll 4
-      for (int rr = 0; rr < 16; rr += 2) {
-        const int r = warp_in_group * 16 + rr + (lane >> 4), m = pending.m0 + warpgroup * 64 + r;
-        uint4 v;
-        asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
-                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                     : "r"(ov_staging + r * 256 + ((c ^ (r & 7)) << 4))
-                     : "memory");
-        if (m < M && col < N) *(uint4 *)(out_g + (long long)m * ld_out + col) = v;
-      }
-      __syncwarp();  // every lane's reads are done before the next pass writes
-    }
-  };
-  auto run_pending_pass = [&]() {
-    if (pending_passes == 2) ov_pass(0);
-    else ov_pass(1);
-    --pending_passes;
-  };
   while (true) {
     float acc[BN / 2];
 #pragma unroll
@@ -282,10 +233,6 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
                              (kb > 0 || kk > 0) ? 1 : 0);
       }
       wgmma_commit();
-      // OV: a pass of the previous tile's epilogue while this k-step's wgmmas run.
-      if (OV && pending_passes > 0 &&
-          kb >= (pending_passes == 2 ? cur.num_k / 4 : cur.num_k / 4 + cur.num_k / 2))
-        run_pending_pass();
       wgmma_wait<W>();
 #pragma unroll
       for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
@@ -293,9 +240,6 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
     wgmma_wait<0>();
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
-    if constexpr (OV) {
-      while (pending_passes > 0) run_pending_pass();  // tiles of few k-steps
-    }
 
     const int next_tile = tile + gridDim.x;
     const bool has_next = next_tile < total;
@@ -305,15 +249,9 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
 
     // The ring stages the next tile's prologue leaves free (AHEAD, AHEAD + 1) hold the staged rows.
     constexpr bool STAGED = AHEAD + 2 <= STAGES && 64 * 128 * 4 <= STAGE_BYTES;
+    const int r_frag = warp_in_group * 16 + (lane >> 2);  // this lane's fragment rows: r_frag, r_frag + 8
     const u32 staging = smem_base + (AHEAD + warpgroup) * STAGE_BYTES;
-    if constexpr (OV) {
-#pragma unroll
-      for (int j = 0; j < BN / 8; ++j)
-#pragma unroll
-        for (int half = 0; half < 2; ++half) packed[2 * j + half] = pack_bf16x2(acc[4 * j + 2 * half], acc[4 * j + 2 * half + 1]);
-      pending = cur;
-      pending_passes = 2;
-    } else if constexpr (OUT_BF16) {
+    if constexpr (OUT_BF16) {
       bf16_t *out_g = (bf16_t *)out_raw + (long long)cur.group * M * ld_out;
       if (STAGED && (ld_out & 7) == 0 && ((unsigned long long)out_raw & 15) == 0) {
         // Staged as the fp32 rows below, in one pass: a row of BN bf16 is BN / 8 16-byte chunks, chunk c at
@@ -394,9 +332,6 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
     tile = next_tile;
     cur = next;
   }
-  if constexpr (OV) {
-    while (pending_passes > 0) run_pending_pass();
-  }
 }
 
 // One kernel per width and output type, with cp.async for every operand (_128 / _256) or TMA for those not gathered
@@ -405,15 +340,15 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
 // gather pattern (dW2 gathers B, dW1 gathers A, dWr neither, merged plans both) picks an instantiation.
 #define SY_WG_MAPS , const __grid_constant__ SyTensorMap a_map, const __grid_constant__ SyTensorMap b_map
 #define SY_WG_CALL(GA, GB)                                                                                             \
-  weight_grad<BN, 4, 1, GA, GB, TMA, OUT_BF16, OV>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out,     \
-                                                   ld_out, a_map_ptr, b_map_ptr)
-#define SY_WEIGHT_GRAD(NAME, BN_, TMA_, OUT_BF16_, MAP_PARAMS, A_MAP, B_MAP, OV_)                                     \
+  weight_grad<BN, 4, 1, GA, GB, TMA, OUT_BF16>(a, lda, gather_a, b, ldb, gather_b, M, N, groups, offsets, out, ld_out, \
+                                               a_map_ptr, b_map_ptr)
+#define SY_WEIGHT_GRAD(NAME, BN_, TMA_, OUT_BF16_, MAP_PARAMS, A_MAP, B_MAP)                                          \
   extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                                         \
       const bf16_t *__restrict__ a, long long lda, const int *__restrict__ gather_a, const bf16_t *__restrict__ b,   \
       long long ldb, const int *__restrict__ gather_b, int M, int N, int groups, const int *__restrict__ offsets,    \
       void *__restrict__ out, int ld_out MAP_PARAMS) {                                                               \
     constexpr int BN = BN_;                                                                                          \
-    constexpr bool TMA = TMA_, OUT_BF16 = OUT_BF16_, OV = OV_;                                                       \
+    constexpr bool TMA = TMA_, OUT_BF16 = OUT_BF16_;                                                                 \
     const SyTensorMap *a_map_ptr = A_MAP, *b_map_ptr = B_MAP;                                                        \
     if (gather_a && gather_b)                                                                                        \
       SY_WG_CALL(true, true);                                                                                        \
@@ -425,17 +360,14 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
       SY_WG_CALL(false, false);                                                                                      \
   }
 
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_128, 128, false, false, , nullptr, nullptr, false)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_256, 256, false, false, , nullptr, nullptr, false)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_128, 128, true, false, SY_WG_MAPS, &a_map, &b_map, false)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_256, 256, true, false, SY_WG_MAPS, &a_map, &b_map, false)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_bf16_128, 128, false, true, , nullptr, nullptr, false)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_bf16_256, 256, false, true, , nullptr, nullptr, false)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_bf16_128, 128, true, true, SY_WG_MAPS, &a_map, &b_map, false)
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_bf16_256, 256, true, true, SY_WG_MAPS, &a_map, &b_map, false)
-// The overlapped epilogue (OV above; the host's default for bf16 where it applies, `SWITCHYARD_BF16_EPILOGUE=serial`
-// keeps the kernel above). Shared memory: 32 KiB more than the kernel above.
-SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_bf16_ov_256, 256, true, true, SY_WG_MAPS, &a_map, &b_map, true)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_128, 128, false, false, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_256, 256, false, false, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_128, 128, true, false, SY_WG_MAPS, &a_map, &b_map)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_256, 256, true, false, SY_WG_MAPS, &a_map, &b_map)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_bf16_128, 128, false, true, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_bf16_256, 256, false, true, , nullptr, nullptr)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_bf16_128, 128, true, true, SY_WG_MAPS, &a_map, &b_map)
+SY_WEIGHT_GRAD(sy_gemm_weight_grad_tma_bf16_256, 256, true, true, SY_WG_MAPS, &a_map, &b_map)
 
 // Deterministic split-K for one-group products with few output tiles (dWr = Xᵀ·dZ): the rows are cut into `splits`
 // groups (offsets written here, on the device), each writes its own partial [M, ld_out], and sy_sum_partials adds
