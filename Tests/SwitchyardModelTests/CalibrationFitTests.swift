@@ -67,12 +67,15 @@ import Testing
         ("h200", "h200-fit-aac8533.json", "2026-12-03-H200-multicast-aac8533", 9.0),
         ("h200", "h200-fit-1a7b5c7.json", "2026-12-03-H200-final-1a7b5c7", 8.0),
         ("h200", "h200-fit-bd88d04.json", "2026-12-03-H200-final-bd88d04", 7.2),
+        ("h200", "h200-fit-708ad9c.json", "2026-12-03-H200-final-0094d91/switchyard-fp32.json", 8.4),
     ])
     func committedFitsPredictTheirRuns(part: String, fitFile: String, results: String, worstPercent: Double) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
         let (hardware, calibration) = try Hardware.resolve(
             name: part, jsonFile: root.appendingPathComponent("bench/hardware/\(fitFile)").path)
-        let rows = try MeasuredLayer.load(root.appendingPathComponent("bench/results/\(results)/switchyard.json").path)
+        // `results`: a results directory holding switchyard.json, or the JSON file itself.
+        let file = results.hasSuffix(".json") ? results : "\(results)/switchyard.json"
+        let rows = try MeasuredLayer.load(root.appendingPathComponent("bench/results/\(file)").path)
         #expect(rows.count == 12)
         let fit = CalibrationFit(hardware: hardware, start: calibration, factors: [], sweeps: 0)
         let errors = fit.errors(rows, calibration: calibration, fitted: Set(rows.map(\.config)))
