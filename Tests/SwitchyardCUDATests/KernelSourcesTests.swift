@@ -9,6 +9,13 @@ struct KernelSourcesTests {
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Sources/SwitchyardCUDA/Kernels")
 
+    /// The embedded unit `name` compiled for sm_90a with the backend's options.
+    static func compiled(_ name: String) throws -> CompiledKernels {
+        let source = try #require(KernelSources.all.first { $0.name == name }?.source)
+        return try NVRTCCompiler().compile(source: source, name: name, headers: KernelSources.headers,
+                                           options: KernelSources.compileOptions, architecture: "sm_90a")
+    }
+
     @Test("KernelSources lists every .cu and .cuh file of the Kernels folder, with its current text")
     func listsEveryFile() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.kernelsFolder.path)
@@ -26,9 +33,7 @@ struct KernelSourcesTests {
           .enabled(if: TestEnvironment.nvrtcEnabled, TestEnvironment.nvrtcSkipReason),
           arguments: KernelSources.all.map(\.name))
     func compilesWithoutSpills(name: String) throws {
-        let source = try #require(KernelSources.all.first { $0.name == name }?.source)
-        let kernels = try NVRTCCompiler().compile(source: source, name: name, headers: KernelSources.headers,
-                                                  options: KernelSources.compileOptions, architecture: "sm_90a")
+        let kernels = try Self.compiled(name)
         #expect(!kernels.cubin.isEmpty)
         #expect(!kernels.resources.isEmpty, "\(name): ptxas reported no function: \(kernels.log)")
         for (function, resources) in kernels.resources.sorted(by: { $0.key < $1.key }) {
@@ -41,9 +46,7 @@ struct KernelSourcesTests {
           .enabled(if: TestEnvironment.nvrtcEnabled, TestEnvironment.nvrtcSkipReason))
     func weightGradientKernels() throws {
         let name = "moe_weight_grad.cu"
-        let source = try #require(KernelSources.all.first { $0.name == name }?.source)
-        let kernels = try NVRTCCompiler().compile(source: source, name: name, headers: KernelSources.headers,
-                                                  options: KernelSources.compileOptions, architecture: "sm_90a")
+        let kernels = try Self.compiled(name)
         for base in ["sy_gemm_weight_grad", "sy_gemm_weight_grad_tma", "sy_gemm_weight_grad_bf16",
                      "sy_gemm_weight_grad_tma_bf16"] {
             for width in [128, 256] {
@@ -59,9 +62,7 @@ struct KernelSourcesTests {
           .enabled(if: TestEnvironment.nvrtcEnabled, TestEnvironment.nvrtcSkipReason))
     func warpSpecializedKernels() throws {
         let name = "moe_grouped_gemm.cu"
-        let source = try #require(KernelSources.all.first { $0.name == name }?.source)
-        let kernels = try NVRTCCompiler().compile(source: source, name: name, headers: KernelSources.headers,
-                                                  options: KernelSources.compileOptions, architecture: "sm_90a")
+        let kernels = try Self.compiled(name)
         for kernel in ["sy_gemm_bf16_pingpong", "sy_gemm_bf16_coop", "sy_gemm_bf16_coop_mc", "sy_gemm_bf16_coop_mc_ts",
                        "sy_gemm_bf16_coop_mc_ts_ta", "sy_gemm_bf16_coop_mc_ts_ta_ov", "sy_gemm_dswiglu_ws"] {
             #expect(kernels.resources[kernel] != nil, "\(kernel) is missing from \(name)")
