@@ -1,7 +1,28 @@
 import ArgumentParser
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+@preconcurrency import Darwin
+#endif
 
 @main
 struct SwitchyardCommand: AsyncParsableCommand {
+    /// ArgumentParser's entry point, with standard output flushed line by line first: a long `check` or `bench`
+    /// whose output goes to a file or a pipe then keeps every line it printed if it is killed (by a timeout, say).
+    static func main() async {
+        lineBufferStandardOutput()
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
         abstract: "Switchyard: a Mixture-of-Experts execution engine (CPU reference, Hopper GPU kernels).",
@@ -10,4 +31,9 @@ struct SwitchyardCommand: AsyncParsableCommand {
             PlanCommand.self, SweepCommand.self, EPBenchCommand.self, DevicesCommand.self,
         ]
     )
+}
+
+/// Makes standard output line-buffered (it is fully buffered when it is not a terminal).
+private func lineBufferStandardOutput() {
+    setvbuf(stdout, nil, _IOLBF, 0)
 }
