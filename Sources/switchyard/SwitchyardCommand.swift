@@ -11,16 +11,7 @@ struct SwitchyardCommand: AsyncParsableCommand {
     /// whose output goes to a file or a pipe then keeps every line it printed if it is killed (by a timeout, say).
     static func main() async {
         lineBufferStandardOutput()
-        do {
-            var command = try parseAsRoot()
-            if var command = command as? AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
+        await main(nil)
     }
 
     static let configuration = CommandConfiguration(
