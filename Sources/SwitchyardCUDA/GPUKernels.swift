@@ -52,8 +52,9 @@ public final class GPUKernels: @unchecked Sendable {
     let gemmBF16CooperativeMCStoreTMAAOverlap: CUDAFunction
     let overlappedEpilogue: Bool
     /// At most this many blocks in the persistent grids of the layer's grouped GEMMs (up- and down-projection, dH,
-    /// dX rows) and of the weight-gradient GEMMs; nil: one per SM. `switchyard check` caps it in some cases, so that every block runs several tiles
-    /// (the paths that carry work from one tile to the next, such as the overlapped epilogue, see them).
+    /// dX rows) and of the weight-gradient GEMMs; nil: one per SM. `switchyard check` caps it in some cases, so that
+    /// every block runs several tiles (the paths that carry work from one tile to the next, such as the overlapped
+    /// epilogue, see them).
     public var persistentGridLimit: Int?
     /// The persistent grid's size before rounding to clusters: the SM count, or ``persistentGridLimit`` if lower.
     var persistentBlocks: Int { min(context.multiprocessorCount, max(persistentGridLimit ?? .max, 1)) }

@@ -58,7 +58,7 @@ struct KernelSourcesTests {
         #expect(WeightGradientPrecision(rawValue: "fp16") == nil)
     }
 
-    @Test("the grouped-GEMM unit defines the warp-specialized kernels the host looks up, and the overlapped-epilogue one gets its 232 registers",
+    @Test("the grouped-GEMM unit defines the warp-specialized kernels, the overlapped one on 232 registers",
           .enabled(if: TestEnvironment.nvrtcEnabled, TestEnvironment.nvrtcSkipReason))
     func warpSpecializedKernels() throws {
         let name = "moe_grouped_gemm.cu"

@@ -15,7 +15,8 @@ struct CheckCommand: AsyncParsableCommand {
             Cases cover every router, ragged and empty experts, all tokens on one expert, T = 1 and large T, and \
             the aux and z losses. On the GPU every other case runs the down-projection, combine and dX in token \
             chunks of ⌈T/3⌉ (as large layers do to bound memory), and every third case (1, 4, 7, ...) runs the \
-            grouped GEMMs on a persistent grid of 4 blocks, so that each block takes several tiles in a row. \
+            grouped and weight-gradient GEMMs on a persistent grid of 4 blocks, so that each block takes several tiles \
+            in a row. \
             With --backward, every gradient is compared too; on the GPU, cases 3 and 4 of every four write dW1 and dW2 \
             in bf16 (the rest fp32). \
             With --ranks R (GPU only), the same cases run through the GPU expert-parallel layer over R ranks (tokens \
@@ -55,8 +56,8 @@ struct CheckCommand: AsyncParsableCommand {
             gpu?.chunkTokens = i % 2 == 1 ? max(1, (c.tokens + 2) / 3) : nil
             // Cases 3, 4 of every four write dW1 and dW2 in bf16 (both chunkings meet both precisions).
             gpu?.weightGradientPrecision = i % 4 >= 2 ? .bfloat16 : .float32
-            // Cases 1, 4, 7, ... run the grouped GEMMs on a persistent grid of 4 blocks, so that each block takes
-            // several tiles in a row (full grids give small cases one tile a block).
+            // Cases 1, 4, 7, ... run the grouped and weight-gradient GEMMs on a persistent grid of 4 blocks, so
+            // that each block takes several tiles in a row (full grids give small cases one tile a block).
             gpu?.kernels.persistentGridLimit = i % 3 == 0 ? 4 : nil
             var chunks = gpu?.chunkTokens.map { " chunks of \($0)" } ?? ""
             if gpu?.kernels.persistentGridLimit != nil { chunks += " grid 4" }
