@@ -46,7 +46,7 @@ public final class GPUKernels: @unchecked Sendable {
     let gemmBF16CooperativeMCStore: CUDAFunction
     /// The same with A by TMA as well (`sy_gemm_bf16_coop_mc_ts_ta`; takes A's map after C's), and that kernel with
     /// the overlapped epilogue (`sy_gemm_bf16_coop_mc_ts_ta_ov`: each finished tile is rounded to bf16 registers and
-    /// stored while the next tile's first two k-steps run), the one launched unless
+    /// stored in two passes a quarter and three quarters into the next tile's k-loop), the one launched unless
     /// `SWITCHYARD_BF16_EPILOGUE=serial` is set (``overlappedEpilogue``).
     let gemmBF16CooperativeMCStoreTMAA: CUDAFunction
     let gemmBF16CooperativeMCStoreTMAAOverlap: CUDAFunction

@@ -10,7 +10,7 @@ struct SwitchyardCommand: AsyncParsableCommand {
     /// ArgumentParser's entry point, with standard output flushed line by line first: a long `check` or `bench`
     /// whose output goes to a file or a pipe then keeps every line it printed if it is killed (by a timeout, say).
     static func main() async {
-        lineBufferStandardOutput()
+        setvbuf(stdout, nil, _IOLBF, 0)  // line-buffered: stdout is fully buffered when it is not a terminal
         await main(nil)
     }
 
@@ -22,9 +22,4 @@ struct SwitchyardCommand: AsyncParsableCommand {
             PlanCommand.self, SweepCommand.self, EPBenchCommand.self, DevicesCommand.self,
         ]
     )
-}
-
-/// Makes standard output line-buffered (it is fully buffered when it is not a terminal).
-private func lineBufferStandardOutput() {
-    setvbuf(stdout, nil, _IOLBF, 0)
 }

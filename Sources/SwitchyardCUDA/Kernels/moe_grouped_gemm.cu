@@ -874,8 +874,6 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
             }
           }
           wgmma_commit();
-        }
-        if (live) {
           wgmma_wait<1>();
           fence_accumulators(acc);
         }
