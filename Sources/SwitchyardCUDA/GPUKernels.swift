@@ -62,6 +62,10 @@ public final class GPUKernels: @unchecked Sendable {
     /// `SWITCHYARD_DH_KERNEL=onerole` keeps the one-role kernel (``warpSpecializedDHidden``).
     let gemmDSwiGLUWS: CUDAFunction
     let dHiddenWarpSpecialized: Bool
+    /// The backward's bf16 router term dZ·Wr on the bf16 GEMM that ``bf16GEMM(weights:groups:n:k:output:input:)``
+    /// picks for its shape (the overlapped multicast kernel where it fits), the default;
+    /// `SWITCHYARD_ROUTER_DX=onerole` keeps the one-role `sy_gemm_bf16` it ran on before.
+    let routerInputGradientWarpSpecialized: Bool
     /// How many clusters of two of each multicast kernel can be resident at once (the driver's occupancy query;
     /// nil where it cannot tell): their persistent grid is capped there.
     public let multicastClusters: (threadStores: Int?, tmaStores: Int?, tmaLoadsAndStores: Int?)
@@ -176,6 +180,7 @@ public final class GPUKernels: @unchecked Sendable {
         overlappedEpilogue = ProcessInfo.processInfo.environment["SWITCHYARD_BF16_EPILOGUE"] != "serial"
         gemmDSwiGLUWS = try warpSpecialized("sy_gemm_dswiglu_ws")
         dHiddenWarpSpecialized = ProcessInfo.processInfo.environment["SWITCHYARD_DH_KERNEL"] != "onerole"
+        routerInputGradientWarpSpecialized = ProcessInfo.processInfo.environment["SWITCHYARD_ROUTER_DX"] != "onerole"
         func clusters(_ kernel: CUDAFunction) throws -> Int? {
             try kernel.maxActiveClusters(clusterSize: 2, threads: GPUKernels.warpSpecializedThreads,
                                          sharedMemoryBytes: GPUKernels.warpSpecializedSharedMemoryBytes)

@@ -129,6 +129,20 @@ extension GPUKernels {
         var a = KernelArguments()
         a.append(Int32(rows)); a.append(Int32(GPUKernels.tileRows)); a.append(offsets); a.append(tileOffsets)
         try singleGroup.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
+        if bf16, routerInputGradientWarpSpecialized,
+           bf16Choice.kernel(n: columns, k: depth, groups: 1, tmaWeights: tmaWeights) != .oneRole
+        {
+            // The bf16 GEMM the dX rows run on (at 30B-n256 the one-role kernel ran this K = 256 product at a third
+            // of the tensor pipe). A comes by TMA where that kernel loads it so: the map spans exactly the rows,
+            // and the boxes of the last tile past them read zeros.
+            let gemm = try bf16GEMM(weights: operandB, groups: 1, n: columns, k: depth, output: (out, rows),
+                                    input: (operandA, rows))
+            a = KernelArguments()
+            a.append(operandA); a.append(UInt64(0)); a.append(operandB); a.append(Int32(columns)); a.append(Int32(depth))
+            a.append(offsets); a.append(tileOffsets); a.append(Int32(1)); a.append(out); a.append(UInt64(0))
+            try gemm.launch(blocks: persistentBlocks, stream: stream, arguments: a)
+            return
+        }
         a = KernelArguments()
         a.append(operandA); a.append(UInt64(0)); a.append(operandB); a.append(Int32(columns)); a.append(Int32(depth))
         a.append(offsets); a.append(tileOffsets); a.append(Int32(1)); a.append(out)

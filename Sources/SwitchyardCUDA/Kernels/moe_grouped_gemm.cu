@@ -988,7 +988,6 @@ extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_dswiglu_ws(
   __shared__ alignas(8) u64 full_bar[STAGES], empty_bar[STAGES];
   const int tid = threadIdx.x, warpgroup = tid >> 7;
   const int num_n_tiles = N / BN, num_k = K / SY_BK;
-  const int total = tile_offsets[groups] * num_n_tiles;
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(smem_addr(&full_bar[s]), 128 + 1);  // every producer thread once, plus thread 0's expect_tx
@@ -998,7 +997,13 @@ extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_dswiglu_ws(
   }
   __syncthreads();
 
+  // The tile count, read by each role after its setmaxnreg (SY_DH_SETMAXNREG): a value live across it is spilled.
+#define SY_DH_TOTAL const int total = *(volatile const int *)&tile_offsets[groups] * num_n_tiles;
   if (warpgroup == 0) {
+#ifdef SY_DH_SETMAXNREG
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
+#endif
+    SY_DH_TOTAL
     // Producer. k-stages: thread t copies chunk t % 8 of A rows t / 8 + 16 i (i < 8) and arrives when they land;
     // H stages: thread 0 issues the two boxes, every thread arrives.
     const int chunk = tid & 7, row0 = tid >> 3;
@@ -1037,6 +1042,11 @@ extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_dswiglu_ws(
     return;
   }
 
+#ifdef SY_DH_SETMAXNREG
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
+#endif
+  SY_DH_TOTAL
+#undef SY_DH_TOTAL
   const int me = warpgroup - 1, t = tid & 127, lane = tid & 31, warp_in_group = t >> 5;
   const u32 staged = smem_base + STAGES * STAGE_BYTES + me * Shape::staging_bytes;
   auto release = [&](int stage_index) {
