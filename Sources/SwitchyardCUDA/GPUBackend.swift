@@ -11,7 +11,7 @@ public final class GPUBackend: Backend, @unchecked Sendable {
     public var description: String { "cuda: \(kernels.context.deviceName) (\(kernels.context.architecture))" }
     private var layerCache: (weights: MoEWeights<Float>, layer: GPUMoELayer)?
     /// Tokens per chunk of the down-projection, combine and dX (``GPUWorkspace/chunkTokens``); nil: the default of
-    /// ``TokenChunks`` (1 GiB of Y). `switchyard check` sets it to exercise the chunked path on small cases.
+    /// ``TokenChunks`` (equal chunks of ≤ 1.5 GiB of Y). `switchyard check` sets it to exercise the chunked path on small cases.
     public var chunkTokens: Int?
     /// The dtype the backward pass writes dW1 and dW2 in (read back as floats either way); `switchyard check`
     /// alternates it.

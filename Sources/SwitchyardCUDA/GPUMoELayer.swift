@@ -471,7 +471,7 @@ public final class GPUMoELayer: @unchecked Sendable {
 /// allocates nothing.
 ///
 /// The down-projection output Y (T·K·d values, the largest activation) exists for one token chunk at a time:
-/// `chunkTokens` tokens, by default as many as fit 1 GiB of Y (``TokenChunks``). Each chunk gets its own dispatch
+/// `chunkTokens` tokens, by default the fewest equal chunks of ≤ 1.5 GiB of Y (``TokenChunks``). Each chunk gets its own dispatch
 /// plan (rows of a chunk are still grouped by expert), kept for the backward pass's dX, which runs in the same
 /// chunks. With one chunk the layer uses the whole plan directly.
 public final class GPUWorkspace: @unchecked Sendable {
@@ -500,7 +500,7 @@ public final class GPUWorkspace: @unchecked Sendable {
         stride(from: 0, to: tokens, by: chunkTokens).map { $0..<min($0 + chunkTokens, tokens) }
     }
 
-    /// - Parameter chunkTokens: tokens per chunk of Y (nil: ``TokenChunks``' default, 1 GiB of Y).
+    /// - Parameter chunkTokens: tokens per chunk of Y (nil: ``TokenChunks``' default, ≤ 1.5 GiB of Y).
     public init(layer: GPUMoELayer, capacity: Int, chunkTokens requested: Int? = nil) throws {
         let c = layer.config
         let ctx = layer.kernels.context

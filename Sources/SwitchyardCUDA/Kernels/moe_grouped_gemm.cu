@@ -997,12 +997,10 @@ extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_dswiglu_ws(
   }
   __syncthreads();
 
-  // The tile count, read by each role after its setmaxnreg (SY_DH_SETMAXNREG): a value live across it is spilled.
+  // The tile count, read by each role after its setmaxnreg: a value live across it is spilled.
 #define SY_DH_TOTAL const int total = *(volatile const int *)&tile_offsets[groups] * num_n_tiles;
   if (warpgroup == 0) {
-#ifdef SY_DH_SETMAXNREG
     asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
-#endif
     SY_DH_TOTAL
     // Producer. k-stages: thread t copies chunk t % 8 of A rows t / 8 + 16 i (i < 8) and arrives when they land;
     // H stages: thread 0 issues the two boxes, every thread arrives.
@@ -1042,9 +1040,8 @@ extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_dswiglu_ws(
     return;
   }
 
-#ifdef SY_DH_SETMAXNREG
+  // The consumers' epilogue (SwiGLU backward with the fp32 accumulators and H live) gets 224 registers (v16).
   asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
-#endif
   SY_DH_TOTAL
 #undef SY_DH_TOTAL
   const int me = warpgroup - 1, t = tid & 127, lane = tid & 31, warp_in_group = t >> 5;

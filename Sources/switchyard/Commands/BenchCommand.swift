@@ -18,7 +18,7 @@ struct BenchCommand: AsyncParsableCommand {
             after warm-up, median of --iterations runs; weights and inputs are random (seeded) bf16 made on the device. \
             TFLOP/s counts expert FLOPs only (forward 6·T·K·n·d); the router is timed but not counted. \
             "act GiB" is MOE.md's peak activation memory: everything the forward pass allocates, O included, weights \
-            and X not (Y exists one token chunk of at most 1 GiB at a time); "bwd act GiB" is what the backward pass \
+            and X not (Y exists one token chunk of at most 1.5 GiB at a time); "bwd act GiB" is what the backward pass \
             allocates beside it (dX, dH, A′, dZ, ...; forward + backward is the sum; the weight gradients are \
             listed in the JSON apart, dW1 and dW2 in fp32 unless --weight-gradients bf16). \
             On the CPU, shapes default to T = 4096.
@@ -35,7 +35,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Also time forward+backward; backward time = (forward+backward) − forward, counted as 12·T·K·n·d.")
     var backward = false
     @Option(name: .customLong("chunk-tokens"),
-            help: "GPU: tokens per chunk of the down-projection/combine and dX (default: Y ≤ 1 GiB a chunk); smaller saves activation memory and costs some speed.")
+            help: "GPU: tokens per chunk of the down-projection/combine and dX (default: the fewest equal chunks with Y ≤ 1.5 GiB each); smaller saves activation memory and costs some speed.")
     var chunkTokens: Int?
     @Option(name: .customLong("weight-gradients"),
             help: """
