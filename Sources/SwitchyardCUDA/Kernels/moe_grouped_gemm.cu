@@ -832,8 +832,11 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
     int local = first;  // this item's index among the CTA's items
     for (int item = first_item + first * item_stride; item < total_items; item += step * item_stride, local += step) {
       const TileCoord tc = tile_of(item);
-      const bool live = tc.row_begin < tc.row_end;  // false only for the second CTA of a group's odd last pair
       const int row_base = tc.row_begin + (PINGPONG ? 0 : 64 * me);
+      // False for the second CTA of a group's odd last pair and (cooperative) for a consumer whose 64 rows all lie
+      // past the group's end, a group's last tile with at most 64 rows: that consumer still waits for and releases
+      // every stage, but issues no wgmma and stores nothing (v16.1).
+      const bool live = row_base < tc.row_end;
       // Each thread's rows' scales (rows past the group: 0), read before the k-loop.
       float sc[HALVES][2];
 #pragma unroll
