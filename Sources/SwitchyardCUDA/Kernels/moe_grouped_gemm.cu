@@ -1056,9 +1056,6 @@ extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_dswiglu_ws(
   int pos = 0;
   for (int tile = blockIdx.x; tile < total; tile += gridDim.x) {
     const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
-    // A consumer whose 64 rows all lie past the group's end (a last tile of at most 64 rows) issues no wgmma; its
-    // epilogue runs on the zero accumulators and stores nothing past the end, as before (v16.2).
-    const bool live = tc.row_begin + 64 * me < tc.row_end;
     float acc[BN / 2];
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
@@ -1068,21 +1065,19 @@ extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_dswiglu_ws(
     for (int kb = 0; kb < num_k; ++kb, ++pos) {
       const int s = pos % STAGES;
       mbar_wait(smem_addr(&full_bar[s]), (pos / STAGES) & 1);
-      if (live) {
-        fence_proxy_async();  // A came through cp.async (generic proxy); wgmma reads through the async one
-        const u64 stage_off = (u64)(s * STAGE_BYTES) >> 4;
+      fence_proxy_async();  // A came through cp.async (generic proxy); wgmma reads through the async one
+      const u64 stage_off = (u64)(s * STAGE_BYTES) >> 4;
 #pragma unroll
-        for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
-        wgmma_fence();
+      for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
+      wgmma_fence();
 #pragma unroll
-        for (int kk = 0; kk < SY_BK / 16; ++kk)
-          wgmma_step<BN, false>(acc, desc_a0 + stage_off + kk * (32 >> 4), desc_b0 + stage_off + kk * (32 >> 4),
-                                (kb > 0 || kk > 0) ? 1 : 0);
-        wgmma_commit();
-        wgmma_wait<1>();
+      for (int kk = 0; kk < SY_BK / 16; ++kk)
+        wgmma_step<BN, false>(acc, desc_a0 + stage_off + kk * (32 >> 4), desc_b0 + stage_off + kk * (32 >> 4),
+                              (kb > 0 || kk > 0) ? 1 : 0);
+      wgmma_commit();
+      wgmma_wait<1>();
 #pragma unroll
-        for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
-      }
+      for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
       if (kb > 0) release((pos - 1) % STAGES);
     }
     wgmma_wait<0>();

@@ -227,14 +227,10 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
 #pragma unroll
       for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
       wgmma_fence();
-      // A group's last k-step may hold fewer than 64 rows: its 16-row slices wholly past the group's end (zeros)
-      // are not multiplied (v16.2). The first slice always holds a row.
-      const int rows_here = cur.row_end - (cur.row_begin + kb * 64);
 #pragma unroll
       for (int kk = 0; kk < 4; ++kk) {
-        if (kk == 0 || 16 * kk < rows_here)
-          wgmma_step<BN, true>(acc, desc_a0 + stage_off + kk * (2048 >> 4), desc_b0 + stage_off + kk * (2048 >> 4),
-                               (kb > 0 || kk > 0) ? 1 : 0);
+        wgmma_step<BN, true>(acc, desc_a0 + stage_off + kk * (2048 >> 4), desc_b0 + stage_off + kk * (2048 >> 4),
+                             (kb > 0 || kk > 0) ? 1 : 0);
       }
       wgmma_commit();
       wgmma_wait<W>();
