@@ -44,6 +44,11 @@ struct BenchCommand: AsyncParsableCommand {
                 """)
     var weightGradients: WeightGradientPrecision = .float32
     @Option(help: "Warm-up runs before timing.") var warmup: Int = 5
+    @Option(name: .customLong("warmup-seconds"),
+            help: """
+                GPU: after the warm-up runs, keep running each timed loop's work for this long before timing it.                 A power-capped card sets its clock from the last second or so of load: with a short warm-up a shape                 is timed at the clock the previous shape left (measured: the same shape 3-7% apart depending on what                 ran before it). 0 turns it off.
+                """)
+    var warmupSeconds: Double = 1
     @Option(help: "Timed runs; the median is reported.") var iterations: Int = 20
     @Option(help: "Write the results as JSON to this file ('-' for stdout).") var json: String?
     @Option(help: "Hardware of the performance model whose prediction is printed beside each GPU measurement (default: the part the GPU's name says, h100 when it names none).")
@@ -96,6 +101,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard warmup >= 0, iterations > 0 else { throw ValidationError("--warmup must be ≥ 0 and --iterations > 0") }
+        guard warmupSeconds >= 0, warmupSeconds <= 600 else { throw ValidationError("--warmup-seconds must be in 0 ... 600") }
         if let c = chunkTokens, c < 1 { throw ValidationError("--chunk-tokens must be ≥ 1") }
         let backend = try makeBackend(devices.device)
         var rows: [Row] = []
@@ -104,7 +110,7 @@ struct BenchCommand: AsyncParsableCommand {
             let (machine, factors, calibrationFile) = try ModelCalibration.resolve(
                 hardware: hardware, calibration: calibration, device: gpu.description)
             let model = PerformanceModel(hardware: machine, calibration: factors)
-            print("bench on \(gpu.description), median of \(iterations) after \(warmup) warm-up; "
+            print("bench on \(gpu.description), median of \(iterations) after \(warmup) warm-up runs and \(fixed(warmupSeconds, 1)) s; "
                   + (backward ? "dW1, dW2 in \(weightGradients.rawValue); " : "")
                   + "model: \(machine.name)\(calibrationFile.map { " calibrated by \($0)" } ?? " (vendor defaults)")")
             print(pad("config", 12) + pad("T", 7) + pad("fwd ms", 10) + pad("TFLOP/s", 9) + pad("act GiB", 9)
@@ -163,8 +169,7 @@ struct BenchCommand: AsyncParsableCommand {
         let workspace = try GPUWorkspace(layer: layer, capacity: T, chunkTokens: chunkTokens)
         let stream = try CUDAStream(context: context)
         let start = try CUDAEvent(context: context), stop = try CUDAEvent(context: context)
-        for _ in 0..<warmup { try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream) }
-        try stream.synchronize()
+        try warmUp(stream) { try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream) }
         var times: [Double] = []
         for _ in 0..<iterations {
             try start.record(on: stream)
@@ -189,8 +194,7 @@ struct BenchCommand: AsyncParsableCommand {
                 try layer.backward(outputGradient: dO.address, input: x.address, tokens: T, workspace: workspace,
                                    gradients: gradients, stream: stream)
             }
-            for _ in 0..<warmup { try step() }
-            try stream.synchronize()
+            try warmUp(stream, step)
             var both: [Double] = []
             for _ in 0..<iterations {
                 try start.record(on: stream)
@@ -208,6 +212,19 @@ struct BenchCommand: AsyncParsableCommand {
             row.weightGradientDType = weightGradients.rawValue
         }
         return row
+    }
+
+    /// `--warmup` runs of `body`, then more in batches of 4 until `--warmup-seconds` have passed; returns with the
+    /// stream idle.
+    private func warmUp(_ stream: CUDAStream, _ body: () throws -> Void) throws {
+        for _ in 0..<warmup { try body() }
+        try stream.synchronize()
+        guard warmupSeconds > 0 else { return }
+        let clock = ContinuousClock(), end = clock.now + .milliseconds(Int((warmupSeconds * 1000).rounded()))
+        while clock.now < end {
+            for _ in 0..<4 { try body() }
+            try stream.synchronize()
+        }
     }
 
     private func benchCPU(_ backend: any Backend, _ shape: NamedShape) throws -> Row {
