@@ -26,10 +26,12 @@ for j in "$out"/*-r[12].json; do  # ratios against the baseline of this call
 done
 # ncu: the last binary on NCU_SHAPES, and every binary on NCU_ALL_SHAPES.
 ncu_one() {
-  local b=$1 s=$2 f="$out/ncu-$(basename "$1")-$2.csv"
+  local b=$1 s=$2 f="$out/ncu-$(basename "$1")-$2.csv" settle=()
+  # One profiled pass: no time-based warm-up (binaries from before ab1636a do not know the option).
+  "$b" bench --help 2>/dev/null | grep -q -- --warmup-seconds && settle=(--warmup-seconds 0)
   ncu --clock-control none --csv --print-units base \
     --metrics gpu__time_duration.sum,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,dram__bytes.sum \
-    "$b" bench --device cuda --backward --shape "$s" --warmup 0 --iterations 1 > "$f" 2>/dev/null
+    "$b" bench --device cuda --backward --shape "$s" --warmup 0 "${settle[@]}" --iterations 1 > "$f" 2>/dev/null
   python3 "$(dirname "$0")/ncu_summary.py" "$f" | tee -a "$out/ncu.txt"
 }
 for s in ${NCU_ALL_SHAPES:-}; do for b in "${bins[@]}"; do ncu_one "$b" "$s"; done; done

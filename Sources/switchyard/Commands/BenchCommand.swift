@@ -46,7 +46,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Warm-up runs before timing.") var warmup: Int = 5
     @Option(name: .customLong("warmup-seconds"),
             help: """
-                GPU: after the warm-up runs, keep running each timed loop's work for this long before timing it.                 A power-capped card sets its clock from the last second or so of load: with a short warm-up a shape                 is timed at the clock the previous shape left (measured: the same shape 3-7% apart depending on what                 ran before it). 0 turns it off.
+                GPU: after the warm-up runs, keep running each timed loop's work for this long before timing it. \
+                A power-capped card sets its clock from the last second or so of load: with a short warm-up a shape \
+                is timed at the clock the previous shape left (measured: the same shape 3-7% apart depending on what \
+                ran before it). 0 turns it off.
                 """)
     var warmupSeconds: Double = 1
     @Option(help: "Timed runs; the median is reported.") var iterations: Int = 20
