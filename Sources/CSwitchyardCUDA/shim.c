@@ -17,6 +17,7 @@
     X(cuDeviceGetCount, "cuDeviceGetCount", (int *a), (a)) \
     X(cuDeviceGet, "cuDeviceGet", (sy_CUdevice *a, int b), (a, b)) \
     X(cuDeviceGetName, "cuDeviceGetName", (char *a, int b, sy_CUdevice c), (a, b, c)) \
+    X(cuDeviceGetPCIBusId, "cuDeviceGetPCIBusId", (char *a, int b, sy_CUdevice c), (a, b, c)) \
     X(cuDeviceGetAttribute, "cuDeviceGetAttribute", (int *a, int b, sy_CUdevice c), (a, b, c)) \
     X(cuDeviceTotalMem, "cuDeviceTotalMem_v2", (size_t *a, sy_CUdevice b), (a, b)) \
     X(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", (sy_CUcontext *a, sy_CUdevice b), (a, b)) \

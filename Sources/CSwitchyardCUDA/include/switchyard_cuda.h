@@ -76,6 +76,7 @@ sy_CUresult sy_cuGetErrorString(sy_CUresult error, const char **message);
 sy_CUresult sy_cuDeviceGetCount(int *count);
 sy_CUresult sy_cuDeviceGet(sy_CUdevice *device, int ordinal);
 sy_CUresult sy_cuDeviceGetName(char *name, int length, sy_CUdevice device);
+sy_CUresult sy_cuDeviceGetPCIBusId(char *bus_id, int length, sy_CUdevice device);
 sy_CUresult sy_cuDeviceGetAttribute(int *value, int attribute, sy_CUdevice device);
 sy_CUresult sy_cuDeviceTotalMem(size_t *bytes, sy_CUdevice device);
 sy_CUresult sy_cuDevicePrimaryCtxRetain(sy_CUcontext *context, sy_CUdevice device);

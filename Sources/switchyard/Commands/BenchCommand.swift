@@ -17,6 +17,8 @@ struct BenchCommand: AsyncParsableCommand {
             --tokens/--hidden/--intermediate/--experts/--top-k. GPU timing: CUDA events around each forward pass \
             after warm-up, median of --iterations runs; weights and inputs are random (seeded) bf16 made on the device. \
             TFLOP/s counts expert FLOPs only (forward 6·T·K·n·d); the router is timed but not counted. \
+            "SM MHz", "W" and "°C" are NVML's SM clock, board power and GPU temperature, medians of one reading per \
+            timed run while the GPU works ("–" without NVML): a power-capped card's clock sets its times. \
             "act GiB" is MOE.md's peak activation memory: everything the forward pass allocates, O included, weights \
             and X not (Y exists one token chunk of at most 1.5 GiB at a time); "bwd act GiB" is what the backward pass \
             allocates beside it (dX, dH, A′, dZ, ...; forward + backward is the sum; the weight gradients are \
@@ -82,6 +84,11 @@ struct BenchCommand: AsyncParsableCommand {
         var weightGradientDType: String?
         var predictedForwardMs: Double?
         var predictedBackwardMs: Double?
+        /// NVML's SM clock (MHz), board power (W) and GPU temperature (°C), medians of one sample per timed run of
+        /// the last timed loop (forward + backward with --backward), taken while the GPU works; nil without NVML.
+        var smClockMHz: Int?
+        var powerWatts: Double?
+        var temperatureCelsius: Int?
     }
 
     func selectedShapes(defaultTokens: Int?) throws -> [NamedShape] {
@@ -116,11 +123,21 @@ struct BenchCommand: AsyncParsableCommand {
             print("bench on \(gpu.description), median of \(iterations) after \(warmup) warm-up runs and \(fixed(warmupSeconds, 1)) s; "
                   + (backward ? "dW1, dW2 in \(weightGradients.rawValue); " : "")
                   + "model: \(machine.name)\(calibrationFile.map { " calibrated by \($0)" } ?? " (vendor defaults)")")
-            print(pad("config", 12) + pad("T", 7) + pad("fwd ms", 10) + pad("TFLOP/s", 9) + pad("act GiB", 9)
-                  + pad("model ms", 10) + (backward ? pad("bwd ms", 10) + pad("TFLOP/s", 9) + pad("model ms", 10) + pad("bwd act GiB", 12) : ""))
+            let telemetry: GPUTelemetry?
+            switch GPUTelemetry.open(gpu.kernels.context) {
+            case .success(let opened): telemetry = opened
+            case .failure(let reason):
+                telemetry = nil
+                note("no clock or power readings: \(reason)")
+            }
+            var header = pad("config", 12) + pad("T", 7) + pad("fwd ms", 10) + pad("TFLOP/s", 9) + pad("act GiB", 9)
+                + pad("model ms", 10)
+            if backward { header += pad("bwd ms", 10) + pad("TFLOP/s", 9) + pad("model ms", 10) + pad("bwd act GiB", 12) }
+            header += pad("SM MHz", 8) + pad("W", 6) + "°C"
+            print(header)
             for (i, shape) in list.enumerated() {
                 note("[\(i + 1)/\(list.count)] \(shape.name): building the layer on the device")
-                var row = try benchGPU(gpu, shape)
+                var row = try benchGPU(gpu, shape, telemetry: telemetry)
                 var workload = LayerWorkload(shape: shape)
                 workload.weightGradientBytes = weightGradients.elementBytes
                 let estimate = model.estimate(workload)
@@ -134,6 +151,10 @@ struct BenchCommand: AsyncParsableCommand {
                     line += pad(fixed(ms, 3), 10) + pad(fixed(tf, 1), 9) + pad(fixed(row.predictedBackwardMs ?? .nan, 3), 10)
                         + pad(fixed(gib, 2), 12)
                 }
+                let clock: String = row.smClockMHz.map { "\($0)" } ?? "–"
+                let watts: String = row.powerWatts.map { fixed($0, 0) } ?? "–"
+                let celsius: String = row.temperatureCelsius.map { "\($0)" } ?? "–"
+                line += pad(clock, 8) + pad(watts, 6) + celsius
                 print(line)
             }
         } else {
@@ -153,7 +174,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    private func benchGPU(_ gpu: GPUBackend, _ shape: NamedShape) throws -> Row {
+    private func benchGPU(_ gpu: GPUBackend, _ shape: NamedShape, telemetry: GPUTelemetry?) throws -> Row {
         let config = try shape.config()
         let kernels = gpu.kernels
         let context = kernels.context
@@ -174,10 +195,12 @@ struct BenchCommand: AsyncParsableCommand {
         let start = try CUDAEvent(context: context), stop = try CUDAEvent(context: context)
         try warmUp(stream) { try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream) }
         var times: [Double] = []
+        var samples: [GPUTelemetry.Sample] = []
         for _ in 0..<iterations {
             try start.record(on: stream)
             try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream)
             try stop.record(on: stream)
+            if let sample = telemetry?.sample() { samples.append(sample) }  // the GPU is still running the pass
             try stop.synchronize()
             times.append(Double(try stop.elapsedMilliseconds(since: start)))
         }
@@ -199,10 +222,12 @@ struct BenchCommand: AsyncParsableCommand {
             }
             try warmUp(stream, step)
             var both: [Double] = []
+            samples = []
             for _ in 0..<iterations {
                 try start.record(on: stream)
                 try step()
                 try stop.record(on: stream)
+                if let sample = telemetry?.sample() { samples.append(sample) }
                 try stop.synchronize()
                 both.append(Double(try stop.elapsedMilliseconds(since: start)))
             }
@@ -213,6 +238,11 @@ struct BenchCommand: AsyncParsableCommand {
             row.backwardActivationGiB = Double(gradients.activationBytes) / Double(1 << 30)
             row.weightGradientGiB = Double(gradients.weightGradientBytes) / Double(1 << 30)
             row.weightGradientDType = weightGradients.rawValue
+        }
+        if let median = GPUTelemetry.median(samples) {
+            row.smClockMHz = median.smClockMHz
+            row.powerWatts = median.powerWatts
+            row.temperatureCelsius = median.temperatureCelsius
         }
         return row
     }
