@@ -152,7 +152,7 @@ struct BenchCommand: AsyncParsableCommand {
                         + pad(fixed(gib, 2), 12)
                 }
                 let clock: String = row.smClockMHz.map { "\($0)" } ?? "–"
-                let watts: String = row.powerWatts.map { fixed($0, 0) } ?? "–"
+                let watts: String = row.powerWatts.map { "\(Int($0.rounded()))" } ?? "–"
                 let celsius: String = row.temperatureCelsius.map { "\($0)" } ?? "–"
                 line += pad(clock, 8) + pad(watts, 6) + celsius
                 print(line)
