@@ -7,9 +7,10 @@
 /// ```
 ///
 /// Fewer chunks are faster (each chunk cuts every expert's last tile short and reads W1 again in the backward's dX)
-/// and hold more of Y. At 30B-n256 (H200, backward against PyTorch in one call): 4 chunks 1.95–1.97×, 2 chunks
-/// 2.04×, 1 chunk 2.08×; forward activation memory 2.05, 3.05 and 5.05 GiB (SonicMoE: 2.45). The default budget
-/// keeps every configuration of MOE.md under SonicMoE's activation memory.
+/// and hold more of Y. At 30B-n256 (H200, backward against PyTorch, bench rounds before `--warmup-seconds`):
+/// 4 chunks 1.95–1.97×, 2 chunks 2.04×, 1 chunk 2.08× in one call, at 2.05, 3.05 and 5.05 GiB of forward
+/// activations (SonicMoE: 2.45); 3 chunks, this default, 1.96–1.97× against 4 chunks' 1.92–1.93× in the next call,
+/// at 2.38 GiB. The default budget keeps every configuration of MOE.md under SonicMoE's activation memory.
 public enum TokenChunks {
     /// Y is limited to this many bytes per chunk by default (1.5 GiB).
     public static let defaultYBytes = 3 << 29
