@@ -1,4 +1,5 @@
-"""Joins `switchyard bench --json` with the PyTorch baseline's JSON (same GPU run) and prints the ratios.
+"""Joins `switchyard bench --json` with the PyTorch baseline's JSON (same GPU run) and prints the ratios, with the
+SM clock and board power each shape was timed at (NVML's medians, from bench since 4e163f4; "-" before).
 
 usage: python3 bench/compare.py SWITCHYARD.json TORCH.json [OUT.md]
 """
@@ -14,8 +15,9 @@ def main(ours_path, torch_path, out_path=None):
     ours = {r["config"]: r for r in json.load(open(ours_path))}
     theirs = {r["config"]: r.get("grouped") for r in json.load(open(torch_path))}
     lines = ["| config | fwd ms | fwd TFLOP/s | model fwd ms | torch fwd ms | fwd speed-up | bwd ms | bwd TFLOP/s "
-             "| model bwd ms | torch bwd ms | bwd speed-up | fwd+bwd TFLOP/s | fwd act GiB | fwd+bwd act GiB | torch peak GiB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model bwd ms | torch bwd ms | bwd speed-up | fwd+bwd TFLOP/s | fwd act GiB | fwd+bwd act GiB | torch peak GiB "
+             "| SM MHz | W |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in ours.items():
         t = theirs.get(name)
         t_fwd = t["fwd_ms"] if t else None
@@ -31,7 +33,8 @@ def main(ours_path, torch_path, out_path=None):
             f"| {name} | {fmt(r['forwardMs'])} | {r['forwardTFLOPS']:.0f} | {fmt(r.get('predictedForwardMs'))} | "
             f"{fmt(t_fwd)} | {fwd_x} | {fmt(bwd)} | {fmt(r.get('backwardTFLOPS'), 0)} | "
             f"{fmt(r.get('predictedBackwardMs'))} | {fmt(t_bwd)} | {bwd_x} | {fmt(both_tf, 0)} | {fmt(r.get('activationGiB'), 2)} | "
-            f"{fmt(both, 2)} | {fmt(t['peak_gib'] if t else None, 2)} |")
+            f"{fmt(both, 2)} | {fmt(t['peak_gib'] if t else None, 2)} | {fmt(r.get('smClockMHz'), 0)} | "
+            f"{fmt(r.get('powerWatts'), 0)} |")
     text = "\n".join(lines)
     print(text)
     if out_path:
