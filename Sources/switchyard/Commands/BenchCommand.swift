@@ -54,6 +54,9 @@ struct BenchCommand: AsyncParsableCommand {
                 ran before it). 0 turns it off.
                 """)
     var warmupSeconds: Double = 1
+    @Flag(inversion: .prefixedNo,
+          help: "GPU: read the SM clock, power and temperature (NVML) once per timed run, after it is enqueued.")
+    var telemetry = true
     @Option(help: "Timed runs; the median is reported.") var iterations: Int = 20
     @Option(help: "Write the results as JSON to this file ('-' for stdout).") var json: String?
     @Option(help: "Hardware of the performance model whose prediction is printed beside each GPU measurement (default: the part the GPU's name says, h100 when it names none).")
@@ -123,12 +126,12 @@ struct BenchCommand: AsyncParsableCommand {
             print("bench on \(gpu.description), median of \(iterations) after \(warmup) warm-up runs and \(fixed(warmupSeconds, 1)) s; "
                   + (backward ? "dW1, dW2 in \(weightGradients.rawValue); " : "")
                   + "model: \(machine.name)\(calibrationFile.map { " calibrated by \($0)" } ?? " (vendor defaults)")")
-            let telemetry: GPUTelemetry?
-            switch GPUTelemetry.open(gpu.kernels.context) {
-            case .success(let opened): telemetry = opened
-            case .failure(let reason):
-                telemetry = nil
-                note("no clock or power readings: \(reason)")
+            var readings: GPUTelemetry?
+            if telemetry {
+                switch GPUTelemetry.open(gpu.kernels.context) {
+                case .success(let opened): readings = opened
+                case .failure(let reason): note("no clock or power readings: \(reason)")
+                }
             }
             var header = pad("config", 12) + pad("T", 7) + pad("fwd ms", 10) + pad("TFLOP/s", 9) + pad("act GiB", 9)
                 + pad("model ms", 10)
@@ -137,7 +140,7 @@ struct BenchCommand: AsyncParsableCommand {
             print(header)
             for (i, shape) in list.enumerated() {
                 note("[\(i + 1)/\(list.count)] \(shape.name): building the layer on the device")
-                var row = try benchGPU(gpu, shape, telemetry: telemetry)
+                var row = try benchGPU(gpu, shape, telemetry: readings)
                 var workload = LayerWorkload(shape: shape)
                 workload.weightGradientBytes = weightGradients.elementBytes
                 let estimate = model.estimate(workload)
