@@ -10,6 +10,8 @@ public enum CUDALibrary: String, CaseIterable, Sendable {
     case cublasLt
     /// NCCL, for expert parallelism across GPUs.
     case nccl
+    /// NVML, installed with the driver: the clock, power and temperature `switchyard bench` reports (optional).
+    case nvml
 
     /// The shared object's versioned name, which the dynamic loader resolves when no file is found elsewhere.
     public var soname: String {
@@ -18,6 +20,7 @@ public enum CUDALibrary: String, CaseIterable, Sendable {
         case .nvrtc: "libnvrtc.so.13"
         case .cublasLt: "libcublasLt.so.13"
         case .nccl: "libnccl.so.2"
+        case .nvml: "libnvidia-ml.so.1"
         }
     }
 }

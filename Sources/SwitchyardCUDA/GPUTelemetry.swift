@@ -7,7 +7,7 @@ import CSwitchyardCUDA
 ///
 /// ```swift
 /// switch GPUTelemetry.open(context) {
-/// case .success(let telemetry): print(telemetry.sample() as Any)   // e.g. 1545 MHz, 690 W, 53 °C under load
+/// case .success(let telemetry): print(telemetry.sample() as Any)   // an H200 at 30B-n256: 1440 MHz, 692 W, 61 °C
 /// case .failure(let unavailable): print("no telemetry: \(unavailable)")
 /// }
 /// ```
@@ -29,15 +29,6 @@ public final class GPUTelemetry: @unchecked Sendable {
         }
     }
 
-    /// NVML's library: beside a `libcuda.so.1` that was found as a file, else the soname for the loader.
-    public static var libraryPath: String {
-        if case .success(let driver) = CUDADriver.location, !driver.isLoaderSearch {
-            let beside = FileSystem.join(FileSystem.parent(of: driver.path), "libnvidia-ml.so.1")
-            if FileSystem.exists(beside) { return beside }
-        }
-        return "libnvidia-ml.so.1"
-    }
-
     private let device: UnsafeMutableRawPointer
     /// The PCI bus id NVML found the device by (that of the CUDA device).
     public let pciBusId: String
@@ -51,7 +42,7 @@ public final class GPUTelemetry: @unchecked Sendable {
     /// or not knowing the device.
     public static func open(_ context: CUDAContext) -> Result<GPUTelemetry, Unavailable> {
         var message = [CChar](repeating: 0, count: 512)
-        let path = libraryPath
+        let path = CUDALibraries.locate(.nvml).path
         guard sy_nvml_load(path, &message, message.count) == 0 else {
             return .failure(Unavailable(description: "NVML (\(path)): \(String(nulTerminated: message))"))
         }

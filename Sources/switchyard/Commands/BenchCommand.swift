@@ -198,12 +198,15 @@ struct BenchCommand: AsyncParsableCommand {
         let start = try CUDAEvent(context: context), stop = try CUDAEvent(context: context)
         try warmUp(stream) { try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream) }
         var times: [Double] = []
+        // Readings of the loop the row reports last (forward + backward with --backward), one per run, taken while
+        // the GPU still works on it.
         var samples: [GPUTelemetry.Sample] = []
+        let forwardTelemetry = backward ? nil : telemetry
         for _ in 0..<iterations {
             try start.record(on: stream)
             try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream)
             try stop.record(on: stream)
-            if let sample = telemetry?.sample() { samples.append(sample) }  // the GPU is still running the pass
+            if let sample = forwardTelemetry?.sample() { samples.append(sample) }
             try stop.synchronize()
             times.append(Double(try stop.elapsedMilliseconds(since: start)))
         }
@@ -225,7 +228,6 @@ struct BenchCommand: AsyncParsableCommand {
             }
             try warmUp(stream, step)
             var both: [Double] = []
-            samples = []
             for _ in 0..<iterations {
                 try start.record(on: stream)
                 try step()
