@@ -10,9 +10,9 @@ public final class GPUBackend: Backend, @unchecked Sendable {
     public var device: DeviceKind { .cuda }
     public var description: String { "cuda: \(kernels.context.deviceName) (\(kernels.context.architecture))" }
     private var layerCache: (weights: MoEWeights<Float>, layer: GPUMoELayer)?
-    /// Tokens per chunk of the down-projection, combine and dX (``GPUWorkspace/chunkTokens``); nil: the default of
-    /// ``TokenChunks`` (equal chunks of ≤ 1.5 GiB of Y). `switchyard check` sets it to exercise the chunked path on small cases.
-    public var chunkTokens: Int?
+    /// Columns of d per chunk of the down-projection, combine and dX (``GPUWorkspace/chunkColumns``); nil: the default
+    /// of ``ColumnChunks`` (chunks of ≤ 1 GiB of Y). `switchyard check` sets it to exercise the chunked path on small cases.
+    public var chunkColumns: Int?
     /// The dtype the backward pass writes dW1 and dW2 in (read back as floats either way); `switchyard check`
     /// alternates it.
     public var weightGradientPrecision: WeightGradientPrecision = .float32
@@ -41,7 +41,7 @@ public final class GPUBackend: Backend, @unchecked Sendable {
         try input.requireFinite("input X")
         let layer = try layer(for: weights)
         let context = kernels.context
-        let workspace = try GPUWorkspace(layer: layer, capacity: tokens, chunkTokens: chunkTokens)
+        let workspace = try GPUWorkspace(layer: layer, capacity: tokens, chunkColumns: chunkColumns)
         if poison { try workspace.poison() }
         let x = try context.allocate(bytes: max(input.count, 1) * 2)
         try x.upload(input.scalars.map { BFloat16($0).bitPattern })
@@ -68,8 +68,8 @@ public final class GPUBackend: Backend, @unchecked Sendable {
         try outputGradient.requireFinite("output gradient dO")
         let layer = try layer(for: weights)
         let context = kernels.context
-        let workspace = try GPUWorkspace(layer: layer, capacity: tokens, chunkTokens: chunkTokens)
-        let gradients = try GPUGradients(layer: layer, capacity: tokens, chunkTokens: chunkTokens,
+        let workspace = try GPUWorkspace(layer: layer, capacity: tokens, chunkColumns: chunkColumns)
+        let gradients = try GPUGradients(layer: layer, capacity: tokens, chunkColumns: chunkColumns,
                                          weightPrecision: weightGradientPrecision)
         try workspace.poison()
         try gradients.poison()

@@ -249,17 +249,22 @@ public final class GPUKernels: @unchecked Sendable {
     /// `viaTMA` kernel and B's tensor map (`width` × 64 boxes, 128-byte swizzle) when ``tmaWeights`` is on and n is
     /// a multiple of the width (a box never reaches into the next group), else the cp.async kernel `plain` and no
     /// map.
+    /// `columns`: the launch's range of the n rows per group (its N; nil: all of them), with B's map starting at the
+    /// range's first row (the kernel then takes B[g] at rows g·n ..< g·n + N: its `b_group_rows` is n).
     func groupedGEMM(
-        _ plain: TileWidths, _ viaTMA: TileWidths, width: Int, weights: UInt64, groups: Int, n: Int, k: Int
+        _ plain: TileWidths, _ viaTMA: TileWidths, width: Int, weights: UInt64, groups: Int, n: Int, k: Int,
+        columns: Range<Int>? = nil
     ) throws -> GroupedGEMM {
-        guard tmaWeights, n % width == 0, k % 64 == 0 else {
+        let range = columns ?? 0..<n
+        guard tmaWeights, range.count % width == 0, k % 64 == 0 else {
             let kernel = plain(width)
             return GroupedGEMM(function: kernel.function, sharedBytes: kernel.sharedBytes, threads: GPUKernels.gemmThreads,
                                map: nil)
         }
         let kernel = viaTMA(width)
         return GroupedGEMM(function: kernel.function, sharedBytes: kernel.sharedBytes, threads: GPUKernels.gemmThreads,
-                           map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: width))
+                           map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: width,
+                                              firstRow: range.lowerBound))
     }
 
     /// The bf16-output grouped GEMM (arguments as `sy_gemm_bf16`) for weights [groups, n, k]. With B by TMA
@@ -272,21 +277,24 @@ public final class GPUKernels: @unchecked Sendable {
     /// multicast halves B's L2 reads, which leaves the kernel's own time alone but the backward 1–3% faster (the
     /// weight gradients run beside it); the TMA stores 0.66 and 1.11 ms; A by TMA as well (v11, where `input` allows
     /// it) the eight chunks of 30B-n256 7.00 → 6.80 ms. `SWITCHYARD_BF16_GEMM` overrides (see ``bf16Choice``).
-    /// `output`: C's address and the rows it holds (the map of the kernel that stores by TMA). `input`: A's address
-    /// and rows, for the kernel that loads A by TMA: given only where A's boxes of 128 rows may run past the last
-    /// position and every launch's gather is affine inside each group (the layer's token chunks; see
-    /// `sy_gemm_bf16_coop_mc_ts_ta`). nil: A by cp.async.
-    func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int, output: (address: UInt64, rows: Int),
-                  input: (address: UInt64, rows: Int)? = nil) throws -> GroupedGEMM
+    /// `columns`: the launch's range of the n output columns (the layer's column chunks; nil: all), which picks the
+    /// kernel by its width; C [rows, columns.count] is the chunk alone, and the launch's arguments pass B at the
+    /// range's first row and `b_group_rows` = n. `output`: C's address and the rows it holds (the map of the kernel
+    /// that stores by TMA). `input`: A's address and rows, for the kernel that loads A by TMA: given only where A's
+    /// boxes of 128 rows may run past the last position and every launch's gather is affine inside each group
+    /// (no gather, in the layer; see `sy_gemm_bf16_coop_mc_ts_ta`). nil: A by cp.async.
+    func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int, columns: Range<Int>? = nil,
+                  output: (address: UInt64, rows: Int), input: (address: UInt64, rows: Int)? = nil) throws -> GroupedGEMM
     {
         let function: CUDAFunction, box: Int
         var clusterSize = 1
-        let kernel = bf16Choice.kernel(n: n, k: k, groups: groups, tmaWeights: tmaWeights)
+        let range = columns ?? 0..<n
+        let kernel = bf16Choice.kernel(n: range.count, k: k, groups: groups, tmaWeights: tmaWeights)
             .loadingA(byTMA: input != nil)
         switch kernel {
         case .oneRole:
-            return try groupedGEMM(gemmBF16, gemmBF16TMA, width: GPUKernels.tileWidth(columns: n), weights: weights,
-                                   groups: groups, n: n, k: k)
+            return try groupedGEMM(gemmBF16, gemmBF16TMA, width: GPUKernels.tileWidth(columns: range.count),
+                                   weights: weights, groups: groups, n: n, k: k, columns: range)
         case .pingPong: (function, box) = (gemmBF16PingPong, 128)
         case .cooperative: (function, box) = (gemmBF16Cooperative, 256)
         case .cooperativeMulticast: (function, box, clusterSize) = (gemmBF16CooperativeMC, 128, 2)
@@ -297,7 +305,8 @@ public final class GPUKernels: @unchecked Sendable {
         }
         var gemm = GroupedGEMM(function: function, sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
                                threads: GPUKernels.warpSpecializedThreads,
-                               map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: box))
+                               map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: box,
+                                                  firstRow: range.lowerBound))
         gemm.clusterSize = clusterSize
         gemm.maxClusters = switch kernel {
         case .cooperativeMulticast: multicastClusters.threadStores
@@ -307,8 +316,8 @@ public final class GPUKernels: @unchecked Sendable {
         }
         if kernel == .cooperativeMulticastStore || kernel == .cooperativeMulticastStoreTMAA {
             gemm.outputMap = try TensorMap.tiled2D(
-                context: context, address: output.address, dtype: .bf16, rows: output.rows, columns: n,
-                rowStrideBytes: n * 2, boxRows: 64, boxColumns: 64, swizzle128B: true)
+                context: context, address: output.address, dtype: .bf16, rows: output.rows, columns: range.count,
+                rowStrideBytes: range.count * 2, boxRows: 64, boxColumns: 64, swizzle128B: true)
         }
         if kernel == .cooperativeMulticastStoreTMAA, let input {
             gemm.inputMap = try TensorMap.tiled2D(
@@ -335,10 +344,13 @@ public final class GPUKernels: @unchecked Sendable {
         return gemm
     }
 
-    private func weightMap(weights: UInt64, groups: Int, n: Int, k: Int, boxRows: Int) throws -> TensorMap {
+    /// B ([groups, n, k] bf16 as [groups·n, k] rows) from row `firstRow` on.
+    private func weightMap(weights: UInt64, groups: Int, n: Int, k: Int, boxRows: Int, firstRow: Int = 0) throws
+        -> TensorMap
+    {
         try TensorMap.tiled2D(
-            context: context, address: weights, dtype: .bf16, rows: groups * n, columns: k, rowStrideBytes: k * 2,
-            boxRows: boxRows, boxColumns: 64, swizzle128B: true)
+            context: context, address: weights + UInt64(firstRow * k * 2), dtype: .bf16, rows: groups * n - firstRow,
+            columns: k, rowStrideBytes: k * 2, boxRows: boxRows, boxColumns: 64, swizzle128B: true)
     }
 
     /// Fills `count` bf16 values at `address` with seeded pseudo-normal numbers of standard deviation `scale`.

@@ -178,7 +178,7 @@ public final class GPUMoELayer: @unchecked Sendable {
     }
 
     /// Everything after routing: dispatch metadata, up-projection with gather and SwiGLU, down-projection and
-    /// combine in the workspace's token chunks. Reads the choices and scores from the workspace.
+    /// combine in the workspace's column chunks. Reads the choices and scores from the workspace.
     private func enqueueExperts(input: UInt64, tokens: Int, workspace w: GPUWorkspace, stream: CUDAStream?) throws {
         let c = config
         let E = c.experts, K = c.topK, d = c.hidden, n = c.intermediate
@@ -192,59 +192,25 @@ public final class GPUMoELayer: @unchecked Sendable {
                                          weights: w1.address, groups: E, n: 2 * n, k: d)
         try up.launch(blocks: sms, stream: stream, arguments: a)
 
-        // Down-projection and combine, one token chunk at a time, so that Y holds at most w.chunkTokens·K rows.
-        // A by TMA (where chosen) reads the activations by position: the chunks' gathers are affine per expert.
-        let down = try kernels.bf16GEMM(weights: w2.address, groups: E, n: d, k: n,
-                                        output: (w.expertOutput.address, w.chunkTokens * K),
-                                        input: (w.activation.address, tokens * K))
-        for chunk in w.chunks(tokens: tokens) {
-            let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream)
+        // Down-projection and combine, one column chunk of d at a time, so that Y holds at most w.chunkColumns of
+        // each row: every chunk's GEMM runs over the whole plan (each expert's rows in full, A by position, no
+        // gather), and its combine writes the chunk's columns of O.
+        for columns in w.columnChunks {
+            let down = try kernels.bf16GEMM(weights: w2.address, groups: E, n: d, k: n, columns: columns,
+                                            output: (w.expertOutput.address, tokens * K),
+                                            input: (w.activation.address, tokens * K))
             a = KernelArguments()
-            a.append(w.activation); a.append(rows.gather); a.append(w2); a.append(Int32(d)); a.append(Int32(n))
-            a.append(rows.offsets); a.append(rows.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput)
-            a.append(UInt64(0))
+            a.append(w.activation); a.append(UInt64(0)); a.append(w2.address + UInt64(columns.lowerBound * n * 2))
+            a.append(Int32(columns.count)); a.append(Int32(n))
+            a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput)
+            a.append(UInt64(0)); a.append(Int32(d))
             try down.launch(blocks: sms, stream: stream, arguments: a)
             a = KernelArguments()
-            a.append(w.expertOutput); a.append(rows.position); a.append(w.scores.address + UInt64(chunk.lowerBound * K * 4))
-            a.append(Int32(K)); a.append(Int32(d)); a.append(UInt64(0))
-            a.append(w.output.address + UInt64(chunk.lowerBound * d * 2))
-            try kernels.combine.launch(grid: (chunk.count, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
+            a.append(w.expertOutput); a.append(w.positionOfAssignment); a.append(w.scores); a.append(Int32(K))
+            a.append(Int32(columns.count)); a.append(UInt64(0))
+            a.append(w.output.address + UInt64(columns.lowerBound * 2)); a.append(Int32(d))
+            try kernels.combine.launch(grid: (tokens, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
         }
-    }
-
-    /// Where the rows of one token chunk are: for the single chunk of a workspace that is not chunked, the whole
-    /// plan (no gather); else the chunk's own plan, whose row p of expert e gathers row `gather[p]` of the whole plan.
-    struct ChunkRows {
-        var gather: UInt64
-        var offsets: UInt64
-        var tileOffsets: UInt64
-        /// Chunk-local assignment (t − t0)·K + k → the chunk row holding it.
-        var position: UInt64
-    }
-
-    /// The rows of `chunk` (see ``ChunkRows``); in forward (`build`) it also enqueues the chunk's dispatch plan:
-    /// counts, offsets and the stable order of the chunk's assignments, gathering from the whole plan's positions.
-    func enqueueChunkPlan(_ chunk: Range<Int>, workspace w: GPUWorkspace, stream: CUDAStream?, build: Bool = true) throws
-        -> ChunkRows
-    {
-        let E = config.experts, K = config.topK
-        guard w.isChunked else {
-            return ChunkRows(gather: 0, offsets: w.offsets.address, tileOffsets: w.tileOffsets.address,
-                             position: w.positionOfAssignment.address)
-        }
-        let index = chunk.lowerBound / w.chunkTokens
-        let first = UInt64(chunk.lowerBound * K * 4)
-        let rows = ChunkRows(
-            gather: w.chunkGather.address + first, offsets: w.chunkOffsets.address + UInt64(index * (E + 1) * 4),
-            tileOffsets: w.chunkTileOffsets.address + UInt64(index * (E + 1) * 4),
-            position: w.chunkPosition.address + first)
-        guard build else { return rows }
-        try enqueuePlan(
-            expertIndex: w.expertIndex.address + first, scores: 0, assignments: chunk.count * K,
-            counts: w.counts.address + UInt64(E * 4), offsets: rows.offsets, tileOffsets: rows.tileOffsets,
-            gather: rows.gather, assignmentOfPosition: 0, scoreOfPosition: 0, positionOfAssignment: rows.position,
-            gatherSource: w.positionOfAssignment.address + first, workspace: w, stream: stream)
-        return rows
     }
 
     /// Enqueues the backward pass after ``forward(input:tokens:workspace:stream:)`` ran on the same workspace:
@@ -318,8 +284,8 @@ public final class GPUMoELayer: @unchecked Sendable {
         guard tokens <= w.capacity, tokens <= g.capacity else {
             throw SwitchyardError(.shapeMismatch, "workspaces hold \(min(w.capacity, g.capacity)) tokens, asked for \(tokens)")
         }
-        guard g.chunkCapacity >= w.chunkTokens else {
-            throw SwitchyardError(.shapeMismatch, "the gradients' buffers hold token chunks of \(g.chunkCapacity), the workspace uses \(w.chunkTokens); make both with the same chunkTokens")
+        guard g.chunkColumns >= w.chunkColumns else {
+            throw SwitchyardError(.shapeMismatch, "the gradients' buffers hold column chunks of \(g.chunkColumns), the workspace uses \(w.chunkColumns); make both with the same chunkColumns")
         }
         let E = c.experts, K = c.topK, d = c.hidden, n = c.intermediate, Ep = paddedExperts
         let dH = targets?.hiddenGradient ?? g.hiddenGradient.address
@@ -392,32 +358,31 @@ public final class GPUMoELayer: @unchecked Sendable {
                 partials: g.routerPartials.address, out: g.router.address, stream: weightStream)
         }
 
-        // dX, one token chunk at a time (the forward's chunks and plans): rows dH · W1ᵀ into the (now free)
-        // expert-output buffer, the router's dZ · Wrᵀ for the chunk's tokens, then the sum over each token's K rows.
-        // A by TMA (where chosen) reads dH by position in boxes that may run past the last one: only from this
-        // layer's own buffer, as the weight gradients' TMA above (`tmaRows`).
-        let dRows = try kernels.bf16GEMM(weights: w1Canonical.address, groups: E, n: d, k: 2 * n,
-                                         output: (w.expertOutput.address, w.chunkTokens * K),
-                                         input: tmaRows > 0 ? (dH, tmaRows) : nil)
-        for chunk in w.chunks(tokens: tokens) {
-            let rows = try enqueueChunkPlan(chunk, workspace: w, stream: stream, build: false)
+        // dX, one column chunk at a time (the forward's chunks): rows dH · W1ᵀ of the chunk's columns into the (now
+        // free) expert-output buffer, the router's dZ · Wrᵀ of the same columns, then the sum over each token's K
+        // rows into those columns of dX. A by TMA (where chosen) reads dH by position in boxes that may run past the
+        // last one: only from this layer's own buffer, as the weight gradients' TMA above (`tmaRows`).
+        for columns in w.columnChunks {
+            let dRows = try kernels.bf16GEMM(weights: w1Canonical.address, groups: E, n: d, k: 2 * n, columns: columns,
+                                             output: (w.expertOutput.address, tokens * K),
+                                             input: tmaRows > 0 ? (dH, tmaRows) : nil)
             a = KernelArguments()
-            a.append(dH); a.append(rows.gather); a.append(w1Canonical); a.append(Int32(d))
-            a.append(Int32(2 * n)); a.append(rows.offsets); a.append(rows.tileOffsets); a.append(Int32(E))
-            a.append(w.expertOutput); a.append(UInt64(0))
+            a.append(dH); a.append(UInt64(0)); a.append(w1Canonical.address + UInt64(columns.lowerBound * 2 * n * 2))
+            a.append(Int32(columns.count)); a.append(Int32(2 * n)); a.append(w.offsets); a.append(w.tileOffsets)
+            a.append(Int32(E)); a.append(w.expertOutput); a.append(UInt64(0)); a.append(Int32(d))
             try dRows.launch(blocks: sms, stream: stream, arguments: a)
             if !routed {
                 try kernels.enqueueRouterInputGradient(
-                    logitGradient: g.logitGradient.address + UInt64(chunk.lowerBound * Ep * 2), tokens: chunk.count,
-                    hidden: d, paddedExperts: Ep, routerPadded: routerPadded.address, offsets: g.chunkOffsets.address,
+                    logitGradient: g.logitGradient.address, tokens: tokens, hidden: d, columns: columns,
+                    paddedExperts: Ep, routerPadded: routerPadded.address, offsets: g.chunkOffsets.address,
                     tileOffsets: g.chunkTileOffsets.address, out: g.routerInputGradient.address, bf16: true,
                     stream: stream)
             }
             a = KernelArguments()
-            a.append(w.expertOutput); a.append(rows.position); a.append(UInt64(0)); a.append(Int32(K)); a.append(Int32(d))
-            a.append(routed ? UInt64(0) : g.routerInputGradient.address)
-            a.append(g.input.address + UInt64(chunk.lowerBound * d * 2))
-            try kernels.combineBF16Extra.launch(grid: (chunk.count, 1, 1), block: (128, 1, 1), stream: stream,
+            a.append(w.expertOutput); a.append(w.positionOfAssignment); a.append(UInt64(0)); a.append(Int32(K))
+            a.append(Int32(columns.count)); a.append(routed ? UInt64(0) : g.routerInputGradient.address)
+            a.append(g.input.address + UInt64(columns.lowerBound * 2)); a.append(Int32(d))
+            try kernels.combineBF16Extra.launch(grid: (tokens, 1, 1), block: (128, 1, 1), stream: stream,
                                                 arguments: a)
         }
         if let side, let stream {
@@ -433,17 +398,16 @@ public final class GPUMoELayer: @unchecked Sendable {
             counts: w.counts.address, offsets: w.offsets.address, tileOffsets: w.tileOffsets.address,
             gather: w.gatherIndex.address, assignmentOfPosition: w.assignmentOfPosition.address,
             scoreOfPosition: w.scoreOfPosition.address, positionOfAssignment: w.positionOfAssignment.address,
-            gatherSource: 0, workspace: w, stream: stream)
+            workspace: w, stream: stream)
     }
 
-    /// A dispatch plan over `assignments` consecutive entries of an expert-index array (the whole pass, or one token
-    /// chunk): counts [E], offsets and tile offsets [E + 1], and the stable order by expert: gather (the token, or
-    /// `gatherSource[a]` when given), position of each assignment, and optionally (non-zero addresses) the assignment
-    /// and score of each position. Uses the workspace's chunk counts and local ranks as scratch.
+    /// A dispatch plan over `assignments` consecutive entries of an expert-index array: counts [E], offsets and tile
+    /// offsets [E + 1], and the stable order by expert: gather (the token), position of each assignment, and
+    /// optionally (non-zero addresses) the assignment and score of each position. Uses the workspace's chunk counts and local ranks as scratch.
     private func enqueuePlan(
         expertIndex: UInt64, scores: UInt64, assignments: Int, counts: UInt64, offsets: UInt64, tileOffsets: UInt64,
         gather: UInt64, assignmentOfPosition: UInt64, scoreOfPosition: UInt64, positionOfAssignment: UInt64,
-        gatherSource: UInt64, workspace w: GPUWorkspace, stream: CUDAStream?
+        workspace w: GPUWorkspace, stream: CUDAStream?
     ) throws {
         let E = config.experts, K = config.topK
         let blocks = (assignments + GPUKernels.routeChunk - 1) / GPUKernels.routeChunk
@@ -461,7 +425,7 @@ public final class GPUMoELayer: @unchecked Sendable {
         a = KernelArguments()
         a.append(expertIndex); a.append(scores); a.append(Int32(assignments)); a.append(Int32(K)); a.append(Int32(blocks))
         a.append(w.chunkCounts); a.append(w.localRank); a.append(offsets); a.append(gather)
-        a.append(assignmentOfPosition); a.append(scoreOfPosition); a.append(positionOfAssignment); a.append(gatherSource)
+        a.append(assignmentOfPosition); a.append(scoreOfPosition); a.append(positionOfAssignment)
         try kernels.routeScatter.launch(grid: (blocks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), stream: stream,
                                         arguments: a)
     }
@@ -470,46 +434,39 @@ public final class GPUMoELayer: @unchecked Sendable {
 /// Device buffers for a forward pass of up to `capacity` tokens. Allocate once and reuse: the forward pass itself
 /// allocates nothing.
 ///
-/// The down-projection output Y (T·K·d values, the largest activation) exists for one token chunk at a time:
-/// `chunkTokens` tokens, by default the fewest equal chunks of ≤ 1.5 GiB of Y (``TokenChunks``). Each chunk gets its own dispatch
-/// plan (rows of a chunk are still grouped by expert), kept for the backward pass's dX, which runs in the same
-/// chunks. With one chunk the layer uses the whole plan directly.
+/// The down-projection output Y (T·K·d values, the largest activation) exists for one column chunk of d at a time:
+/// `chunkColumns` columns, by default the fewest chunks of ≤ 1 GiB of Y (``ColumnChunks``). Every chunk uses the
+/// whole dispatch plan; the backward pass's dX runs in the same chunks.
 public final class GPUWorkspace: @unchecked Sendable {
     public let capacity: Int
-    /// Tokens per chunk of the down-projection, combine and dX (= capacity when not chunked).
-    public let chunkTokens: Int
+    /// Columns per chunk of the down-projection, combine and dX (= d when not chunked; the last chunk may be
+    /// narrower).
+    public let chunkColumns: Int
+    /// The column ranges of d the passes run in, ascending.
+    public let columnChunks: [Range<Int>]
     let logits, expertIndex, scores, chunkCounts, localRank, counts, offsets, tileOffsets: DeviceBuffer
     let gatherIndex, assignmentOfPosition, scoreOfPosition, positionOfAssignment: DeviceBuffer
     let singleOffsets, singleTileOffsets: DeviceBuffer
-    /// The chunks' plans: gather [T·K] (row of the whole plan for each chunk row; chunk c starts at t0·K),
-    /// position [T·K] (chunk row of each assignment), offsets and tile offsets [chunks, E + 1].
-    let chunkGather, chunkPosition, chunkOffsets, chunkTileOffsets: DeviceBuffer
-    /// H [rows, 2n] (kept for backward), A [rows, n], Y [chunkTokens·K, d] (transient), O [T, d]; all bf16.
+    /// H [rows, 2n] (kept for backward), A [rows, n], Y [rows, chunkColumns] (transient), O [T, d]; all bf16.
     public let hidden, activation, expertOutput, output: DeviceBuffer
     /// Bytes of device memory this workspace holds.
     public let byteCount: Int
 
-    var isChunked: Bool { chunkTokens < capacity }
     /// The whole plan's offsets [E + 1] and gather index (the row of each position), for merging several
     /// workspaces' plans (``GPUKernels/enqueueMergePlans(offsetsOf:gatherOf:positionBase:rowBase:chunks:experts:into:stream:)``).
     public var planOffsets: UInt64 { offsets.address }
     public var planGather: UInt64 { gatherIndex.address }
 
-    /// The token chunks of a pass over `tokens` tokens.
-    func chunks(tokens: Int) -> [Range<Int>] {
-        stride(from: 0, to: tokens, by: chunkTokens).map { $0..<min($0 + chunkTokens, tokens) }
-    }
-
-    /// - Parameter chunkTokens: tokens per chunk of Y (nil: ``TokenChunks``' default, ≤ 1.5 GiB of Y).
-    public init(layer: GPUMoELayer, capacity: Int, chunkTokens requested: Int? = nil) throws {
+    /// - Parameter chunkColumns: columns of d per chunk of Y (nil: ``ColumnChunks``' default, ≤ 1 GiB of Y; else
+    ///   rounded up to a multiple of 64).
+    public init(layer: GPUMoELayer, capacity: Int, chunkColumns requested: Int? = nil) throws {
         let c = layer.config
         let ctx = layer.kernels.context
         let rows = max(capacity * c.topK, 1)
         let chunks = (rows + GPUKernels.routeChunk - 1) / GPUKernels.routeChunk
         self.capacity = capacity
-        chunkTokens = TokenChunks.tokens(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
-        let chunked = chunkTokens < capacity
-        let chunkCount = chunked ? (capacity + chunkTokens - 1) / chunkTokens : 0
+        chunkColumns = ColumnChunks.columns(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
+        columnChunks = ColumnChunks.ranges(hidden: c.hidden, columns: chunkColumns)
         var total = 0
         func allocate(_ bytes: Int) throws -> DeviceBuffer {
             total += max(bytes, 1)
@@ -520,7 +477,7 @@ public final class GPUWorkspace: @unchecked Sendable {
         scores = try allocate(rows * 4)
         chunkCounts = try allocate(chunks * c.experts * 4)
         localRank = try allocate(rows * 4)
-        counts = try allocate(2 * c.experts * 4)  // the whole plan's counts, then a chunk's
+        counts = try allocate(c.experts * 4)
         offsets = try allocate((c.experts + 1) * 4)
         tileOffsets = try allocate((c.experts + 1) * 4)
         gatherIndex = try allocate(rows * 4)
@@ -529,13 +486,9 @@ public final class GPUWorkspace: @unchecked Sendable {
         positionOfAssignment = try allocate(rows * 4)
         singleOffsets = try allocate(8)
         singleTileOffsets = try allocate(8)
-        chunkGather = try allocate(chunked ? rows * 4 : 0)
-        chunkPosition = try allocate(chunked ? rows * 4 : 0)
-        chunkOffsets = try allocate(chunkCount * (c.experts + 1) * 4)
-        chunkTileOffsets = try allocate(chunkCount * (c.experts + 1) * 4)
         hidden = try allocate(rows * 2 * c.intermediate * 2)
         activation = try allocate(rows * c.intermediate * 2)
-        expertOutput = try allocate(chunkTokens * c.topK * c.hidden * 2)
+        expertOutput = try allocate(rows * chunkColumns * 2)
         output = try allocate(max(capacity, 1) * c.hidden * 2)
         byteCount = total
     }
@@ -543,7 +496,7 @@ public final class GPUWorkspace: @unchecked Sendable {
     /// Every output buffer filled with 0xFF bytes (NaN in bf16 and fp32, −1 in int32), so an unwritten element shows.
     public func poison() throws {
         for buffer in [logits, expertIndex, scores, gatherIndex, assignmentOfPosition, scoreOfPosition,
-                       positionOfAssignment, chunkGather, chunkPosition, hidden, activation, expertOutput, output] {
+                       positionOfAssignment, hidden, activation, expertOutput, output] {
             try buffer.fill(byte: 0xFF)
         }
     }
@@ -566,15 +519,16 @@ public final class GPUGradients: @unchecked Sendable {
     public let capacity: Int
     /// The dtype of dW1 and dW2.
     public let weightPrecision: WeightGradientPrecision
-    /// The largest token chunk (``GPUWorkspace/chunkTokens``) these buffers serve.
-    public let chunkCapacity: Int
+    /// The widest column chunk (``GPUWorkspace/chunkColumns``) these buffers serve.
+    public let chunkColumns: Int
     /// dX [T, d] bf16; dWr [d, E] fp32; dW1 [E, d, 2n], dW2 [E, n, d] in `weightPrecision`; dS [T, K] fp32.
     public let input, router, w1, w2, scores: DeviceBuffer
-    /// dH [rows, 2n], A′ [rows, n] (bf16), dS partials, dZ [T, E′] (bf16), the router's dX of one chunk (bf16).
+    /// dH [rows, 2n], A′ [rows, n] (bf16), dS partials, dZ [T, E′] (bf16), the router's dX of one column chunk
+    /// [T, chunkColumns] (bf16).
     let hiddenGradient, scaledActivation, scorePartials, logitGradient, routerInputGradient: DeviceBuffer
     /// dWr split-K: row offsets of the splits and their fp32 partials [splits, d, E].
     let routerSplitOffsets, routerPartials: DeviceBuffer
-    /// One-group offsets of the router's dX GEMM over a chunk.
+    /// One-group offsets of the router's dX GEMM.
     let chunkOffsets, chunkTileOffsets: DeviceBuffer
     /// Bytes of the weight gradients (dWr, dW1, dW2: parameter-sized) and of everything else (activation-sized).
     public let weightGradientBytes: Int
@@ -583,9 +537,9 @@ public final class GPUGradients: @unchecked Sendable {
     private let routerTiles: Int
     private let multiprocessors: Int
 
-    /// - Parameter chunkTokens: as for the ``GPUWorkspace`` it will be used with (nil: the default).
+    /// - Parameter chunkColumns: as for the ``GPUWorkspace`` it will be used with (nil: the default).
     /// - Parameter weightPrecision: the dtype of dW1 and dW2.
-    public init(layer: GPUMoELayer, capacity: Int, chunkTokens requested: Int? = nil,
+    public init(layer: GPUMoELayer, capacity: Int, chunkColumns requested: Int? = nil,
                 weightPrecision: WeightGradientPrecision = .float32) throws {
         let c = layer.config
         let ctx = layer.kernels.context
@@ -593,7 +547,7 @@ public final class GPUGradients: @unchecked Sendable {
         let tokens = max(capacity, 1)
         self.capacity = capacity
         self.weightPrecision = weightPrecision
-        chunkCapacity = TokenChunks.tokens(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
+        chunkColumns = ColumnChunks.columns(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
         var activations = 0, weights = 0
         func allocate(_ bytes: Int, weight: Bool = false) throws -> DeviceBuffer {
             if weight { weights += bytes } else { activations += bytes }
@@ -608,7 +562,7 @@ public final class GPUGradients: @unchecked Sendable {
         scaledActivation = try allocate(rows * c.intermediate * 2)
         scorePartials = try allocate(rows * ((c.intermediate + 127) / 128) * 4)
         logitGradient = try allocate(tokens * layer.paddedExperts * 2)
-        routerInputGradient = try allocate(chunkCapacity * c.hidden * 2)
+        routerInputGradient = try allocate(tokens * chunkColumns * 2)
         chunkOffsets = try allocate(8)
         chunkTileOffsets = try allocate(8)
         multiprocessors = ctx.multiprocessorCount

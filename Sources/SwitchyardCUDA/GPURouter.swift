@@ -110,22 +110,30 @@ extension GPUKernels {
     }
 
     /// The router's share of dX for `tokens` rows: [T, d] = dZ · Wr (`routerPadded` is bf16 [d, E′]), fp32, or bf16
-    /// with `bf16` (rounded once, as each expert row of dX is); the one-group offsets are set here.
+    /// with `bf16` (rounded once, as each expert row of dX is); the one-group offsets are set here. With `columns`
+    /// (bf16 only: the layer's column chunks) only those columns of dX, as [T, columns.count].
     func enqueueRouterInputGradient(
-        logitGradient: UInt64, tokens: Int, hidden d: Int, paddedExperts: Int, routerPadded: UInt64, offsets: UInt64,
-        tileOffsets: UInt64, out: UInt64, bf16: Bool = false, stream: CUDAStream?
+        logitGradient: UInt64, tokens: Int, hidden d: Int, columns: Range<Int>? = nil, paddedExperts: Int,
+        routerPadded: UInt64, offsets: UInt64, tileOffsets: UInt64, out: UInt64, bf16: Bool = false,
+        stream: CUDAStream?
     ) throws {
-        try enqueueOneGroup(a: logitGradient, rows: tokens, b: routerPadded, columns: d, depth: paddedExperts,
-                            offsets: offsets, tileOffsets: tileOffsets, out: out, bf16: bf16, stream: stream)
+        try enqueueOneGroup(a: logitGradient, rows: tokens, b: routerPadded, columns: d, range: columns,
+                            depth: paddedExperts, offsets: offsets, tileOffsets: tileOffsets, out: out, bf16: bf16,
+                            stream: stream)
     }
 
     /// out [rows, columns] = A [rows, depth] · Bᵀ (B bf16 [columns, depth], K-major) as a one-group grouped GEMM, whose
     /// offsets (two int32 each at `offsets`, `tileOffsets`) are set here on the device: fp32 out (`sy_gemm_f32`), or
-    /// bf16 with `bf16` (the one-role `sy_gemm_bf16` at the width of `columns`, no row scale).
+    /// bf16 with `bf16` (the bf16 GEMM at the width of `columns`, no row scale). `range` (bf16 only): just those of
+    /// the columns, out [rows, range.count].
     private func enqueueOneGroup(
-        a operandA: UInt64, rows: Int, b operandB: UInt64, columns: Int, depth: Int, offsets: UInt64, tileOffsets: UInt64,
-        out: UInt64, bf16: Bool = false, stream: CUDAStream?
+        a operandA: UInt64, rows: Int, b operandB: UInt64, columns allColumns: Int, range: Range<Int>? = nil, depth: Int,
+        offsets: UInt64, tileOffsets: UInt64, out: UInt64, bf16: Bool = false, stream: CUDAStream?
     ) throws {
+        precondition(range == nil || bf16, "a column range is for the bf16 GEMM")
+        let range = range ?? 0..<allColumns
+        let columns = range.count
+        let firstRow = operandB + UInt64(range.lowerBound * depth * 2)  // B at the range's first row
         var a = KernelArguments()
         a.append(Int32(rows)); a.append(Int32(GPUKernels.tileRows)); a.append(offsets); a.append(tileOffsets)
         try singleGroup.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
@@ -135,20 +143,21 @@ extension GPUKernels {
             // The bf16 GEMM the dX rows run on (at 30B-n256 the one-role kernel ran this K = 256 product at a third
             // of the tensor pipe). A comes by TMA where that kernel loads it so: the map spans exactly the rows,
             // and the boxes of the last tile past them read zeros.
-            let gemm = try bf16GEMM(weights: operandB, groups: 1, n: columns, k: depth, output: (out, rows),
-                                    input: (operandA, rows))
+            let gemm = try bf16GEMM(weights: operandB, groups: 1, n: allColumns, k: depth, columns: range,
+                                    output: (out, rows), input: (operandA, rows))
             a = KernelArguments()
-            a.append(operandA); a.append(UInt64(0)); a.append(operandB); a.append(Int32(columns)); a.append(Int32(depth))
+            a.append(operandA); a.append(UInt64(0)); a.append(firstRow); a.append(Int32(columns)); a.append(Int32(depth))
             a.append(offsets); a.append(tileOffsets); a.append(Int32(1)); a.append(out); a.append(UInt64(0))
+            a.append(Int32(allColumns))
             try gemm.launch(blocks: persistentBlocks, stream: stream, arguments: a)
             return
         }
         a = KernelArguments()
-        a.append(operandA); a.append(UInt64(0)); a.append(operandB); a.append(Int32(columns)); a.append(Int32(depth))
+        a.append(operandA); a.append(UInt64(0)); a.append(firstRow); a.append(Int32(columns)); a.append(Int32(depth))
         a.append(offsets); a.append(tileOffsets); a.append(Int32(1)); a.append(out)
         let kernel = bf16 ? gemmBF16(GPUKernels.tileWidth(columns: columns))
                           : (function: gemmF32, sharedBytes: GPUKernels.gemmSharedMemoryBytes)
-        if bf16 { a.append(UInt64(0)) }  // row_scale: none
+        if bf16 { a.append(UInt64(0)); a.append(Int32(allColumns)) }  // row_scale: none; B's rows per group
         try kernel.function.launch(grid: (context.multiprocessorCount, 1, 1), block: (GPUKernels.gemmThreads, 1, 1),
                                    sharedMemoryBytes: kernel.sharedBytes, stream: stream, arguments: a)
     }
@@ -177,7 +186,7 @@ extension GPUKernels {
         guard count > 0 else { return }
         var a = KernelArguments()
         a.append(rows); a.append(position); a.append(scores); a.append(Int32(K)); a.append(Int32(d))
-        a.append(extra); a.append(out)
+        a.append(extra); a.append(out); a.append(Int32(d))
         try combine.launch(grid: (count, 1, 1), block: (128, 1, 1), stream: stream, arguments: a)
     }
 }

@@ -79,21 +79,26 @@ import Testing
         #expect(estimate.peakActivationBytes > expected)
     }
 
-    @Test func yAndTheDXRowsCountOneTokenChunk() throws {
-        // 30B-n256: Y = T·K·d bf16 = 32768·16·4096·2 = 4 GiB, three chunks of 10923 tokens (≤ 1.5 GiB of Y; TokenChunks).
+    @Test func yAndTheDXRowsCountOneColumnChunk() throws {
+        // 30B-n256: Y = T·K·d bf16 = 32768·16·4096·2 = 4 GiB, four column chunks of 1024 (≤ 1 GiB of Y; ColumnChunks).
         let big = LayerWorkload(shape: try #require(NamedShape.named("30B-n256")))
         let specs = KernelPlan.kernels(for: big, smCount: 132)
         let y = 32768.0 * 16 * 4096 * 2, a = 32768.0 * 16 * 256 * 2, o = 32768.0 * 4096 * 2
-        let yChunk = 10923.0 * 16 * 4096 * 2
-        let plans = 32768.0 * 16 * 8  // gather and position of every chunk, int32 each
+        let yChunk = 32768.0 * 16 * 1024 * 2
         let down = try #require(specs.first { $0.name == "down-proj" })
-        #expect(down.transientBytes == a + yChunk + plans)
-        #expect(down.bytes >= y)  // the bytes moved are the whole pass's
+        #expect(down.transientBytes == a + yChunk)
+        #expect(down.launches == 4)
+        // The bytes moved are the whole pass's: all of Y written, A read once per chunk, W2 once.
+        #expect(down.bytes == 4 * a + 256 * 256 * 4096 * 2 + y)
         let combine = try #require(specs.first { $0.name == "combine" })
-        #expect(combine.transientBytes == yChunk + plans + o)
-        // The small shape of this suite is one chunk: its whole Y, no chunk plans.
+        #expect(combine.transientBytes == yChunk + o)
+        #expect(combine.launches == 4)
+        let dXRows = try #require(specs.first { $0.name == "dX rows = dH·W1ᵀ" })
+        #expect(dXRows.launches == 4)
+        // The small shape of this suite is one chunk: its whole Y, one launch.
         let small = try #require(KernelPlan.kernels(for: workload, smCount: 132).first { $0.name == "down-proj" })
         #expect(small.transientBytes == 512.0 * 64 * 2 + 512.0 * 128 * 2)
+        #expect(small.launches == 1)
     }
 
     @Test func ungatedActivationHasNColumns() throws {

@@ -19,5 +19,12 @@ struct ConformanceCoverageTests {
         #expect(d.contains { $0 < 256 }, "no case gives the N = d GEMMs 128-wide tiles (seed \(seed))")
         #expect(d.contains { $0 % 256 != 0 && $0 > 256 }, "no case has a partial last N tile (seed \(seed))")
         #expect(cases.contains { $0.config.experts >= 256 }, "no case gives dWr (N = E) 256-wide tiles (seed \(seed))")
+        // Column chunks (odd cases): some at a column offset in 256-wide chunks (the cooperative kernels), some in
+        // narrower ones (ping-pong and one-role).
+        let chunks = cases.enumerated().compactMap { Conformance.checkChunkColumns(caseIndex: $0.offset, hidden: $0.element.config.hidden) }
+        #expect(cases.enumerated().contains { i, c in
+            Conformance.checkChunkColumns(caseIndex: i, hidden: c.config.hidden) == 256 && c.config.hidden >= 512
+        }, "no case runs two 256-column chunks (seed \(seed))")
+        #expect(chunks.contains { $0 < 256 }, "no case runs narrower column chunks (seed \(seed))")
     }
 }

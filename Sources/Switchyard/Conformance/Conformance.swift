@@ -95,6 +95,14 @@ public enum Conformance {
 
     /// `count` random cases covering every router, ragged and empty experts, all tokens on one expert, T = 1 and
     /// large T. `maxTokens` caps T; `widths` are the allowed d and n (multiples of 64 for the GPU).
+    /// The column chunk width `switchyard check` runs case `index` in on the GPU (nil: unchunked, one chunk of d):
+    /// odd cases are chunked, in 256-column chunks where d ≥ 384 (the cooperative kernels at a column offset, and a
+    /// narrower last chunk when d = 384), else in ⌈d/3⌉ rounded up to a multiple of 64.
+    public static func checkChunkColumns(caseIndex index: Int, hidden d: Int) -> Int? {
+        guard index % 2 == 1, d > 64 else { return nil }
+        return d >= 384 ? 256 : ((d + 2) / 3 + 63) / 64 * 64
+    }
+
     public static func randomCases(count: Int, seed: UInt64, maxTokens: Int = 65536, gpuShapes: Bool) -> [ConformanceCase] {
         var g = SeededGenerator(seed: seed)
         func pick<T>(_ values: [T]) -> T { values[Int(g.next() % UInt64(values.count))] }
@@ -103,7 +111,9 @@ public enum Conformance {
             let large = i % 6 == 5
             var tokens = large ? maxTokens : pick([1, 2, 7, 64, 129, 300, 1000, 2049])
             tokens = min(tokens, maxTokens)
-            let hidden = large ? 128 : pick(gpuShapes ? [64, 128, 256, 384] : [8, 16, 24])
+            // Case 2 (index 1, chunked on the GPU: ``checkChunkColumns(caseIndex:hidden:)``) has d = 512 for any seed:
+            // two 256-column chunks, the second at an offset, on the kernels the large layers use.
+            let hidden = large ? 128 : gpuShapes && i == 1 ? 512 : pick(gpuShapes ? [64, 128, 256, 384] : [8, 16, 24])
             // GPU widths reach every tile width the kernels pick: n = 256 gives the dH kernel its 256-wide tiles
             // (n % 256 == 0), n = 128 the up-projection's (n % 128 == 0), d ≥ 256 the N = d GEMMs'.
             let intermediate = large ? 64 : pick(gpuShapes ? [64, 128, 192, 256] : [4, 8, 12])

@@ -2,8 +2,10 @@
 //
 // sy_combine: O[t, :] = Σ_k s[t,k] · Y[position(t,k), :] (+ extra[t, :]) in fp32, in ascending k (deterministic,
 //   no atomics); dropped assignments (position −1) add nothing; scores null means s = 1 (the dX sum of the backward
-//   pass, whose rows are already score-scaled), extra null means no extra term (else fp32 [T, d], the router's dX).
-//   grid = T, block 128; d % 8 == 0; 16-byte aligned rows.
+//   pass, whose rows are already score-scaled), extra null means no extra term (else fp32 [T, cols], the router's dX).
+//   Y and extra rows hold `cols` values; O's rows are `ld_out` apart, so that a column chunk of a wider output (the
+//   layer's column chunks: `out` at the chunk's first column) is written in place.
+//   grid = T, block 128; cols % 8 == 0, ld_out % 8 == 0; 16-byte aligned rows.
 // sy_combine_bf16_extra: the same with a bf16 extra term (the single-device backward's router dX, which its GEMM
 //   writes in bf16 like the expert rows it is summed with: half the bytes written and read of an fp32 term).
 // sy_pad_columns: out [rows, padded] = in [rows, columns] followed by zero columns (bf16). Grid-stride.
@@ -40,7 +42,7 @@ SY_DEVICE void load_extra8(const bf16_t *__restrict__ e, long long i, float (&ac
 template <typename Extra>
 SY_DEVICE void combine(const bf16_t *__restrict__ y, const int *__restrict__ position_of_assignment,
                        const float *__restrict__ scores, int K, int d, const Extra *__restrict__ extra,
-                       bf16_t *__restrict__ out) {
+                       bf16_t *__restrict__ out, int ld_out) {
   const int t = blockIdx.x;
   for (int c = threadIdx.x * 8; c < d; c += 128 * 8) {
     float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
@@ -62,22 +64,22 @@ SY_DEVICE void combine(const bf16_t *__restrict__ y, const int *__restrict__ pos
     o.y = pack_bf16x2(acc[2], acc[3]);
     o.z = pack_bf16x2(acc[4], acc[5]);
     o.w = pack_bf16x2(acc[6], acc[7]);
-    *(uint4 *)(out + (long long)t * d + c) = o;
+    *(uint4 *)(out + (long long)t * ld_out + c) = o;
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128)
     sy_combine(const bf16_t *__restrict__ y, const int *__restrict__ position_of_assignment,
                const float *__restrict__ scores, int K, int d, const float *__restrict__ extra,
-               bf16_t *__restrict__ out) {
-  combine(y, position_of_assignment, scores, K, d, extra, out);
+               bf16_t *__restrict__ out, int ld_out) {
+  combine(y, position_of_assignment, scores, K, d, extra, out, ld_out);
 }
 
 extern "C" __global__ void __launch_bounds__(128)
     sy_combine_bf16_extra(const bf16_t *__restrict__ y, const int *__restrict__ position_of_assignment,
                           const float *__restrict__ scores, int K, int d, const bf16_t *__restrict__ extra,
-                          bf16_t *__restrict__ out) {
-  combine(y, position_of_assignment, scores, K, d, extra, out);
+                          bf16_t *__restrict__ out, int ld_out) {
+  combine(y, position_of_assignment, scores, K, d, extra, out, ld_out);
 }
 
 extern "C" __global__ void __launch_bounds__(256)

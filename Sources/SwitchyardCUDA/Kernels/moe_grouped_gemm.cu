@@ -66,7 +66,7 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
                             const int *__restrict__ tile_offsets, int groups, void *__restrict__ out0,
                             void *__restrict__ out1, const float *__restrict__ row_scale, int ld_out,
                             const bf16_t *__restrict__ aux = nullptr, float *__restrict__ partial = nullptr,
-                            const SyTensorMap *b_map = nullptr) {
+                            const SyTensorMap *b_map = nullptr, int b_group_rows = 0) {
   extern __shared__ unsigned char smem_raw[];
   // wgmma's 128B swizzle needs 1024-byte aligned tiles.
   unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw + 1023) & ~1023ull);
@@ -82,6 +82,9 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
   const int num_n_tiles = (N + BN - 1) / BN;
   const int total_tiles = tile_offsets[groups] * num_n_tiles;
   const int num_k = K / SY_BK;
+  // B's rows per group (0: N): a launch over a column range of wider weights (the layer's column chunks) passes the
+  // weights' full row count, with `b` (and B's map) starting at the range's first row.
+  const int b_rows = b_group_rows > 0 ? b_group_rows : N;
 
   // Each thread copies chunk `chunk` (16 B) of A rows load_row + 32 i (i < 4) and B rows load_row + 32 i (i < BN/32).
   const int chunk = tid & 7;
@@ -116,13 +119,13 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
       a_bytes[i] = valid ? 16u : 0u;
     }
     if constexpr (TMA_B) {
-      b_row0 = t.group * N + t.n0;
+      b_row0 = t.group * b_rows + t.n0;
     } else {
 #pragma unroll
       for (int i = 0; i < B_ROWS; ++i) {
         int n = t.n0 + load_row + 32 * i;
         bool n_valid = n < N;
-        b_src[i] = b + ((long long)t.group * N + (n_valid ? n : 0)) * K + chunk * 8;
+        b_src[i] = b + ((long long)t.group * b_rows + (n_valid ? n : 0)) * K + chunk * 8;
         b_bytes[i] = n_valid ? 16u : 0u;
       }
     }
@@ -429,14 +432,16 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
                                       N / 2, nullptr, nullptr, MAP);                                                 \
   }
 
-// C [rows, N] (bf16) = A [rows, K] · B[g]ᵀ, optional per-row scale; optional gather of A rows.
+// C [rows, N] (bf16) = A [rows, K] · B[g]ᵀ, optional per-row scale; optional gather of A rows. B[g] is rows
+// g · b_group_rows ..< g · b_group_rows + N of `b` (and of B's map): N = b_group_rows for whole weights, a column range
+// of them with `b` moved to the range's first row (the layer's column chunks).
 #define SY_GEMM_BF16(NAME, BN, TMA, MAP_PARAM, MAP)                                                                   \
   extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                                         \
       const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,      \
       const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,     \
-      const float *__restrict__ row_scale MAP_PARAM) {                                                               \
+      const float *__restrict__ row_scale, int b_group_rows MAP_PARAM) {                                             \
     grouped_gemm<EPI_BF16, BN, TMA>(a, K, gather, b, N, K, offsets, tile_offsets, groups, c, nullptr, row_scale, N,  \
-                                    nullptr, nullptr, MAP);                                                          \
+                                    nullptr, nullptr, MAP, b_group_rows);                                            \
   }
 
 // dH kernel of the backward pass: dA' = dO[gather] · W2[e]ᵀ (w2: the canonical [E, n, d] layout, K-major for this
@@ -602,8 +607,9 @@ SY_DEVICE void setmaxnreg_inc_232() { asm volatile("setmaxnreg.inc.sync.aligned.
 template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false, bool OV = false>
 SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict__ gather, int N, int K,
                             const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
-                            bf16_t *__restrict__ c, const float *__restrict__ row_scale, const SyTensorMap *b_map,
-                            const SyTensorMap *c_map = nullptr, const SyTensorMap *a_map = nullptr) {
+                            bf16_t *__restrict__ c, const float *__restrict__ row_scale, int b_group_rows,
+                            const SyTensorMap *b_map, const SyTensorMap *c_map = nullptr,
+                            const SyTensorMap *a_map = nullptr) {
   static_assert(!(PINGPONG && MC), "multicast is for the cooperative kernel");
   static_assert(!(PINGPONG && TS), "TMA stores are for the cooperative kernel");
   static_assert(!TA || (MC && TS), "A by TMA is for the multicast kernel with TMA stores");
@@ -690,7 +696,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
         // The second CTA of a group's odd last pair has no rows (its row_begin may lie past every position): it
         // loads rows from 0, which nothing reads.
         const int a_row = tc.row_begin < tc.row_end ? (gather ? gather[tc.row_begin] : tc.row_begin) : 0;
-        const int b_row = tc.group * N + tc.n0;
+        const int b_row = tc.group * b_group_rows + tc.n0;
         for (int kb = 0; kb < num_k; ++kb, ++pos) {
           const int s = pos % STAGES;
           mbar_wait_cluster(smem_addr(&empty_bar[s]), ((pos / STAGES) & 1) ^ 1);
@@ -713,7 +719,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
       const bf16_t *src[8];
       u32 bytes[8];
       producer_a_rows(a, gather, K, tc, row0, chunk, src, bytes);
-      const int b_row = tc.group * N + tc.n0;
+      const int b_row = tc.group * b_group_rows + tc.n0;
       for (int kb = 0; kb < num_k; ++kb, ++pos) {
         const int s = pos % STAGES;
         // A fresh barrier counts as having completed the phase before its first: the first round does not wait.
@@ -922,14 +928,15 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
 #undef ITEMS
 }
 
-// Arguments as sy_gemm_bf16 plus B's tensor map ([groups·N, K] bf16 in boxes of BN × 64, MC: 128 × 64, with the
-// 128-byte swizzle). MC: launched in clusters of two (an even grid), groups ≤ SY_MC_MAX_GROUPS.
+// Arguments as sy_gemm_bf16 (b_group_rows included; it must be given, > 0) plus B's tensor map ([groups ·
+// b_group_rows, K] bf16 from the launch's first column on, in boxes of BN × 64, MC: 128 × 64, with the 128-byte
+// swizzle). MC: launched in clusters of two (an even grid), groups ≤ SY_MC_MAX_GROUPS.
 #define SY_GEMM_BF16_WS(NAME, PINGPONG, MC, CLUSTER)                                                                  \
   extern "C" __global__ void CLUSTER __launch_bounds__(384, 1) NAME(                                                 \
       const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,      \
       const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,     \
-      const float *__restrict__ row_scale, const __grid_constant__ SyTensorMap b_map) {                              \
-    bf16_gemm_ws<PINGPONG, MC>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, &b_map);                \
+      const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map) {            \
+    bf16_gemm_ws<PINGPONG, MC>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, b_group_rows, &b_map);  \
   }
 SY_GEMM_BF16_WS(sy_gemm_bf16_pingpong, true, false, )
 SY_GEMM_BF16_WS(sy_gemm_bf16_coop, false, false, )
@@ -939,29 +946,30 @@ SY_GEMM_BF16_WS(sy_gemm_bf16_coop_mc, false, true, __cluster_dims__(2, 1, 1))
 extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts(
     const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
     const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
-    const float *__restrict__ row_scale, const __grid_constant__ SyTensorMap b_map,
+    const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map,
     const __grid_constant__ SyTensorMap c_map) {
-  bf16_gemm_ws<false, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, &b_map, &c_map);
+  bf16_gemm_ws<false, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, b_group_rows, &b_map,
+                                  &c_map);
 }
 // And with A by TMA (TA above): one more parameter, A's tensor map ([rows, K] bf16, 128 × 64 boxes, 128-byte
 // swizzle; rows: at least the last position any group holds); the gather, when given, affine inside each group.
 extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_ta(
     const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
     const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
-    const float *__restrict__ row_scale, const __grid_constant__ SyTensorMap b_map,
+    const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map,
     const __grid_constant__ SyTensorMap c_map, const __grid_constant__ SyTensorMap a_map) {
-  bf16_gemm_ws<false, true, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, &b_map, &c_map,
-                                        &a_map);
+  bf16_gemm_ws<false, true, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, b_group_rows,
+                                        &b_map, &c_map, &a_map);
 }
 // The same with the overlapped epilogue (OV above; the default, `SWITCHYARD_BF16_EPILOGUE=serial` keeps the kernel
 // before it).
 extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_ta_ov(
     const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
     const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
-    const float *__restrict__ row_scale, const __grid_constant__ SyTensorMap b_map,
+    const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map,
     const __grid_constant__ SyTensorMap c_map, const __grid_constant__ SyTensorMap a_map) {
-  bf16_gemm_ws<false, true, true, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, &b_map,
-                                              &c_map, &a_map);
+  bf16_gemm_ws<false, true, true, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale,
+                                              b_group_rows, &b_map, &c_map, &a_map);
 }
 
 // ---- dH kernel, warp-specialized (the default; SWITCHYARD_DH_KERNEL=onerole keeps sy_gemm_dswiglu_tma_256) -----

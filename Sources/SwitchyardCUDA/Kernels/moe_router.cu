@@ -13,9 +13,7 @@
 //   sy_route_scan     grid = E, block 256: exclusive scan of chunk_counts[e, :] in place; counts[e] = total.
 //   sy_route_offsets  grid = 1, block 32: offsets[E+1] and tile_offsets[E+1] (M tiles of `tile_m` rows).
 //   sy_route_scatter  grid = chunks, block 256: position of each assignment = offsets[e] + chunk base + rank;
-//                     writes gather_index (the token a / K, or gather_source[a] when given: the token chunks of
-//                     the down-projection gather rows of A by their position in the whole plan),
-//                     assignment_of_position and score_of_position (each skipped when null), position_of_assignment.
+//                     writes gather_index (the token a / K), assignment_of_position and score_of_position (each skipped when null), position_of_assignment.
 // The order is stable (by assignment index within each expert), so the result is the same bytes on every run. The
 // multicast bf16 GEMM's A by TMA (sy_gemm_bf16_coop_mc_ts_ta) relies on it: a token chunk's rows of an expert are
 // then a run of consecutive positions of the whole plan, so a chunk plan's gather is affine inside each expert.
@@ -269,7 +267,7 @@ extern "C" __global__ void __launch_bounds__(SY_CHUNK)
                      int chunks, const int *__restrict__ chunk_base, const int *__restrict__ local_rank,
                      const int *__restrict__ offsets, int *__restrict__ gather_index,
                      int *__restrict__ assignment_of_position, float *__restrict__ score_of_position,
-                     int *__restrict__ position_of_assignment, const int *__restrict__ gather_source) {
+                     int *__restrict__ position_of_assignment) {
   const int a = blockIdx.x * SY_CHUNK + threadIdx.x;
   if (a >= assignments) return;
   const int e = expert_index[a];
@@ -278,7 +276,7 @@ extern "C" __global__ void __launch_bounds__(SY_CHUNK)
     return;
   }
   const int p = offsets[e] + chunk_base[(long long)e * chunks + blockIdx.x] + local_rank[a];
-  gather_index[p] = gather_source ? gather_source[a] : a / K;
+  gather_index[p] = a / K;
   if (assignment_of_position) assignment_of_position[p] = a;
   if (score_of_position) score_of_position[p] = scores[a];
   position_of_assignment[a] = p;

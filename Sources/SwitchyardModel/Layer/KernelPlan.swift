@@ -113,10 +113,11 @@ public enum KernelPlan {
         let tiles: Tiles
         /// dS partials per row: one per column tile of the dH kernel.
         let scorePartialsPerRow: Double
-        /// The share of the tokens in one chunk of Y (``TokenChunks``): Y, the dX rows and the router's dX exist for
-        /// one chunk at a time; chunked passes keep a plan per chunk (gather and position, T·K int32 each).
+        /// The share of d in one column chunk of Y (``ColumnChunks``): Y, the dX rows and the router's dX exist for
+        /// one chunk at a time. Each of the `columnChunks` chunks is a launch of the down-projection, the combine,
+        /// the dX rows, the router's dX and the dX sum, and reads A (or dH, dZ) again.
         let chunkShare: Double
-        let chunkPlans: Double
+        let columnChunks: Double
 
         init(_ w: LayerWorkload) {
             let rows = w.expertRows
@@ -131,9 +132,9 @@ public enum KernelPlan {
             groups = rows
             tiles = Tiles(w)
             scorePartialsPerRow = Double(ceilDiv(w.intermediate, tiles.dH.n))
-            let chunk = TokenChunks.tokens(topK: w.topK, hidden: w.hidden, capacity: w.tokens)
-            chunkShare = w.tokens > 0 ? Double(min(chunk, w.tokens)) / Double(w.tokens) : 1
-            chunkPlans = chunk < w.tokens ? TK * 8 : 0
+            let width = ColumnChunks.columns(topK: w.topK, hidden: w.hidden, capacity: w.tokens)
+            chunkShare = w.hidden > 0 ? Double(min(width, w.hidden)) / Double(w.hidden) : 1
+            columnChunks = Double(ColumnChunks.ranges(hidden: w.hidden, columns: width).count)
         }
 
         func rowGroups(depth: Int) -> [GEMMGroup] { groups.map { GEMMGroup(rows: $0, depth: depth) } }
@@ -145,7 +146,8 @@ public enum KernelPlan {
     private static func forward(_ w: LayerWorkload, _ s: Sizes) -> [KernelSpec] {
         let p = w.precision
         let z = s.T * s.E * 4, a = s.R * s.n * s.aOut, y = s.R * s.d * 2, o = s.T * s.d * 2
-        let yChunk = y * s.chunkShare + s.chunkPlans  // Y of one token chunk, and the chunks' plans
+        let yChunk = y * s.chunkShare  // Y of one column chunk
+        let chunks = s.columnChunks, launches = Int(s.columnChunks)
         var list = [
             // the one-thread group setup, then X·Wr with fp32 logits
             KernelSpec(
@@ -176,11 +178,12 @@ public enum KernelPlan {
                 work: .gemm(groups: s.rowGroups(depth: w.hidden), columns: w.upColumns, precision: p, tile: s.tiles.up)),
             KernelSpec(
                 name: "down-proj", phase: .forward, stage: .experts, flops: 2 * s.R * s.n * s.d,
-                bytes: a + s.active * s.n * s.d * s.sw + y, launches: 1, transientBytes: a + yChunk,
+                bytes: a * chunks + s.active * s.n * s.d * s.sw + y, launches: launches, transientBytes: a + yChunk,
                 work: .gemm(groups: s.rowGroups(depth: w.intermediate), columns: w.hidden, precision: p,
                             tile: s.tiles.hiddenOutput)),
             KernelSpec(
-                name: "combine", phase: .forward, stage: .output, flops: 2 * s.TK * s.d, bytes: y + s.TK * 8 + o, launches: 1,
+                name: "combine", phase: .forward, stage: .output, flops: 2 * s.TK * s.d, bytes: y + s.TK * 8 * chunks + o,
+                launches: launches,
                 transientBytes: yChunk + o, work: .streaming),
         ]
         return list
@@ -193,8 +196,9 @@ public enum KernelPlan {
         let aPrime = s.R * s.n * s.sa, dS = s.R * s.scorePartialsPerRow * 4
         let gatheredColumnCopies = s.quantized ? 2 * s.R * s.d * s.sa : 0
         let dXRows = s.R * s.d * 2, dZ = s.T * s.paddedE * 2, routerDX = s.T * s.d * 2
-        // Live at once: one token chunk of the dX rows and of the router's dX (bytes moved are the whole pass's).
-        let dXRowsChunk = dXRows * s.chunkShare + s.chunkPlans, routerDXChunk = routerDX * s.chunkShare
+        // Live at once: one column chunk of the dX rows and of the router's dX (bytes moved are the whole pass's).
+        let dXRowsChunk = dXRows * s.chunkShare, routerDXChunk = routerDX * s.chunkShare
+        let chunks = s.columnChunks, launches = Int(s.columnChunks)
         var list: [KernelSpec] = []
         if s.quantized {
             list.append(KernelSpec(
@@ -216,19 +220,20 @@ public enum KernelPlan {
         list += [
             KernelSpec(
                 name: "dX rows = dH·W1ᵀ", phase: .backward, stage: .experts, flops: 2 * s.R * s.u * s.d,
-                bytes: s.R * s.u * s.sa + s.active * s.d * s.u * s.sw + dXRows, launches: 1,
+                bytes: s.R * s.u * s.sa * chunks + s.active * s.d * s.u * s.sw + dXRows, launches: launches,
                 transientBytes: live + dXRowsChunk,
                 work: .gemm(groups: s.rowGroups(depth: w.upColumns), columns: w.hidden, precision: p,
                             tile: s.tiles.hiddenOutput)),
             // the router's share of dX, bf16 (as the expert rows), summed into dX below
             KernelSpec(
                 name: "router dX = dZ·Wrᵀ", phase: .backward, stage: .output, flops: 2 * s.T * s.E * s.d,
-                bytes: dZ + s.d * s.paddedE * 2 + routerDX, launches: 1, transientBytes: live + dXRowsChunk + routerDXChunk,
+                bytes: dZ * chunks + s.d * s.paddedE * 2 + routerDX, launches: launches,
+                transientBytes: live + dXRowsChunk + routerDXChunk,
                 work: .gemm(groups: [GEMMGroup(rows: w.tokens, depth: Int(s.paddedE))], columns: w.hidden,
                             precision: .bf16, tile: s.tiles.hiddenOutput)),
             KernelSpec(
                 name: "dX sum", phase: .backward, stage: .output, flops: s.TK * s.d,
-                bytes: dXRows + s.TK * 4 + routerDX + s.T * s.d * 2, launches: 1,
+                bytes: dXRows + s.TK * 4 * chunks + routerDX + s.T * s.d * 2, launches: launches,
                 transientBytes: live + dXRowsChunk + routerDXChunk + s.T * s.d * 2, work: .streaming),
         ]
         if s.quantized {

@@ -20,7 +20,7 @@ struct BenchCommand: AsyncParsableCommand {
             "SM MHz", "W" and "°C" are NVML's SM clock, board power and GPU temperature, medians of one reading per \
             timed run while the GPU works ("–" without NVML): a power-capped card's clock sets its times. \
             "act GiB" is MOE.md's peak activation memory: everything the forward pass allocates, O included, weights \
-            and X not (Y exists one token chunk of at most 1.5 GiB at a time); "bwd act GiB" is what the backward pass \
+            and X not (Y exists one column chunk of d, at most 1 GiB, at a time); "bwd act GiB" is what the backward pass \
             allocates beside it (dX, dH, A′, dZ, ...; forward + backward is the sum; the weight gradients are \
             listed in the JSON apart, dW1 and dW2 in fp32 unless --weight-gradients bf16). \
             On the CPU, shapes default to T = 4096.
@@ -36,9 +36,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("top-k"), help: "Experts per token K.") var topK: Int?
     @Flag(help: "Also time forward+backward; backward time = (forward+backward) − forward, counted as 12·T·K·n·d.")
     var backward = false
-    @Option(name: .customLong("chunk-tokens"),
-            help: "GPU: tokens per chunk of the down-projection/combine and dX (default: the fewest equal chunks with Y ≤ 1.5 GiB each); smaller saves activation memory and costs some speed.")
-    var chunkTokens: Int?
+    @Option(name: .customLong("chunk-columns"),
+            help: "GPU: columns of d per chunk of the down-projection/combine and dX, a multiple of 64 (default: the fewest chunks with Y ≤ 1 GiB each); smaller saves activation memory and costs some speed.")
+    var chunkColumns: Int?
     @Option(name: .customLong("weight-gradients"),
             help: """
                 GPU, with --backward: the dtype of dW1 and dW2, fp32 (for fp32 master weights) or bf16 (what PyTorch \
@@ -74,8 +74,8 @@ struct BenchCommand: AsyncParsableCommand {
         /// Peak activation memory of the forward pass (MOE.md: allocated during forward minus weights and inputs):
         /// the workspace, output O included, GiB.
         var activationGiB: Double
-        /// Tokens per chunk of the down-projection/combine (= T when not chunked).
-        var chunkTokens: Int?
+        /// Columns of d per chunk of the down-projection/combine and dX (= d when not chunked).
+        var chunkColumns: Int?
         var backwardMs: Double?
         var backwardTFLOPS: Double?
         /// Activation-sized buffers of the backward pass (dX, dH, A′, dZ, dS, ...; the weight gradients excluded), GiB.
@@ -115,7 +115,9 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         guard warmup >= 0, iterations > 0 else { throw ValidationError("--warmup must be ≥ 0 and --iterations > 0") }
         guard warmupSeconds >= 0, warmupSeconds <= 600 else { throw ValidationError("--warmup-seconds must be in 0 ... 600") }
-        if let c = chunkTokens, c < 1 { throw ValidationError("--chunk-tokens must be ≥ 1") }
+        if let c = chunkColumns, c < 64 || c % 64 != 0 {
+            throw ValidationError("--chunk-columns must be a positive multiple of 64")
+        }
         let backend = try makeBackend(devices.device)
         var rows: [Row] = []
         if let gpu = backend as? GPUBackend {
@@ -193,7 +195,7 @@ struct BenchCommand: AsyncParsableCommand {
         try kernels.fillRandomBF16(address: x.address, count: T * d, seed: 4, scale: 1)
         let layer = try GPUMoELayer(kernels: kernels, config: config, router: router.address,
                                     routerBias: [Float](repeating: 0, count: E), w1: w1.address, w2: w2.address)
-        let workspace = try GPUWorkspace(layer: layer, capacity: T, chunkTokens: chunkTokens)
+        let workspace = try GPUWorkspace(layer: layer, capacity: T, chunkColumns: chunkColumns)
         let stream = try CUDAStream(context: context)
         let start = try CUDAEvent(context: context), stop = try CUDAEvent(context: context)
         try warmUp(stream) { try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream) }
@@ -215,11 +217,11 @@ struct BenchCommand: AsyncParsableCommand {
         var row = Row(config: shape.name, device: gpu.description, tokens: T, hidden: d, intermediate: n, experts: E,
                       topK: shape.topK, forwardMs: median, forwardMinMs: times[0],
                       forwardTFLOPS: shape.forwardFLOPs / (median * 1e-3) / 1e12,
-                      activationGiB: Double(workspace.byteCount) / Double(1 << 30), chunkTokens: workspace.chunkTokens)
+                      activationGiB: Double(workspace.byteCount) / Double(1 << 30), chunkColumns: workspace.chunkColumns)
         if backward {
             let dO = try context.allocate(bytes: T * d * 2)
             try kernels.fillRandomBF16(address: dO.address, count: T * d, seed: 5, scale: 1)
-            let gradients = try GPUGradients(layer: layer, capacity: T, chunkTokens: chunkTokens,
+            let gradients = try GPUGradients(layer: layer, capacity: T, chunkColumns: chunkColumns,
                                              weightPrecision: weightGradients)
             func step() throws {
                 try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream)

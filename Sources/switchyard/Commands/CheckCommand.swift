@@ -13,8 +13,9 @@ struct CheckCommand: AsyncParsableCommand {
             and the dispatch metadata with the float64 \
             reference run on the device's own routing (routing itself must match the reference except at near-ties). \
             Cases cover every router, ragged and empty experts, all tokens on one expert, T = 1 and large T, and \
-            the aux and z losses. On the GPU every other case runs the down-projection, combine and dX in token \
-            chunks of ⌈T/3⌉ (as large layers do to bound memory), and every third case (1, 4, 7, ...) runs the \
+            the aux and z losses. On the GPU every other case runs the down-projection, combine and dX in column \
+            chunks of d (as large layers do to bound memory: 256 columns where d ≥ 384, else ⌈d/3⌉ rounded up to 64; \
+            case 2 always has d = 512), and every third case (1, 4, 7, ...) runs the \
             grouped and weight-gradient GEMMs on a persistent grid of 4 blocks, so that each block takes several tiles \
             in a row. \
             With --backward, every gradient is compared too; on the GPU, cases 3 and 4 of every four write dW1 and dW2 \
@@ -52,14 +53,14 @@ struct CheckCommand: AsyncParsableCommand {
         var passed = 0, failed = 0
         let gpu = backend as? GPUBackend
         for (i, c) in Conformance.randomCases(count: cases, seed: seed, maxTokens: maxT, gpuShapes: isGPU).enumerated() {
-            // Odd cases run the chunked path: chunks of ⌈T/3⌉ tokens (none when T = 1).
-            gpu?.chunkTokens = i % 2 == 1 ? max(1, (c.tokens + 2) / 3) : nil
+            // Odd cases run the chunked path: column chunks of d (Conformance.checkChunkColumns).
+            gpu?.chunkColumns = Conformance.checkChunkColumns(caseIndex: i, hidden: c.config.hidden)
             // Cases 3, 4 of every four write dW1 and dW2 in bf16 (both chunkings meet both precisions).
             gpu?.weightGradientPrecision = i % 4 >= 2 ? .bfloat16 : .float32
             // Cases 1, 4, 7, ... run the grouped and weight-gradient GEMMs on a persistent grid of 4 blocks, so
             // that each block takes several tiles in a row (full grids give small cases one tile a block).
             gpu?.kernels.persistentGridLimit = i % 3 == 0 ? 4 : nil
-            var chunks = gpu?.chunkTokens.map { " chunks of \($0)" } ?? ""
+            var chunks = gpu?.chunkColumns.map { " column chunks of \($0)" } ?? ""
             if gpu?.kernels.persistentGridLimit != nil { chunks += " grid 4" }
             if backward, gpu?.weightGradientPrecision == .bfloat16 { chunks += " dW bf16" }
             let result = backward
