@@ -577,9 +577,8 @@ template <int H, int N> SY_DEVICE void fence_accumulators(float (&acc)[H][N]) {
 //
 // TA: A comes by TMA too (`a_map`: A as [rows, K] bf16 in 128 × 64 boxes with the 128-byte swizzle), one box per
 // stage from the producer's thread 0, the tile's 128 rows from row gather[row_begin] (or row_begin without a gather)
-// on. So the gather must be affine inside each group: gather[r] = gather[offsets[g]] + r − offsets[g], as in the
-// token chunks' plans (each chunk's rows of an expert are a run of the whole plan's positions, both in assignment
-// order). A tile's rows past its group's end load the next rows (or the map's zeros): they only reach output rows
+// on. So the gather must be affine inside each group: gather[r] = gather[offsets[g]] + r − offsets[g] (the layer
+// passes none: its column chunks read A by position). A tile's rows past its group's end load the next rows (or the map's zeros): they only reach output rows
 // that are not stored.
 // The warp-specialized producers' A gather (cp.async): thread (row0, chunk) copies 16-byte chunk `chunk` of the
 // tile's rows row0 + 16 i (i < 8), from row gather[r] (r itself without a gather) of `a` [·, K]. Rows past the
