@@ -8,7 +8,7 @@ import SwitchyardModel
 enum ModelCalibration {
     /// The committed fits (`docs/performance-model.md`) by part name, relative to the repository root.
     static let fits = [Hardware.h100SXM.name: "bench/hardware/h100-sxm-fit-890a99a.json",
-                       Hardware.h200.name: "bench/hardware/h200-fit-708ad9c.json"]
+                       Hardware.h200.name: "bench/hardware/h200-fit-b691575.json"]
 
     /// The part, its calibration, and the file the calibration came from (nil: the part's vendor defaults, when the
     /// committed fit is not there, e.g. outside the repository). A `calibration` file that is not there is an error.
