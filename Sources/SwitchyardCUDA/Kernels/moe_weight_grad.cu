@@ -26,14 +26,29 @@ struct WeightGradTile {
   int group, m0, n0, row_begin, row_end, num_k;
 };
 
-template <int BN>
+// Tiles of a group in order: N tiles fastest when A is gathered or nothing is (dW1, dWr), M tiles fastest when only B
+// is (dW2, M_FASTEST). Concurrent blocks take consecutive tiles, so the blocks that read the same gathered rows (the
+// expensive operand: scattered rows, from DRAM) run side by side and share them in L2 (v18). With N fastest, dW2's
+// M = n tiles that share a slice of dO were N / BN tiles apart: 40% more DRAM bytes than compulsory at 30B-n1024.
+// SY_WG_N_FASTEST (an experiment define) keeps the order before v18.
+template <int BN, bool M_FASTEST = false>
 SY_DEVICE WeightGradTile locate_weight_grad_tile(int tile, int M, int N, const int *__restrict__ offsets) {
   const int m_tiles = (M + 127) / 128, n_tiles = (N + BN - 1) / BN;
   WeightGradTile t;
   t.group = tile / (m_tiles * n_tiles);
   const int r = tile - t.group * m_tiles * n_tiles;
-  t.m0 = r / n_tiles * 128;
-  t.n0 = r % n_tiles * BN;
+#ifdef SY_WG_N_FASTEST
+  constexpr bool m_fastest = false;
+#else
+  constexpr bool m_fastest = M_FASTEST;
+#endif
+  if (m_fastest) {
+    t.m0 = r % m_tiles * 128;
+    t.n0 = r / m_tiles * BN;
+  } else {
+    t.m0 = r / n_tiles * 128;
+    t.n0 = r % n_tiles * BN;
+  }
   t.row_begin = offsets[t.group];
   t.row_end = offsets[t.group + 1];
   t.num_k = (t.row_end - t.row_begin + 63) / 64;
@@ -185,7 +200,7 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
   // Stage-0 descriptors of this warpgroup's 64-wide M chunk of A and of the B tile.
   const u64 desc_a0 = wgmma_desc_mn_major_sw128(smem_base + warpgroup * (64 * 128), 64 * 128);
   const u64 desc_b0 = wgmma_desc_mn_major_sw128(smem_base + SY_WG_A_BYTES, 64 * 128);
-  WeightGradTile cur = locate_weight_grad_tile<BN>(tile, M, N, offsets);
+  WeightGradTile cur = locate_weight_grad_tile<BN, GB && !GA>(tile, M, N, offsets);
   Sources ahead = load_prologue(cur, true);  // sources of stage kb + STAGES − 2
   while (true) {
     float acc[BN / 2];
@@ -243,7 +258,7 @@ SY_DEVICE void weight_grad(const bf16_t *__restrict__ a, long long lda, const in
 
     const int next_tile = tile + gridDim.x;
     const bool has_next = next_tile < total;
-    const WeightGradTile next = has_next ? locate_weight_grad_tile<BN>(next_tile, M, N, offsets) : cur;
+    const WeightGradTile next = has_next ? locate_weight_grad_tile<BN, GB && !GA>(next_tile, M, N, offsets) : cur;
     __syncthreads();  // every warp is done reading this tile's shared memory
     ahead = load_prologue(next, has_next);
 
