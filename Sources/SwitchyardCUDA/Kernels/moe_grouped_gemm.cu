@@ -667,24 +667,12 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
   // The tile of work item `item` (< total_items).
   auto tile_of = [&](int item) -> TileCoord {
     if constexpr (MC) {
-      // A group's items are its pairs × N tiles, in a run; item / num_n_tiles lies in the group's pair range.
-      const int p_lin = item / num_n_tiles;
+      const int pair = item / num_n_tiles, nt = item - pair * num_n_tiles;
       int lo = 0, hi = groups - 1;
-      while (lo < hi) {  // largest g with pair_offsets[g] <= p_lin
+      while (lo < hi) {  // largest g with pair_offsets[g] <= pair
         const int mid = (lo + hi + 1) >> 1;
-        if (pair_offsets[mid] <= p_lin) lo = mid; else hi = mid - 1;
+        if (pair_offsets[mid] <= pair) lo = mid; else hi = mid - 1;
       }
-#ifdef SY_MC_PAIRS_OUTER
-      const int pair = p_lin, nt = item - pair * num_n_tiles;
-#else
-      // Pairs fastest inside a group (v19): the clusters running at once share each N tile's slice of B (the
-      // weights, a group's largest operand when K is long: 16 MiB of W1 per expert for the dX rows at 30B-n1024)
-      // instead of each pair streaming all of B while later pairs find it evicted. SY_MC_PAIRS_OUTER keeps the
-      // order before (N tiles fastest).
-      const int first = pair_offsets[lo], local = item - first * num_n_tiles;
-      const int pairs = pair_offsets[lo + 1] - first;
-      const int nt = local / pairs, pair = first + local % pairs;
-#endif
       TileCoord t;
       t.group = lo;
       t.row_begin = offsets[lo] + (2 * (pair - pair_offsets[lo]) + (int)rank) * SY_BM;
