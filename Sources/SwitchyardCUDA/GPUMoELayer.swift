@@ -374,9 +374,9 @@ public final class GPUMoELayer: @unchecked Sendable {
             if !routed {
                 try kernels.enqueueRouterInputGradient(
                     logitGradient: g.logitGradient.address, tokens: tokens, hidden: d, columns: columns,
-                    paddedExperts: Ep, routerPadded: routerPadded.address, offsets: g.chunkOffsets.address,
-                    tileOffsets: g.chunkTileOffsets.address, out: g.routerInputGradient.address, bf16: true,
-                    stream: stream)
+                    paddedExperts: Ep, routerPadded: routerPadded.address, offsets: g.routerOffsets.address,
+                    tileOffsets: g.routerTileOffsets.address, setsOffsets: columns == w.columnChunks.first,
+                    out: g.routerInputGradient.address, bf16: true, stream: stream)
             }
             a = KernelArguments()
             a.append(w.expertOutput); a.append(w.positionOfAssignment); a.append(UInt64(0)); a.append(Int32(K))
@@ -391,41 +391,29 @@ public final class GPUMoELayer: @unchecked Sendable {
         }
     }
 
-    /// Counts, offsets, tile offsets and the stable gather order, all on the device.
+    /// The dispatch plan of the pass's `tokens`·K assignments, all on the device: counts [E], offsets and tile
+    /// offsets [E + 1], and the stable order by expert: the token each position gathers, the assignment and score of
+    /// each position, and the position of each assignment. The workspace's per-block counts and local ranks are
+    /// scratch.
     func enqueueDispatch(tokens: Int, workspace w: GPUWorkspace, stream: CUDAStream?) throws {
-        try enqueuePlan(
-            expertIndex: w.expertIndex.address, scores: w.scores.address, assignments: tokens * config.topK,
-            counts: w.counts.address, offsets: w.offsets.address, tileOffsets: w.tileOffsets.address,
-            gather: w.gatherIndex.address, assignmentOfPosition: w.assignmentOfPosition.address,
-            scoreOfPosition: w.scoreOfPosition.address, positionOfAssignment: w.positionOfAssignment.address,
-            workspace: w, stream: stream)
-    }
-
-    /// A dispatch plan over `assignments` consecutive entries of an expert-index array: counts [E], offsets and tile
-    /// offsets [E + 1], and the stable order by expert: gather (the token), position of each assignment, and
-    /// optionally (non-zero addresses) the assignment and score of each position. Uses the workspace's chunk counts and local ranks as scratch.
-    private func enqueuePlan(
-        expertIndex: UInt64, scores: UInt64, assignments: Int, counts: UInt64, offsets: UInt64, tileOffsets: UInt64,
-        gather: UInt64, assignmentOfPosition: UInt64, scoreOfPosition: UInt64, positionOfAssignment: UInt64,
-        workspace w: GPUWorkspace, stream: CUDAStream?
-    ) throws {
-        let E = config.experts, K = config.topK
+        let E = config.experts, K = config.topK, assignments = tokens * K
         let blocks = (assignments + GPUKernels.routeChunk - 1) / GPUKernels.routeChunk
         var a = KernelArguments()
-        a.append(expertIndex); a.append(Int32(assignments)); a.append(Int32(E)); a.append(Int32(blocks))
+        a.append(w.expertIndex); a.append(Int32(assignments)); a.append(Int32(E)); a.append(Int32(blocks))
         a.append(w.chunkCounts); a.append(w.localRank)
         try kernels.routeCount.launch(grid: (blocks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), sharedMemoryBytes: E * 4,
                                       stream: stream, arguments: a)
         a = KernelArguments()
-        a.append(w.chunkCounts); a.append(Int32(blocks)); a.append(counts)
+        a.append(w.chunkCounts); a.append(Int32(blocks)); a.append(w.counts)
         try kernels.routeScan.launch(grid: (E, 1, 1), block: (256, 1, 1), stream: stream, arguments: a)
         a = KernelArguments()
-        a.append(counts); a.append(Int32(E)); a.append(Int32(GPUKernels.tileRows)); a.append(offsets); a.append(tileOffsets)
+        a.append(w.counts); a.append(Int32(E)); a.append(Int32(GPUKernels.tileRows)); a.append(w.offsets)
+        a.append(w.tileOffsets)
         try kernels.routeOffsets.launch(grid: (1, 1, 1), block: (32, 1, 1), stream: stream, arguments: a)
         a = KernelArguments()
-        a.append(expertIndex); a.append(scores); a.append(Int32(assignments)); a.append(Int32(K)); a.append(Int32(blocks))
-        a.append(w.chunkCounts); a.append(w.localRank); a.append(offsets); a.append(gather)
-        a.append(assignmentOfPosition); a.append(scoreOfPosition); a.append(positionOfAssignment)
+        a.append(w.expertIndex); a.append(w.scores); a.append(Int32(assignments)); a.append(Int32(K)); a.append(Int32(blocks))
+        a.append(w.chunkCounts); a.append(w.localRank); a.append(w.offsets); a.append(w.gatherIndex)
+        a.append(w.assignmentOfPosition); a.append(w.scoreOfPosition); a.append(w.positionOfAssignment)
         try kernels.routeScatter.launch(grid: (blocks, 1, 1), block: (GPUKernels.routeChunk, 1, 1), stream: stream,
                                         arguments: a)
     }
@@ -529,7 +517,7 @@ public final class GPUGradients: @unchecked Sendable {
     /// dWr split-K: row offsets of the splits and their fp32 partials [splits, d, E].
     let routerSplitOffsets, routerPartials: DeviceBuffer
     /// One-group offsets of the router's dX GEMM.
-    let chunkOffsets, chunkTileOffsets: DeviceBuffer
+    let routerOffsets, routerTileOffsets: DeviceBuffer
     /// Bytes of the weight gradients (dWr, dW1, dW2: parameter-sized) and of everything else (activation-sized).
     public let weightGradientBytes: Int
     public let activationBytes: Int
@@ -563,8 +551,8 @@ public final class GPUGradients: @unchecked Sendable {
         scorePartials = try allocate(rows * ((c.intermediate + 127) / 128) * 4)
         logitGradient = try allocate(tokens * layer.paddedExperts * 2)
         routerInputGradient = try allocate(tokens * chunkColumns * 2)
-        chunkOffsets = try allocate(8)
-        chunkTileOffsets = try allocate(8)
+        routerOffsets = try allocate(8)
+        routerTileOffsets = try allocate(8)
         multiprocessors = ctx.multiprocessorCount
         let width = GPUKernels.tileWidth(columns: c.experts)
         routerTiles = (c.hidden + 127) / 128 * ((c.experts + width - 1) / width)

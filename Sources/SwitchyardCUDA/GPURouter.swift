@@ -110,33 +110,38 @@ extension GPUKernels {
     }
 
     /// The router's share of dX for `tokens` rows: [T, d] = dZ · Wr (`routerPadded` is bf16 [d, E′]), fp32, or bf16
-    /// with `bf16` (rounded once, as each expert row of dX is); the one-group offsets are set here. With `columns`
-    /// (bf16 only: the layer's column chunks) only those columns of dX, as [T, columns.count].
+    /// with `bf16` (rounded once, as each expert row of dX is); the one-group offsets are set here unless
+    /// `setsOffsets` is false (an earlier call with the same `tokens` set them). With `columns` (bf16 only: the
+    /// layer's column chunks) only those columns of dX, as [T, columns.count].
     func enqueueRouterInputGradient(
         logitGradient: UInt64, tokens: Int, hidden d: Int, columns: Range<Int>? = nil, paddedExperts: Int,
-        routerPadded: UInt64, offsets: UInt64, tileOffsets: UInt64, out: UInt64, bf16: Bool = false,
-        stream: CUDAStream?
+        routerPadded: UInt64, offsets: UInt64, tileOffsets: UInt64, setsOffsets: Bool = true, out: UInt64,
+        bf16: Bool = false, stream: CUDAStream?
     ) throws {
         try enqueueOneGroup(a: logitGradient, rows: tokens, b: routerPadded, columns: d, range: columns,
-                            depth: paddedExperts, offsets: offsets, tileOffsets: tileOffsets, out: out, bf16: bf16,
-                            stream: stream)
+                            depth: paddedExperts, offsets: offsets, tileOffsets: tileOffsets, setsOffsets: setsOffsets,
+                            out: out, bf16: bf16, stream: stream)
     }
 
     /// out [rows, columns] = A [rows, depth] · Bᵀ (B bf16 [columns, depth], K-major) as a one-group grouped GEMM, whose
-    /// offsets (two int32 each at `offsets`, `tileOffsets`) are set here on the device: fp32 out (`sy_gemm_f32`), or
+    /// offsets (two int32 each at `offsets`, `tileOffsets`) are set here on the device unless `setsOffsets` is false:
+    /// fp32 out (`sy_gemm_f32`), or
     /// bf16 with `bf16` (the bf16 GEMM at the width of `columns`, no row scale). `range` (bf16 only): just those of
     /// the columns, out [rows, range.count].
     private func enqueueOneGroup(
         a operandA: UInt64, rows: Int, b operandB: UInt64, columns allColumns: Int, range: Range<Int>? = nil, depth: Int,
-        offsets: UInt64, tileOffsets: UInt64, out: UInt64, bf16: Bool = false, stream: CUDAStream?
+        offsets: UInt64, tileOffsets: UInt64, setsOffsets: Bool = true, out: UInt64, bf16: Bool = false,
+        stream: CUDAStream?
     ) throws {
         precondition(range == nil || bf16, "a column range is for the bf16 GEMM")
         let range = range ?? 0..<allColumns
         let columns = range.count
         let firstRow = operandB + UInt64(range.lowerBound * depth * 2)  // B at the range's first row
         var a = KernelArguments()
-        a.append(Int32(rows)); a.append(Int32(GPUKernels.tileRows)); a.append(offsets); a.append(tileOffsets)
-        try singleGroup.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
+        if setsOffsets {
+            a.append(Int32(rows)); a.append(Int32(GPUKernels.tileRows)); a.append(offsets); a.append(tileOffsets)
+            try singleGroup.launch(grid: (1, 1, 1), block: (1, 1, 1), stream: stream, arguments: a)
+        }
         if bf16, routerInputGradientWarpSpecialized,
            bf16Choice.kernel(n: columns, k: depth, groups: 1, tmaWeights: tmaWeights) != .oneRole
         {

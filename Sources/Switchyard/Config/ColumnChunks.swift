@@ -13,8 +13,9 @@
 /// These replaced token chunks (v17, docs/kernel-notes.md): a token chunk cut every expert's last tile short once
 /// per chunk and read all of W1 and W2 again.
 public enum ColumnChunks {
-    /// Y is limited to this many bytes per chunk by default (1 GiB): every configuration of MOE.md then stays under
-    /// SonicMoE's activation memory.
+    /// Y is limited to this many bytes per chunk by default (1 GiB): the 30B and 120B configurations of MOE.md then
+    /// stay under SonicMoE's activation memory. 7B-n256 and the 1.4B shapes, one chunk each, stay above it
+    /// (`--chunk-columns 512` takes 7B-n256 under it; the 1.4B shapes' H and A alone are over it).
     public static let defaultYBytes = 1 << 30
 
     /// The unit chunks are cut in: 256 columns (the widest GEMM tile) when d allows it, else 128, else 64.

@@ -93,8 +93,6 @@ public enum Conformance {
         storage == .float32 ? 1e-5 : 1.5e-2
     }
 
-    /// `count` random cases covering every router, ragged and empty experts, all tokens on one expert, T = 1 and
-    /// large T. `maxTokens` caps T; `widths` are the allowed d and n (multiples of 64 for the GPU).
     /// The column chunk width `switchyard check` runs case `index` in on the GPU (nil: unchunked, one chunk of d):
     /// odd cases are chunked, in 256-column chunks where d ≥ 384 (the cooperative kernels at a column offset, and a
     /// narrower last chunk when d = 384), else in ⌈d/3⌉ rounded up to a multiple of 64.
@@ -103,6 +101,8 @@ public enum Conformance {
         return d >= 384 ? 256 : ((d + 2) / 3 + 63) / 64 * 64
     }
 
+    /// `count` random cases covering every router, ragged and empty experts, all tokens on one expert, T = 1 and
+    /// large T. `maxTokens` caps T; `widths` are the allowed d and n (multiples of 64 for the GPU).
     public static func randomCases(count: Int, seed: UInt64, maxTokens: Int = 65536, gpuShapes: Bool) -> [ConformanceCase] {
         var g = SeededGenerator(seed: seed)
         func pick<T>(_ values: [T]) -> T { values[Int(g.next() % UInt64(values.count))] }

@@ -13,7 +13,8 @@
 //   sy_route_scan     grid = E, block 256: exclusive scan of chunk_counts[e, :] in place; counts[e] = total.
 //   sy_route_offsets  grid = 1, block 32: offsets[E+1] and tile_offsets[E+1] (M tiles of `tile_m` rows).
 //   sy_route_scatter  grid = chunks, block 256: position of each assignment = offsets[e] + chunk base + rank;
-//                     writes gather_index (the token a / K), assignment_of_position and score_of_position (each skipped when null), position_of_assignment.
+//                     writes gather_index (the token a / K), assignment_of_position and score_of_position (each
+//                     skipped when null), position_of_assignment.
 // The order is stable (by assignment index within each expert), so the result is the same bytes on every run.
 // Experts < 0 in expert_index mean "dropped" and are skipped.
 #include "moe_common.cuh"
