@@ -81,6 +81,19 @@ SY_DEVICE void tma_load_2d(u32 dst, const SyTensorMap *map, int column, int row,
                ::"r"(dst), "l"((u64)map), "r"(column), "r"(row), "r"(bar) : "memory");
 }
 
+// L2 eviction policies for the copies' `.L2::cache_hint` forms (v20): evict_first for data the kernel writes and
+// never reads again, evict_last for data that many of its tiles read.
+SY_DEVICE u64 l2_evict_first_policy() {
+  u64 p;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
+  return p;
+}
+SY_DEVICE u64 l2_evict_last_policy() {
+  u64 p;
+  asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(p));
+  return p;
+}
+
 // Byte offset of 16-byte chunk `chunk` (0..7) of row `row` in a tile of 128-byte rows with the 128B swizzle:
 // the chunk index is XORed with the row's position in its 8-row group (what wgmma's SWIZZLE_128B expects).
 SY_DEVICE u32 swizzle128(u32 row, u32 chunk) { return row * 128u + ((chunk ^ (row & 7u)) << 4); }
