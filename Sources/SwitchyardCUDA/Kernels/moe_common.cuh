@@ -85,12 +85,12 @@ SY_DEVICE void tma_load_2d(u32 dst, const SyTensorMap *map, int column, int row,
 // never reads again, evict_last for data that many of its tiles read.
 SY_DEVICE u64 l2_evict_first_policy() {
   u64 p;
-  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
+  asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));  // pure: the compiler may hoist it
   return p;
 }
 SY_DEVICE u64 l2_evict_last_policy() {
   u64 p;
-  asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(p));
+  asm("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(p));
   return p;
 }
 
