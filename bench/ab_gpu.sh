@@ -10,7 +10,7 @@ mkdir -p "$out"
 export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 bins=()
 for b in "$@"; do bins+=("$("$(dirname "$0")/unpack_binary.sh" "$b")"); done
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,memory.total --format=csv | tee "$out/env.txt"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,memory.total,power.limit,uuid --format=csv | tee "$out/env.txt"
 args=(); for s in $shapes; do args+=(--shape "$s"); done
 for round in 1 2; do
   for b in "${bins[@]}"; do

@@ -5,7 +5,7 @@ set -uo pipefail
 bin=$1; baseline=$2; out=$3
 mkdir -p "$out"
 export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv | tee "$out/env.txt"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit,uuid --format=csv | tee "$out/env.txt"
 "$bin" devices >> "$out/env.txt" 2>&1
 "$bin" check --device cuda --cases "${CHECK_CASES:-30}" --seed "${CHECK_SEED:-$RANDOM}" 2>&1 | tee "$out/check.txt"
 "$bin" check --device cuda --backward --cases "${CHECK_CASES:-30}" --seed "${CHECK_SEED:-$RANDOM}" 2>&1 | tee -a "$out/check.txt"
