@@ -69,6 +69,7 @@ import Testing
         ("h200", "h200-fit-bd88d04.json", "2026-12-03-H200-final-bd88d04", 7.2),
         ("h200", "h200-fit-708ad9c.json", "2026-12-03-H200-final-0094d91/switchyard-fp32.json", 8.4),
         ("h200", "h200-fit-b691575.json", "2026-12-04-H200-v17-final-b691575/switchyard-fp32.json", 6.9),
+        ("h100", "h100-sxm-fit-abaf0e3.json", "2026-12-05-H100-abaf0e3/sweep/switchyard-fp32.json", 9.3),
     ])
     func committedFitsPredictTheirRuns(part: String, fitFile: String, results: String, worstPercent: Double) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")

@@ -61,7 +61,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Write the results as JSON to this file ('-' for stdout).") var json: String?
     @Option(help: "Hardware of the performance model whose prediction is printed beside each GPU measurement (default: the part the GPU's name says, h100 when it names none).")
     var hardware: String?
-    @Option(help: "JSON file of measured ceilings and calibration for the model (see docs/performance-model.md; default: the committed fit of the part, bench/hardware/h200-fit-b691575.json or h100-sxm-fit-890a99a.json, vendor defaults outside the repository).")
+    @Option(help: "JSON file of measured ceilings and calibration for the model (see docs/performance-model.md; default: the committed fit of the part, bench/hardware/h200-fit-b691575.json or h100-sxm-fit-abaf0e3.json, vendor defaults outside the repository).")
     var calibration: String?
 
     struct Row: Codable {

@@ -7,7 +7,7 @@ import SwitchyardModel
 /// committed for it (vendor defaults for parts without one).
 enum ModelCalibration {
     /// The committed fits (`docs/performance-model.md`) by part name, relative to the repository root.
-    static let fits = [Hardware.h100SXM.name: "bench/hardware/h100-sxm-fit-890a99a.json",
+    static let fits = [Hardware.h100SXM.name: "bench/hardware/h100-sxm-fit-abaf0e3.json",
                        Hardware.h200.name: "bench/hardware/h200-fit-b691575.json"]
 
     /// The part, its calibration, and the file the calibration came from (nil: the part's vendor defaults, when the
