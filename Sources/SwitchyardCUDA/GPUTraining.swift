@@ -25,6 +25,8 @@ public final class GPUTeacherStudent: @unchecked Sendable {
     public let schedule: LearningRateSchedule
     public let studentInit: StudentInit
     public let dataSeed: UInt64
+    /// The router's learning rate as a multiple of the others' (Wr's steps only).
+    public let routerLearningRateScale: Double
     /// Steps enqueued so far.
     public private(set) var steps = 0
     public let stream: CUDAStream
@@ -44,14 +46,17 @@ public final class GPUTeacherStudent: @unchecked Sendable {
     /// Builds the teacher and the student from seeded random bf16 weights made on the device (Wr, W1 scaled by
     /// d^-½, W2 by n^-½; score-correction biases start at zero), balances the teacher's bias for `calibrationSteps`
     /// and sets up the student from `studentInit` as ``TeacherStudent`` does (`sy_perturb_bf16`; the student takes
-    /// the teacher's bias unless independent), and allocates every buffer a step needs.
-    /// Throws ``SwitchyardError`` for a layer the GPU kernels do not cover, or one with aux or z losses.
+    /// the teacher's bias unless independent), and allocates every buffer a step needs. `routerLearningRateScale`
+    /// multiplies the learning rate of Wr alone.
+    /// Throws ``SwitchyardError`` for a layer the GPU kernels do not cover, one with aux or z losses, or a negative
+    /// or non-finite router scale.
     public init(
         kernels: GPUKernels, cache: KernelCache, config c: MoEConfig, tokens: Int, optimizer: AdamW,
         schedule: LearningRateSchedule = .constant, studentInit: StudentInit = .independent, calibrationSteps: Int = 0,
-        teacherSeed: UInt64 = 1, studentSeed: UInt64 = 2, dataSeed: UInt64 = 3
+        teacherSeed: UInt64 = 1, studentSeed: UInt64 = 2, dataSeed: UInt64 = 3, routerLearningRateScale: Double = 1
     ) throws {
         try GPUMoELayer.requireSupported(c)
+        try TeacherStudent.validate(routerLearningRateScale: routerLearningRateScale)
         guard tokens >= 1 else { throw SwitchyardError(.invalidConfiguration, "tokens must be ≥ 1, got \(tokens)") }
         guard c.router.auxLossCoefficient == 0, c.router.zLossCoefficient == 0 else {
             throw SwitchyardError(.unsupported, "GPU training has no aux or z loss; set both coefficients to 0")
@@ -64,6 +69,7 @@ public final class GPUTeacherStudent: @unchecked Sendable {
         self.schedule = schedule
         self.studentInit = studentInit
         self.dataSeed = dataSeed
+        self.routerLearningRateScale = routerLearningRateScale
         self.kernels = kernels
         let loaded = try OptimizerFunctions(context: context, cache: cache)
         functions = loaded
@@ -163,7 +169,9 @@ public final class GPUTeacherStudent: @unchecked Sendable {
         var optimizer = optimizer
         optimizer.learningRate *= multiplier
         let corrections = optimizer.biasCorrections(step: steps)
-        try masterRouter.update(gradient: gradients.router, bf16: routerBF16.address, optimizer: optimizer,
+        var routerOptimizer = optimizer
+        routerOptimizer.learningRate *= routerLearningRateScale
+        try masterRouter.update(gradient: gradients.router, bf16: routerBF16.address, optimizer: routerOptimizer,
                                 corrections: corrections, functions: functions, stream: stream)
         try masterW1.update(gradient: gradients.w1, bf16: student.w1Canonical.address, optimizer: optimizer,
                             corrections: corrections, functions: functions, stream: stream)
@@ -193,6 +201,16 @@ public final class GPUTeacherStudent: @unchecked Sendable {
     public func counts() throws -> [Int32] {
         try stream.synchronize()
         return try studentWorkspace.counts.download(Int32.self, count: config.experts)
+    }
+
+    /// The fraction of the student's assignments in the last step whose expert the teacher did not choose for that
+    /// token (``routingDisagreement(student:teacher:topK:)``); waits for the stream, copies 2·T·K integers.
+    public func misrouted() throws -> Double {
+        try stream.synchronize()
+        let count = tokens * config.topK
+        return routingDisagreement(student: try studentWorkspace.expertIndex.download(Int32.self, count: count),
+                                   teacher: try teacherWorkspace.expertIndex.download(Int32.self, count: count),
+                                   topK: config.topK)
     }
 }
 

@@ -186,4 +186,35 @@ struct TrainingTests {
             try TeacherStudent(config: config, tokens: 8, optimizer: optimizer, calibrationSteps: -1)
         }
     }
+
+    @Test("routing disagreement: hand cases (slot order, dropped slots, nothing shared)")
+    func routingDisagreementHandCases() {
+        // Two tokens, K 2. Token 0: the same set in another order; token 1: one of two experts differs.
+        #expect(routingDisagreement(student: [3, 1, 0, 2], teacher: [1, 3, 0, 5], topK: 2) == 0.25)
+        #expect(routingDisagreement(student: [3, 1, 0, 2], teacher: [3, 1, 0, 2], topK: 2) == 0)
+        #expect(routingDisagreement(student: [0, 1], teacher: [2, 3], topK: 2) == 1)
+        // A dropped student slot (−1) is no assignment; a dropped teacher slot matches nothing.
+        #expect(routingDisagreement(student: [0, -1], teacher: [0, 1], topK: 2) == 0)
+        #expect(routingDisagreement(student: [0, 1], teacher: [0, -1], topK: 2) == 0.5)
+        #expect(routingDisagreement(student: [], teacher: [], topK: 4) == 0)
+    }
+
+    @Test("the router's learning-rate scale: 0 freezes Wr while W1 and W2 train; a bad scale is an error")
+    func routerLearningRateScale() throws {
+        let config = try Self.tinyConfig(.sigmoidBias(groups: 1, topKGroups: 1, scaling: 1))
+        var run = try TeacherStudent(config: config, tokens: 64, optimizer: try AdamW(learningRate: 1e-2),
+                                     studentInit: .perturbed(sigma: 0.5), routerLearningRateScale: 0, threads: 1)
+        let router = run.student.router, w1 = run.student.w1
+        var last = try run.step()
+        for _ in 0..<4 { last = try run.step() }
+        #expect(run.student.router == router)
+        #expect(run.student.w1 != w1)
+        #expect(last.misrouted > 0 && last.misrouted < 1, "σ 0.5 on Wr re-routes some assignments: \(last.misrouted)")
+        for bad in [-1.0, .nan, .infinity] {
+            #expect(throws: SwitchyardError.self) {
+                try TeacherStudent(config: config, tokens: 8, optimizer: try AdamW(learningRate: 1e-3),
+                                   routerLearningRateScale: bad)
+            }
+        }
+    }
 }

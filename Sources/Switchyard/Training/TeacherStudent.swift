@@ -22,6 +22,8 @@ public struct TeacherStudent {
     public let schedule: LearningRateSchedule
     public let studentInit: StudentInit
     public let dataSeed: UInt64
+    /// The router's learning rate as a multiple of the others' (Wr's steps only; W1 and W2 take the optimizer's).
+    public let routerLearningRateScale: Double
     /// Steps taken so far.
     public private(set) var steps = 0
     private var moments: (router: AdamWMoments, w1: AdamWMoments, w2: AdamWMoments)
@@ -31,16 +33,18 @@ public struct TeacherStudent {
     /// for the sigmoid-bias router, balances the teacher's bias with `calibrationSteps` aux-loss-free updates on
     /// inputs of their own (so the teacher routes as a balanced trained layer does, and the student's balancing
     /// has a fixed point at the teacher). The student comes from `studentInit` (its random weights from
-    /// `studentSeed`); it starts with the teacher's bias, or zero when independent.
-    /// Throws ``SwitchyardError`` for a bad configuration, `tokens` < 1, or a configuration with shared experts
-    /// (their weights are not trained here).
+    /// `studentSeed`); it starts with the teacher's bias, or zero when independent. `routerLearningRateScale`
+    /// multiplies the learning rate of Wr alone.
+    /// Throws ``SwitchyardError`` for a bad configuration, `tokens` < 1, a negative or non-finite router scale, or
+    /// a configuration with shared experts (their weights are not trained here).
     public init(
         config: MoEConfig, tokens: Int, optimizer: AdamW, schedule: LearningRateSchedule = .constant,
         studentInit: StudentInit = .independent, calibrationSteps: Int = 0, teacherSeed: UInt64 = 1, studentSeed: UInt64 = 2,
-        dataSeed: UInt64 = 3, threads: Int? = nil
+        dataSeed: UInt64 = 3, routerLearningRateScale: Double = 1, threads: Int? = nil
     ) throws {
         try config.validate()
         guard tokens >= 1 else { throw SwitchyardError(.invalidConfiguration, "tokens must be ≥ 1, got \(tokens)") }
+        try Self.validate(routerLearningRateScale: routerLearningRateScale)
         guard calibrationSteps >= 0 else {
             throw SwitchyardError(.invalidConfiguration, "calibration steps must be ≥ 0, got \(calibrationSteps)")
         }
@@ -82,9 +86,17 @@ public struct TeacherStudent {
         self.schedule = schedule
         self.studentInit = studentInit
         self.dataSeed = dataSeed
+        self.routerLearningRateScale = routerLearningRateScale
         moments = (AdamWMoments(count: student.router.count), AdamWMoments(count: student.w1.count),
                    AdamWMoments(count: student.w2.count))
         self.backend = backend
+    }
+
+    /// Throws ``SwitchyardError`` unless `scale` is finite and ≥ 0.
+    public static func validate(routerLearningRateScale scale: Double) throws {
+        guard scale.isFinite, scale >= 0 else {
+            throw SwitchyardError(.invalidConfiguration, "the router's learning-rate scale must be finite and ≥ 0, got \(scale)")
+        }
     }
 
     /// The seed of calibration step `step` (from 0): inputs apart from the training inputs.
@@ -109,7 +121,10 @@ public struct TeacherStudent {
         let multiplier = schedule.multiplier(step: steps)
         var optimizer = optimizer
         optimizer.learningRate *= multiplier
-        optimizer.update(&student.router.scalars, gradient: gradients.router.scalars, moments: &moments.router, step: steps)
+        var routerOptimizer = optimizer
+        routerOptimizer.learningRate *= routerLearningRateScale
+        routerOptimizer.update(&student.router.scalars, gradient: gradients.router.scalars, moments: &moments.router,
+                               step: steps)
         optimizer.update(&student.w1.scalars, gradient: gradients.w1.scalars, moments: &moments.w1, step: steps)
         optimizer.update(&student.w2.scalars, gradient: gradients.w2.scalars, moments: &moments.w2, step: steps)
         let config = student.config
@@ -122,7 +137,10 @@ public struct TeacherStudent {
             try updateRouterBias(&student.routerBias, counts: forward.plan.counts, rate: rate)
             try updateRouterBias(&teacher.routerBias, counts: teacherForward.plan.counts, rate: rate)
         }
-        return TrainingStep(step: steps, loss: loss, counts: forward.plan.counts)
+        return TrainingStep(step: steps, loss: loss, counts: forward.plan.counts,
+                            misrouted: routingDisagreement(student: forward.plan.expertIndex,
+                                                           teacher: teacherForward.plan.expertIndex,
+                                                           topK: config.topK))
     }
 }
 
@@ -134,12 +152,34 @@ public struct TrainingStep: Sendable, Equatable {
     public var loss: Double
     /// Assignments per expert in the step's forward pass.
     public var counts: [Int32]
+    /// The fraction of the student's assignments whose expert the teacher did not choose for that token
+    /// (``routingDisagreement(student:teacher:topK:)``).
+    public var misrouted: Double
 
-    public init(step: Int, loss: Double, counts: [Int32]) {
+    public init(step: Int, loss: Double, counts: [Int32], misrouted: Double = 0) {
         self.step = step
         self.loss = loss
         self.counts = counts
+        self.misrouted = misrouted
     }
+}
+
+/// The fraction of `student`'s assignments (token t, expert e), over [T·K] expert indices in token order, whose
+/// expert is not among `teacher`'s K for the same token; dropped slots (−1) on either side are skipped. 0 when the
+/// two route every token to the same set of experts, in any slot order. The arrays must have the same length, a
+/// multiple of `topK` (a programmer error otherwise).
+public func routingDisagreement(student: [Int32], teacher: [Int32], topK: Int) -> Double {
+    precondition(topK >= 1 && student.count == teacher.count && student.count % topK == 0,
+                 "routingDisagreement: \(student.count) and \(teacher.count) indices, K = \(topK)")
+    var assignments = 0, different = 0
+    for t in 0..<(student.count / topK) {
+        let chosen = teacher[(t * topK)..<((t + 1) * topK)]
+        for e in student[(t * topK)..<((t + 1) * topK)] where e >= 0 {
+            assignments += 1
+            if !chosen.contains(e) { different += 1 }
+        }
+    }
+    return assignments == 0 ? 0 : Double(different) / Double(assignments)
 }
 
 /// L = mean of (output − target)² over every element (summed in Double) and its gradient 2(output − target)/count.

@@ -19,14 +19,17 @@ struct TrainCommand: AsyncParsableCommand {
             (O_student − O_teacher)², runs the student's backward pass and an AdamW step on Wr, W1 and W2 (fp32 master \
             weights; lr with linear warm-up and cosine decay), and for the sigmoid-bias router the aux-loss-free bias \
             update b_e += γ·sign(mean load − load_e) (γ on the same schedule; the teacher's bias is balanced the same \
-            way before training, and during training takes the same step from its own loads). On a GPU everything stays on the device; the default shape is 7B-n256. On the CPU \
-            the default is a small layer (T 4096, d 64, n 32, E 8, K 2). Prints step, loss, tokens/s and the largest \
-            and smallest expert load; --csv writes the same columns. See docs/training.md.
+            way before training, and during training takes the same step from its own loads). On a GPU everything stays on the device; the default shape is 7B-n256 with 196608 tokens a step (8 × its T: the \
+            loss's floor is routing noise, which falls with more tokens a step). On the CPU \
+            the default is a small layer (T 4096, d 64, n 32, E 8, K 2). Prints step, loss, tokens/s, the largest \
+            and smallest expert load, and the share of the student's assignments the teacher does not make \
+            (misrouted); --csv writes the same columns. See docs/training.md.
             """)
 
     @OptionGroup var devices: DeviceOptions
-    @Option(help: "A named configuration, e.g. 7B-n256 (the GPU default).") var shape: String?
-    @Option(help: "Tokens T per step (overrides the shape's T).") var tokens: Int?
+    @Option(help: "A named configuration, e.g. 7B-n256 (the GPU default, there with T 196608).") var shape: String?
+    @Option(help: "Tokens T per step (default: the shape's T; the GPU's default task takes 196608, 8 × 7B-n256's T).")
+    var tokens: Int?
     @Option(help: "Hidden size d (with --intermediate, --experts, --top-k: a custom shape).") var hidden: Int?
     @Option(help: "Expert intermediate size n.") var intermediate: Int?
     @Option(help: "Experts E.") var experts: Int?
@@ -48,8 +51,11 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "AdamW ε.") var eps: Double = 1e-8
     @Option(name: .customLong("bias-rate"), help: "Step γ of the aux-loss-free bias update (sigmoid-bias router).")
     var biasRate: Double = 1e-3
+    @Option(name: .customLong("router-lr-scale"),
+            help: "The router's (Wr's) learning rate as a multiple of --lr; W1 and W2 take --lr.")
+    var routerLRScale: Double = 1
     @Option(help: "Seed: the teacher uses it, the student seed + 1, the inputs seed + 2.") var seed: UInt64 = 1
-    @Option(help: "Write step,loss,tokens_per_s,load_max,load_min to this CSV file.") var csv: String?
+    @Option(help: "Write step,loss,tokens_per_s,load_max,load_min,misrouted to this CSV file.") var csv: String?
     @Option(name: .customLong("log-every"), help: "Log (and read the loss back) every N steps.") var logEvery: Int = 10
 
     enum ScheduleChoice: String, ExpressibleByArgument, CaseIterable {
@@ -82,22 +88,24 @@ struct TrainCommand: AsyncParsableCommand {
             run = try GPUTeacherStudent(kernels: gpu.kernels, cache: try KernelCache(), config: config,
                                         tokens: shape.tokens, optimizer: optimizer, schedule: lrSchedule,
                                         studentInit: studentInit, calibrationSteps: teacherBalanceSteps,
-                                        teacherSeed: seed,
-                                        studentSeed: seed &+ 1, dataSeed: seed &+ 2)
+                                        teacherSeed: seed, studentSeed: seed &+ 1, dataSeed: seed &+ 2,
+                                        routerLearningRateScale: routerLRScale)
         } else {
             run = CPUTrainingRun(try TeacherStudent(config: config, tokens: shape.tokens, optimizer: optimizer,
                                                     schedule: lrSchedule, studentInit: studentInit,
                                                     calibrationSteps: teacherBalanceSteps, teacherSeed: seed,
-                                                    studentSeed: seed &+ 1, dataSeed: seed &+ 2))
+                                                    studentSeed: seed &+ 1, dataSeed: seed &+ 2,
+                                                    routerLearningRateScale: routerLRScale))
         }
         print("train on \(backend.description): \(shape.name) T=\(shape.tokens) d=\(shape.hidden) n=\(shape.intermediate) "
               + "E=\(shape.experts) K=\(shape.topK), router \(router.rawValue), \(stepCount) steps, AdamW lr \(format(learningRate)) "
-              + "λ \(weightDecay) ε \(eps)")
+              + "λ \(weightDecay) ε \(eps)" + (routerLRScale == 1 ? "" : ", router lr ×\(routerLRScale)"))
         print("task: \(studentInit.task); lr \(schedule.rawValue) with \(warmupSteps) warm-up steps"
               + (teacherBalanceSteps > 0 && router == .sigmoidBias
                  ? "; teacher bias balanced for \(teacherBalanceSteps) steps, then balanced with the student's, "
                    + "γ \(biasRate) on the schedule" : ""))
-        print(pad("step", 8) + pad("loss", 14) + pad("tokens/s", 14) + pad("load max", 10) + "load min")
+        print(pad("step", 8) + pad("loss", 14) + pad("tokens/s", 14) + pad("load max", 10) + pad("load min", 10)
+              + "misrouted")
         let log = try train(run, steps: stepCount, tokens: shape.tokens)
         if let csv { try writeCSV(log.rows, to: csv) }
         let first = log.rows[0].loss, last = log.rows[log.rows.count - 1].loss
@@ -112,6 +120,8 @@ struct TrainCommand: AsyncParsableCommand {
         var tokensPerSecond: Double
         var loadMax: Int32
         var loadMin: Int32
+        /// The fraction of the student's assignments the teacher does not make.
+        var misrouted: Double
     }
 
     /// Runs the steps, logging step 1, every `logEvery`-th and the last; tokens/s counts since the previous log line.
@@ -123,23 +133,25 @@ struct TrainCommand: AsyncParsableCommand {
         for step in 1...steps {
             try run.step()
             guard step == 1 || step % logEvery == 0 || step == steps else { continue }
-            let loss = try run.loss(), counts = try run.counts()
+            let loss = try run.loss(), counts = try run.counts(), misrouted = try run.misrouted()
             let now = clock.now
             let rate = Double(tokens * (step - previous.step)) / seconds(now - previous.time)
             previous = (step, now)
             let row = Row(step: step, loss: loss, tokensPerSecond: rate, loadMax: counts.max() ?? 0,
-                          loadMin: counts.min() ?? 0)
+                          loadMin: counts.min() ?? 0, misrouted: misrouted)
             rows.append(row)
             print(pad("\(step)", 8) + pad(format(loss), 14) + pad(format(rate), 14) + pad("\(row.loadMax)", 10)
-                  + "\(row.loadMin)")
+                  + pad("\(row.loadMin)", 10) + fixed(100 * misrouted, 2) + "%")
             guard loss.isFinite else { throw ValidationError("the loss is \(loss) at step \(step); try a smaller --lr") }
         }
         return (rows, seconds(clock.now - start))
     }
 
     private func writeCSV(_ rows: [Row], to path: String) throws {
-        var text = "step,loss,tokens_per_s,load_max,load_min\n"
-        for row in rows { text += "\(row.step),\(row.loss),\(row.tokensPerSecond),\(row.loadMax),\(row.loadMin)\n" }
+        var text = "step,loss,tokens_per_s,load_max,load_min,misrouted\n"
+        for row in rows {
+            text += "\(row.step),\(row.loss),\(row.tokensPerSecond),\(row.loadMax),\(row.loadMin),\(row.misrouted)\n"
+        }
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         note("wrote \(rows.count) rows to \(path)")
     }
@@ -152,7 +164,11 @@ struct TrainCommand: AsyncParsableCommand {
         }
     }
 
-    /// The shape: custom sizes, a named shape, or the device's default (7B-n256 on a GPU, a small layer on the CPU).
+    /// Tokens per step of the GPU's default task (7B-n256's d, n, E and K): 8 of the shape's 24576-token batches.
+    static let gpuDefaultTokens = 196_608
+
+    /// The shape: custom sizes, a named shape, or the device's default (7B-n256 at T 196608 on a GPU, a small layer
+    /// on the CPU).
     private func selectedShape(gpu: Bool) throws -> NamedShape {
         var selected: NamedShape
         if let d = hidden, let n = intermediate, let e = experts, let k = topK {
@@ -164,6 +180,9 @@ struct TrainCommand: AsyncParsableCommand {
                 throw ValidationError("unknown shape '\(name)'; known: \(NamedShape.all.map(\.name).joined(separator: ", "))")
             }
             selected = named
+            // The GPU's default task: the recovery's floor is routing noise, which falls with more tokens per step
+            // (H100, 300 steps: ÷28 at the shape's 24576 tokens, ÷82 at 4×, ÷133 at 8×; docs/training.md).
+            if shape == nil { selected.tokens = Self.gpuDefaultTokens }
         } else {
             selected = NamedShape(name: "cpu-small", tokens: 4096, hidden: 64, intermediate: 32, experts: 8, topK: 2)
         }
@@ -180,6 +199,7 @@ protocol TrainingRun: AnyObject {
     func step() throws
     func loss() throws -> Double
     func counts() throws -> [Int32]
+    func misrouted() throws -> Double
 }
 
 extension GPUTeacherStudent: TrainingRun {}
@@ -198,6 +218,7 @@ final class CPUTrainingRun: TrainingRun {
     func step() throws { last = try trainer.step() }
     func loss() throws -> Double { last.loss }
     func counts() throws -> [Int32] { last.counts }
+    func misrouted() throws -> Double { last.misrouted }
 }
 
 private func seconds(_ duration: Duration) -> Double {
