@@ -1,4 +1,5 @@
 import Foundation
+import Switchyard
 /// The MoE kernels of one CUDA context, compiled by NVRTC (through the on-disk cache) and loaded.
 ///
 /// Compilation happens once per source/options/architecture/NVRTC version; every size is a run-time argument,
@@ -118,7 +119,7 @@ public final class GPUKernels: @unchecked Sendable {
     static let tileRows = 128
     static let tileColumns = 128
     /// Assignments per block of the metadata kernels (SY_CHUNK).
-    static let routeChunk = 256
+    static let routeChunk = ForwardWorkspaceLayout.routeChunk
     /// Largest E the top-K kernel holds in registers (32 lanes × SY_MAX_E_PER_LANE).
     public static let maxExperts = 512
 

@@ -450,34 +450,35 @@ public final class GPUWorkspace: @unchecked Sendable {
     public init(layer: GPUMoELayer, capacity: Int, chunkColumns requested: Int? = nil) throws {
         let c = layer.config
         let ctx = layer.kernels.context
-        let rows = max(capacity * c.topK, 1)
-        let chunks = (rows + GPUKernels.routeChunk - 1) / GPUKernels.routeChunk
         self.capacity = capacity
         chunkColumns = ColumnChunks.columns(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
         columnChunks = ColumnChunks.ranges(hidden: c.hidden, columns: chunkColumns)
+        // The sizes come from ForwardWorkspaceLayout, which memory budgets (ColumnChunks) are planned with.
+        let layout = ForwardWorkspaceLayout(hidden: c.hidden, intermediate: c.intermediate, experts: c.experts,
+                                            topK: c.topK, capacity: capacity, chunkColumns: chunkColumns)
         var total = 0
         func allocate(_ bytes: Int) throws -> DeviceBuffer {
             total += max(bytes, 1)
             return try ctx.allocate(bytes: max(bytes, 1))
         }
-        logits = try allocate(max(capacity, 1) * c.experts * 4)
-        expertIndex = try allocate(rows * 4)
-        scores = try allocate(rows * 4)
-        chunkCounts = try allocate(chunks * c.experts * 4)
-        localRank = try allocate(rows * 4)
-        counts = try allocate(c.experts * 4)
-        offsets = try allocate((c.experts + 1) * 4)
-        tileOffsets = try allocate((c.experts + 1) * 4)
-        gatherIndex = try allocate(rows * 4)
-        assignmentOfPosition = try allocate(rows * 4)
-        scoreOfPosition = try allocate(rows * 4)
-        positionOfAssignment = try allocate(rows * 4)
-        singleOffsets = try allocate(8)
-        singleTileOffsets = try allocate(8)
-        hidden = try allocate(rows * 2 * c.intermediate * 2)
-        activation = try allocate(rows * c.intermediate * 2)
-        expertOutput = try allocate(rows * chunkColumns * 2)
-        output = try allocate(max(capacity, 1) * c.hidden * 2)
+        logits = try allocate(layout.logits)
+        expertIndex = try allocate(layout.expertIndex)
+        scores = try allocate(layout.scores)
+        chunkCounts = try allocate(layout.chunkCounts)
+        localRank = try allocate(layout.localRank)
+        counts = try allocate(layout.counts)
+        offsets = try allocate(layout.offsets)
+        tileOffsets = try allocate(layout.tileOffsets)
+        gatherIndex = try allocate(layout.gatherIndex)
+        assignmentOfPosition = try allocate(layout.assignmentOfPosition)
+        scoreOfPosition = try allocate(layout.scoreOfPosition)
+        positionOfAssignment = try allocate(layout.positionOfAssignment)
+        singleOffsets = try allocate(layout.singleOffsets)
+        singleTileOffsets = try allocate(layout.singleTileOffsets)
+        hidden = try allocate(layout.hidden)
+        activation = try allocate(layout.activation)
+        expertOutput = try allocate(layout.expertOutput)
+        output = try allocate(layout.output)
         byteCount = total
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Switchyard
 
@@ -32,5 +33,69 @@ struct ColumnChunksTests {
         #expect(ColumnChunks.columns(topK: 2, hidden: 512, capacity: 1000, requested: 0) == 64)
         #expect(ColumnChunks.columns(topK: 2, hidden: 64, capacity: 0) == 64)
         #expect(ColumnChunks.ranges(hidden: 320, columns: 128) == [0..<128, 128..<256, 256..<320])
+    }
+
+    /// What the GPU workspace allocated in measured runs (bench's JSON: activationGiB = bytes / 2³⁰, with the chunk
+    /// width it ran), against the layout's total: the H100 sweep of abaf0e3 (12 shapes, default chunks) and 7B-n256
+    /// in chunks of 512.
+    @Test("the forward workspace layout reproduces the GPU runs' activation memory to the byte")
+    func layoutMatchesMeasuredRuns() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
+        let folder = "bench/results/2026-12-05-H100-abaf0e3"
+        var checked = 0
+        for file in ["sweep/switchyard-fp32.json", "ab/7b-cc512.json"] {
+            let data = try Data(contentsOf: root.appendingPathComponent("\(folder)/\(file)"))
+            let rows = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+            for row in rows {
+                let int = { (key: String) throws -> Int in try #require(row[key] as? Int, "\(key) in \(file)") }
+                let layout = ForwardWorkspaceLayout(
+                    hidden: try int("hidden"), intermediate: try int("intermediate"), experts: try int("experts"),
+                    topK: try int("topK"), capacity: try int("tokens"), chunkColumns: try int("chunkColumns"))
+                let measured = try #require(row["activationGiB"] as? Double) * Double(1 << 30)
+                #expect(Double(layout.total) == measured.rounded(), "\(row["config"] ?? "?") in \(file)")
+                checked += 1
+            }
+        }
+        #expect(checked == 13)
+    }
+
+    @Test("an activation budget: the widest equal chunks that fit, and a clear error below the least")
+    func activationBudget() throws {
+        let gib = 1 << 30
+        // 7B-n256 (T 24576): 0.93 GiB in one chunk; under SonicMoE's 0.61 GiB the budget picks three chunks of 512.
+        func bytes(_ columns: Int) -> Int {
+            ForwardWorkspaceLayout(hidden: 1536, intermediate: 256, experts: 128, topK: 8, capacity: 24576,
+                                   chunkColumns: columns).total
+        }
+        #expect(try ColumnChunks.columns(hidden: 1536, intermediate: 256, experts: 128, topK: 8, capacity: 24576,
+                                         activationBudget: gib) == 1536)
+        let fit = try ColumnChunks.columns(hidden: 1536, intermediate: 256, experts: 128, topK: 8, capacity: 24576,
+                                           activationBudget: Int(0.61 * Double(gib)))
+        // In whole granules of 256: 512 fits (0.556 GiB), 768 (0.650) does not.
+        #expect(bytes(512) <= Int(0.61 * Double(gib)) && bytes(768) > Int(0.61 * Double(gib)))
+        #expect(fit == 512)
+        // Every budget between the least and the whole: the pick fits, in whole granules (or 64-column steps below
+        // one), in as many chunks as the widest fitting width gives.
+        for budget in stride(from: bytes(64), through: bytes(1536), by: 37 << 20) {
+            let columns = try ColumnChunks.columns(hidden: 1536, intermediate: 256, experts: 128, topK: 8,
+                                                   capacity: 24576, activationBudget: budget)
+            #expect(bytes(columns) <= budget)
+            #expect(columns % 256 == 0 || (columns < 256 && columns % 64 == 0), "\(columns)")
+            let candidates = [1536, 1280, 1024, 768, 512, 256, 192, 128, 64]
+            let widest = candidates.first { bytes($0) <= budget }!
+            #expect((1536 + columns - 1) / columns == (1536 + widest - 1) / widest)
+        }
+        // 1.4B-n256 (T 40960): H, A, O and the routing buffers alone are over SonicMoE's 0.57 GiB.
+        #expect(throws: SwitchyardError.self) {
+            try ColumnChunks.columns(hidden: 768, intermediate: 256, experts: 128, topK: 8, capacity: 40960,
+                                     activationBudget: Int(0.57 * Double(gib)))
+        }
+        do {
+            _ = try ColumnChunks.columns(hidden: 768, intermediate: 256, experts: 128, topK: 8, capacity: 40960,
+                                         activationBudget: gib / 4)
+            Issue.record("a quarter GiB cannot hold 1.4B-n256's forward")
+        } catch let error as SwitchyardError {
+            #expect("\(error)".contains("0.250 GiB is below the 0.595 GiB"), "\(error)")
+        }
     }
 }

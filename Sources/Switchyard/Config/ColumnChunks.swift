@@ -44,3 +44,93 @@ public enum ColumnChunks {
         return stride(from: 0, to: hidden, by: width).map { $0..<min($0 + width, hidden) }
     }
 }
+
+/// The GPU forward workspace's buffers for up to `capacity` tokens, in bytes: what `GPUWorkspace` allocates, one
+/// buffer each, and so MOE.md's peak activation memory of the forward pass (`switchyard bench`'s "act GiB"). The
+/// largest are H [rows, 2n] (kept for backward), A [rows, n] and Y [rows, chunkColumns] (bf16, rows = capacity·K).
+///
+/// ```swift
+/// let layout = ForwardWorkspaceLayout(hidden: 1536, intermediate: 256, experts: 128, topK: 8, capacity: 24576,
+///                                     chunkColumns: 512)
+/// layout.total   // ≈ 0.56 GiB (7B-n256 in three chunks)
+/// ```
+public struct ForwardWorkspaceLayout: Sendable, Equatable {
+    /// Assignments handled by one block of the routing kernels (their per-chunk counts are kept).
+    public static let routeChunk = 256
+
+    public let logits, expertIndex, scores, chunkCounts, localRank, counts, offsets, tileOffsets: Int
+    public let gatherIndex, assignmentOfPosition, scoreOfPosition, positionOfAssignment: Int
+    public let singleOffsets, singleTileOffsets: Int
+    public let hidden, activation, expertOutput, output: Int
+
+    public init(hidden d: Int, intermediate n: Int, experts E: Int, topK K: Int, capacity: Int, chunkColumns: Int) {
+        let rows = max(capacity * K, 1)
+        let chunks = (rows + Self.routeChunk - 1) / Self.routeChunk
+        logits = max(capacity, 1) * E * 4
+        expertIndex = rows * 4
+        scores = rows * 4
+        chunkCounts = chunks * E * 4
+        localRank = rows * 4
+        counts = E * 4
+        offsets = (E + 1) * 4
+        tileOffsets = (E + 1) * 4
+        gatherIndex = rows * 4
+        assignmentOfPosition = rows * 4
+        scoreOfPosition = rows * 4
+        positionOfAssignment = rows * 4
+        singleOffsets = 8
+        singleTileOffsets = 8
+        hidden = rows * 2 * n * 2
+        activation = rows * n * 2
+        expertOutput = rows * chunkColumns * 2
+        output = max(capacity, 1) * d * 2
+    }
+
+    /// Every buffer's bytes, in allocation order.
+    public var buffers: [Int] {
+        let routing: [Int] = [logits, expertIndex, scores, chunkCounts, localRank, counts, offsets, tileOffsets]
+        let plan: [Int] = [gatherIndex, assignmentOfPosition, scoreOfPosition, positionOfAssignment, singleOffsets,
+                           singleTileOffsets]
+        let activations: [Int] = [hidden, activation, expertOutput, output]
+        return routing + plan + activations
+    }
+
+    /// Bytes in all (a buffer of 0 bytes is allocated as 1).
+    public var total: Int { buffers.reduce(0) { $0 + max($1, 1) } }
+}
+
+extension ColumnChunks {
+    /// `bytes` in GiB with three decimals, e.g. "0.595" (no Foundation in this module).
+    static func gibibytes(_ bytes: Int) -> String {
+        let thousandths = (Double(bytes) / Double(1 << 30) * 1000).rounded()
+        let whole = Int(thousandths) / 1000, fraction = Int(thousandths) % 1000
+        let digits = String(fraction)
+        return "\(whole)." + String(repeating: "0", count: 3 - digits.count) + digits
+    }
+
+    /// The widest column chunks whose forward workspace (``ForwardWorkspaceLayout``) takes at most `budget` bytes:
+    /// whole granules (``granule(hidden:)``: 256 columns where d allows, so the chunks' GEMMs keep their widest
+    /// tiles), or multiples of 64 below one granule; then made as equal as that unit allows over the same number of
+    /// chunks. Throws ``SwitchyardError`` when even 64 columns do not fit, naming the least the shape needs (H, A, O
+    /// and the routing buffers do not shrink with chunks).
+    public static func columns(
+        hidden d: Int, intermediate n: Int, experts E: Int, topK K: Int, capacity: Int, activationBudget budget: Int
+    ) throws -> Int {
+        func bytes(_ columns: Int) -> Int {
+            ForwardWorkspaceLayout(hidden: d, intermediate: n, experts: E, topK: K, capacity: capacity,
+                                   chunkColumns: min(columns, d)).total
+        }
+        let g = granule(hidden: d)
+        let candidates = Array(stride(from: (d + g - 1) / g * g, through: g, by: -g))
+            + Array(stride(from: g - 64, through: 64, by: -64))
+        guard let fit = candidates.first(where: { bytes($0) <= budget }) else {
+            let asked = Self.gibibytes(budget), least = Self.gibibytes(bytes(64))
+            let message = "an activation budget of \(asked) GiB is below the \(least) GiB this shape needs with chunks "
+                + "of 64 columns (H, A, O and the routing buffers do not shrink with chunks)"
+            throw SwitchyardError(.invalidConfiguration, message)
+        }
+        let unit = fit >= g ? g : 64
+        let chunks = (d + fit - 1) / fit
+        return min(d, ((d + chunks - 1) / chunks + unit - 1) / unit * unit)
+    }
+}

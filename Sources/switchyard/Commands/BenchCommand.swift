@@ -39,6 +39,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("chunk-columns"),
             help: "GPU: columns of d per chunk of the down-projection/combine and dX, a multiple of 64 (default: the fewest chunks with Y ≤ 1 GiB each); smaller saves activation memory and costs some speed.")
     var chunkColumns: Int?
+    @Option(name: .customLong("activation-budget"),
+            help: "GPU: the forward's activation memory allowed, in GiB (the \"act GiB\" column): each shape runs in the widest column chunks that fit (instead of --chunk-columns); an error names the least a shape needs.")
+    var activationBudget: Double?
     @Option(name: .customLong("weight-gradients"),
             help: """
                 GPU, with --backward: the dtype of dW1 and dW2, fp32 (for fp32 master weights) or bf16 (what PyTorch \
@@ -118,6 +121,10 @@ struct BenchCommand: AsyncParsableCommand {
         if let c = chunkColumns, c < 64 || c % 64 != 0 {
             throw ValidationError("--chunk-columns must be a positive multiple of 64")
         }
+        if let budget = activationBudget {
+            guard chunkColumns == nil else { throw ValidationError("give --chunk-columns or --activation-budget, not both") }
+            guard budget.isFinite, budget > 0 else { throw ValidationError("--activation-budget must be a positive number of GiB") }
+        }
         let backend = try makeBackend(devices.device)
         var rows: [Row] = []
         if let gpu = backend as? GPUBackend {
@@ -184,6 +191,13 @@ struct BenchCommand: AsyncParsableCommand {
         let kernels = gpu.kernels
         let context = kernels.context
         let T = shape.tokens, d = shape.hidden, n = shape.intermediate, E = shape.experts
+        var chunkColumns = chunkColumns
+        if let budget = activationBudget {
+            let columns = try ColumnChunks.columns(hidden: d, intermediate: n, experts: E, topK: shape.topK, capacity: T,
+                                                   activationBudget: Int(budget * Double(1 << 30)))
+            note("\(shape.name): column chunks of \(columns) for an activation budget of \(budget) GiB")
+            chunkColumns = columns
+        }
         // Weights and X in the canonical layout, made on the device (seeded), then packed.
         let router = try context.allocate(bytes: d * E * 2)
         let w1 = try context.allocate(bytes: E * d * 2 * n * 2)
