@@ -51,6 +51,10 @@ public final class GPUKernels: @unchecked Sendable {
     /// `SWITCHYARD_BF16_EPILOGUE=serial` is set (``overlappedEpilogue``).
     let gemmBF16CooperativeMCStoreTMAA: CUDAFunction
     let gemmBF16CooperativeMCStoreTMAAOverlap: CUDAFunction
+    /// The multicast kernel with TMA stores whose A is SwiGLU(H), computed by its producer as it loads H
+    /// (`sy_gemm_bf16_coop_mc_ts_ah`): the down-projection of a workspace that keeps no A
+    /// (``GPUWorkspace/keepsActivation``; experimental, not yet run on a GPU).
+    let gemmBF16CooperativeMCStoreAH: CUDAFunction
     let overlappedEpilogue: Bool
     /// At most this many blocks in the persistent grids of the layer's grouped GEMMs (up- and down-projection, dH,
     /// dX rows) and of the weight-gradient GEMMs; nil: one per SM. `switchyard check` caps it in some cases, so that
@@ -178,6 +182,7 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16CooperativeMCStore = try warpSpecialized("sy_gemm_bf16_coop_mc_ts")
         gemmBF16CooperativeMCStoreTMAA = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta")
         gemmBF16CooperativeMCStoreTMAAOverlap = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta_ov")
+        gemmBF16CooperativeMCStoreAH = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ah")
         overlappedEpilogue = ProcessInfo.processInfo.environment["SWITCHYARD_BF16_EPILOGUE"] != "serial"
         gemmDSwiGLUWS = try warpSpecialized("sy_gemm_dswiglu_ws")
         dHiddenWarpSpecialized = ProcessInfo.processInfo.environment["SWITCHYARD_DH_KERNEL"] != "onerole"
@@ -284,12 +289,37 @@ public final class GPUKernels: @unchecked Sendable {
     /// that stores by TMA). `input`: A's address and rows, for the kernel that loads A by TMA: given only where A's
     /// boxes of 128 rows may run past the last position and every launch's gather is affine inside each group
     /// (no gather, in the layer; see `sy_gemm_bf16_coop_mc_ts_ta`). nil: A by cp.async.
+    ///
+    /// `activationFromHidden`: A is SwiGLU(H) of an H [rows, 2k] passed in its place, computed as it is loaded
+    /// (`sy_gemm_bf16_coop_mc_ts_ah`); needs the multicast kernel's shapes (n % 256 == 0, groups ≤ 256, B by TMA) and
+    /// throws ``SwitchyardError`` for others.
     func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int, columns: Range<Int>? = nil,
-                  output: (address: UInt64, rows: Int), input: (address: UInt64, rows: Int)? = nil) throws -> GroupedGEMM
+                  output: (address: UInt64, rows: Int), input: (address: UInt64, rows: Int)? = nil,
+                  activationFromHidden: Bool = false) throws -> GroupedGEMM
     {
         let function: CUDAFunction, box: Int
         var clusterSize = 1
         let range = columns ?? 0..<n
+        if activationFromHidden {
+            let kernel = BF16GEMMChoice.automatic.kernel(n: range.count, k: k, groups: groups, tmaWeights: tmaWeights)
+            guard kernel == .cooperativeMulticastStoreTMAA else {
+                throw SwitchyardError(
+                    .unsupported,
+                    "a forward that keeps no A needs column chunks of a multiple of 256, at most "
+                        + "\(GPUKernels.multicastMaxGroups) experts and weights by TMA; got \(range.count) columns, \(groups) experts")
+            }
+            var gemm = GroupedGEMM(function: gemmBF16CooperativeMCStoreAH,
+                                   sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
+                                   threads: GPUKernels.warpSpecializedThreads,
+                                   map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: 128,
+                                                      firstRow: range.lowerBound))
+            gemm.clusterSize = 2
+            gemm.maxClusters = multicastClusters.tmaStores
+            gemm.outputMap = try TensorMap.tiled2D(
+                context: context, address: output.address, dtype: .bf16, rows: output.rows, columns: range.count,
+                rowStrideBytes: range.count * 2, boxRows: 64, boxColumns: 64, swizzle128B: true)
+            return gemm
+        }
         let kernel = bf16Choice.kernel(n: range.count, k: k, groups: groups, tmaWeights: tmaWeights)
             .loadingA(byTMA: input != nil)
         switch kernel {

@@ -187,7 +187,8 @@ public final class GPUMoELayer: @unchecked Sendable {
 
         var a = KernelArguments()
         a.append(input); a.append(w.gatherIndex); a.append(w1); a.append(Int32(2 * n)); a.append(Int32(d))
-        a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden); a.append(w.activation)
+        a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.hidden)
+        if w.keepsActivation { a.append(w.activation) } else { a.append(UInt64(0)) }  // 0: the epilogue writes no A
         let up = try kernels.groupedGEMM(kernels.gemmUpSwiGLU, kernels.gemmUpSwiGLUTMA, width: upWidth,
                                          weights: w1.address, groups: E, n: 2 * n, k: d)
         try up.launch(blocks: sms, stream: stream, arguments: a)
@@ -196,11 +197,14 @@ public final class GPUMoELayer: @unchecked Sendable {
         // each row: every chunk's GEMM runs over the whole plan (each expert's rows in full, A by position, no
         // gather), and its combine writes the chunk's columns of O.
         for columns in w.columnChunks {
+            // A workspace without A: the down-projection computes A = SwiGLU(H) as it loads H (the same bits).
             let down = try kernels.bf16GEMM(weights: w2.address, groups: E, n: d, k: n, columns: columns,
                                             output: (w.expertOutput.address, tokens * K),
-                                            input: (w.activation.address, tokens * K))
+                                            input: w.keepsActivation ? (w.activation.address, tokens * K) : nil,
+                                            activationFromHidden: !w.keepsActivation)
             a = KernelArguments()
-            a.append(w.activation); a.append(UInt64(0)); a.append(w2.address + UInt64(columns.lowerBound * n * 2))
+            a.append(w.keepsActivation ? w.activation : w.hidden); a.append(UInt64(0))
+            a.append(w2.address + UInt64(columns.lowerBound * n * 2))
             a.append(Int32(columns.count)); a.append(Int32(n))
             a.append(w.offsets); a.append(w.tileOffsets); a.append(Int32(E)); a.append(w.expertOutput)
             a.append(UInt64(0)); a.append(Int32(d))
@@ -432,6 +436,8 @@ public final class GPUWorkspace: @unchecked Sendable {
     public let chunkColumns: Int
     /// The column ranges of d the passes run in, ascending.
     public let columnChunks: [Range<Int>]
+    /// Whether the forward pass writes A [rows, n]; false: the down-projection computes it from H.
+    public let keepsActivation: Bool
     let logits, expertIndex, scores, chunkCounts, localRank, counts, offsets, tileOffsets: DeviceBuffer
     let gatherIndex, assignmentOfPosition, scoreOfPosition, positionOfAssignment: DeviceBuffer
     let singleOffsets, singleTileOffsets: DeviceBuffer
@@ -447,15 +453,27 @@ public final class GPUWorkspace: @unchecked Sendable {
 
     /// - Parameter chunkColumns: columns of d per chunk of Y (nil: ``ColumnChunks``' default, ≤ 1 GiB of Y; else
     ///   rounded up to a multiple of 64).
-    public init(layer: GPUMoELayer, capacity: Int, chunkColumns requested: Int? = nil) throws {
+    /// - Parameter keepsActivation: false: no A buffer; the up-projection writes H only and the down-projection
+    ///   computes A from H as it loads it (experimental, not yet run on a GPU). It needs column chunks of a multiple
+    ///   of 256, at most 256 experts and weights by TMA; the forward pass throws ``SwitchyardError`` otherwise.
+    ///   nil: true, unless `SWITCHYARD_A_FROM_H=1` is set and the shape allows it.
+    public init(layer: GPUMoELayer, capacity: Int, chunkColumns requested: Int? = nil,
+                keepsActivation keeps: Bool? = nil) throws {
         let c = layer.config
         let ctx = layer.kernels.context
         self.capacity = capacity
         chunkColumns = ColumnChunks.columns(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
         columnChunks = ColumnChunks.ranges(hidden: c.hidden, columns: chunkColumns)
+        let allowed = columnChunks.allSatisfy {
+            BF16GEMMChoice.automatic.kernel(n: $0.count, k: c.intermediate, groups: c.experts,
+                                            tmaWeights: layer.kernels.tmaWeights) == .cooperativeMulticastStoreTMAA
+        }
+        let asked = ProcessInfo.processInfo.environment["SWITCHYARD_A_FROM_H"] == "1"
+        keepsActivation = keeps ?? !(asked && allowed)
         // The sizes come from ForwardWorkspaceLayout, which memory budgets (ColumnChunks) are planned with.
         let layout = ForwardWorkspaceLayout(hidden: c.hidden, intermediate: c.intermediate, experts: c.experts,
-                                            topK: c.topK, capacity: capacity, chunkColumns: chunkColumns)
+                                            topK: c.topK, capacity: capacity, chunkColumns: chunkColumns,
+                                            keepsActivation: keepsActivation)
         var total = 0
         func allocate(_ bytes: Int) throws -> DeviceBuffer {
             total += max(bytes, 1)

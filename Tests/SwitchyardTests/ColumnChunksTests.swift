@@ -59,6 +59,17 @@ struct ColumnChunksTests {
         #expect(checked == 13)
     }
 
+    @Test("a forward that keeps no A: the layout drops exactly A's rows·n bf16; 1.4B-n256 then fits SonicMoE's 0.57 GiB")
+    func layoutWithoutActivation() {
+        let kept = ForwardWorkspaceLayout(hidden: 768, intermediate: 256, experts: 128, topK: 8, capacity: 40960,
+                                          chunkColumns: 256)
+        let dropped = ForwardWorkspaceLayout(hidden: 768, intermediate: 256, experts: 128, topK: 8, capacity: 40960,
+                                             chunkColumns: 256, keepsActivation: false)
+        #expect(kept.total - dropped.total == 40960 * 8 * 256 * 2 - 1)  // (an empty buffer is allocated as 1 byte)
+        #expect(Double(dropped.total) < 0.57 * Double(1 << 30))
+        #expect(Double(kept.total) > 0.57 * Double(1 << 30))
+    }
+
     @Test("an activation budget: the widest equal chunks that fit, and a clear error below the least")
     func activationBudget() throws {
         let gib = 1 << 30

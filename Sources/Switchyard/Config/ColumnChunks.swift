@@ -63,7 +63,11 @@ public struct ForwardWorkspaceLayout: Sendable, Equatable {
     public let singleOffsets, singleTileOffsets: Int
     public let hidden, activation, expertOutput, output: Int
 
-    public init(hidden d: Int, intermediate n: Int, experts E: Int, topK K: Int, capacity: Int, chunkColumns: Int) {
+    /// `keepsActivation` false: no A (a forward whose down-projection computes A from H as it loads it).
+    public init(
+        hidden d: Int, intermediate n: Int, experts E: Int, topK K: Int, capacity: Int, chunkColumns: Int,
+        keepsActivation: Bool = true
+    ) {
         let rows = max(capacity * K, 1)
         let chunks = (rows + Self.routeChunk - 1) / Self.routeChunk
         logits = max(capacity, 1) * E * 4
@@ -81,7 +85,7 @@ public struct ForwardWorkspaceLayout: Sendable, Equatable {
         singleOffsets = 8
         singleTileOffsets = 8
         hidden = rows * 2 * n * 2
-        activation = rows * n * 2
+        activation = keepsActivation ? rows * n * 2 : 0
         expertOutput = rows * chunkColumns * 2
         output = max(capacity, 1) * d * 2
     }

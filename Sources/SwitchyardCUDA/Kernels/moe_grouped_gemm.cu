@@ -241,7 +241,7 @@ SY_DEVICE void grouped_gemm(const bf16_t *__restrict__ a, long long lda, const i
         const int idx = i * 128 + t;
         const int sub = idx / (64 * CHUNKS), r = (idx / CHUNKS) % 64, c = idx % CHUNKS;
         const int row = tc.row_begin + warpgroup * 64 + r;
-        if (row < tc.row_end) {
+        if (row < tc.row_end && (sub < 2 || act != nullptr)) {  // act null: the forward keeps no A (AH)
           uint4 v;
           asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
                        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
@@ -593,15 +593,34 @@ template <int H, int N> SY_DEVICE void fence_accumulators(float (&acc)[H][N]) {
 // tile's rows row0 + 16 i (i < 8), from row gather[r] (r itself without a gather) of `a` [·, K]. Rows past the
 // tile's group copy 0 bytes (zero-filled).
 SY_DEVICE void producer_a_rows(const bf16_t *__restrict__ a, const int *__restrict__ gather, int K, const TileCoord &tc,
-                               int row0, int chunk, const bf16_t *(&src)[8], u32 (&bytes)[8]) {
+                               int row0, int chunk, const bf16_t *(&src)[8], u32 (&bytes)[8], int row_stride = 0) {
+  const long long stride = row_stride > 0 ? row_stride : K;
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
     const int r = tc.row_begin + row0 + 16 * i;
     const bool valid = r < tc.row_end;
     const long long src_row = valid ? (gather ? (long long)gather[r] : (long long)r) : 0;
-    src[i] = a + src_row * K + chunk * 8;
+    src[i] = a + src_row * stride + chunk * 8;
     bytes[i] = valid ? 16u : 0u;
   }
+}
+
+// AH (the multicast kernel with TMA stores, A by the producer threads; experimental, SWITCHYARD_A_FROM_H): the
+// GEMM's A is SwiGLU(H) = silu(g)·u, computed while it is loaded, so the forward pass keeps no A. `a` is H [rows, 2K]
+// (gate columns 0 ..< K, up K ..< 2K); each producer thread loads its 16-byte chunks of g and u, and writes
+// silu(g)·u, rounded to bf16, into the stage where the cp.async copy of A would have gone: the same expression on
+// the same bf16 g and u as the up-projection's epilogue (EPI_SWIGLU), so the same A bits. Rows past the group's end
+// get zeros.
+SY_DEVICE u32 swiglu_pair(u32 g, u32 u) {
+  const float g0 = __uint_as_float(g << 16), g1 = __uint_as_float(g & 0xffff0000u);
+  const float u0 = __uint_as_float(u << 16), u1 = __uint_as_float(u & 0xffff0000u);
+  return pack_bf16x2(g0 * sigmoidf_(g0) * u0, g1 * sigmoidf_(g1) * u1);
+}
+SY_DEVICE uint4 ld_global_nc_v4(const bf16_t *p) {
+  uint4 v;
+  asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
 }
 
 // OV (the multicast kernel with TMA stores and A by TMA only): the overlapped epilogue. The consumers run on 232
@@ -612,7 +631,7 @@ SY_DEVICE void producer_a_rows(const bf16_t *__restrict__ a, const int *__restri
 SY_DEVICE void setmaxnreg_dec_40() { asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory"); }
 SY_DEVICE void setmaxnreg_inc_232() { asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory"); }
 
-template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false, bool OV = false>
+template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false, bool OV = false, bool AH = false>
 SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict__ gather, int N, int K,
                             const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
                             bf16_t *__restrict__ c, const float *__restrict__ row_scale, int b_group_rows,
@@ -622,6 +641,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
   static_assert(!(PINGPONG && TS), "TMA stores are for the cooperative kernel");
   static_assert(!TA || (MC && TS), "A by TMA is for the multicast kernel with TMA stores");
   static_assert(!OV || TA, "the overlapped epilogue is for the multicast kernel with TMA stores and A by TMA");
+  static_assert(!AH || (MC && TS && !TA), "A from H is for the multicast kernel with TMA stores, A by the producer");
   using Shape = WsShape<PINGPONG>;
   constexpr int BN = Shape::bn, STAGES = Shape::stages, STAGE_BYTES = Shape::stage_bytes;
   extern __shared__ unsigned char smem_raw_ws[];
@@ -726,7 +746,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
       const TileCoord tc = tile_of(item);
       const bf16_t *src[8];
       u32 bytes[8];
-      producer_a_rows(a, gather, K, tc, row0, chunk, src, bytes);
+      producer_a_rows(a, gather, K, tc, row0, chunk, src, bytes, AH ? 2 * K : K);
       const int b_row = tc.group * b_group_rows + tc.n0;
       for (int kb = 0; kb < num_k; ++kb, ++pos) {
         const int s = pos % STAGES;
@@ -744,9 +764,31 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
           else
             tma_load_2d(stage + SY_TILE_BYTES, b_map, kb * SY_BK, b_row, full);
         }
+        if constexpr (AH) {
+          uint4 g[8], u[8];
 #pragma unroll
-        for (int i = 0; i < 8; ++i) cp_async_16(stage + swizzle128(row0 + 16 * i, chunk), src[i] + kb * SY_BK, bytes[i]);
-        cp_async_mbar_arrive_noinc(full);
+          for (int i = 0; i < 8; ++i) {  // every load in flight before the first is used
+            g[i] = make_uint4(0u, 0u, 0u, 0u);
+            u[i] = g[i];
+            if (bytes[i]) {
+              g[i] = ld_global_nc_v4(src[i] + kb * SY_BK);
+              u[i] = ld_global_nc_v4(src[i] + K + kb * SY_BK);
+            }
+          }
+#pragma unroll
+          for (int i = 0; i < 8; ++i) {
+            const u32 x = swiglu_pair(g[i].x, u[i].x), y = swiglu_pair(g[i].y, u[i].y);
+            const u32 z = swiglu_pair(g[i].z, u[i].z), w = swiglu_pair(g[i].w, u[i].w);
+            asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
+                         ::"r"(stage + swizzle128(row0 + 16 * i, chunk)), "r"(x), "r"(y), "r"(z), "r"(w) : "memory");
+          }
+          fence_proxy_async();  // (the consumers fence too, as for cp.async's copies)
+          mbar_arrive(full);
+        } else {
+#pragma unroll
+          for (int i = 0; i < 8; ++i) cp_async_16(stage + swizzle128(row0 + 16 * i, chunk), src[i] + kb * SY_BK, bytes[i]);
+          cp_async_mbar_arrive_noinc(full);
+        }
       }
     }
     cp_async_wait<0>();
@@ -965,6 +1007,15 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) s
     const __grid_constant__ SyTensorMap c_map) {
   bf16_gemm_ws<false, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, b_group_rows, &b_map,
                                   &c_map);
+}
+// And with A = SwiGLU(H) computed by the producer (AH above): `a` is H [rows, 2K]; the rest as sy_gemm_bf16_coop_mc_ts.
+extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_ah(
+    const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
+    const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
+    const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map,
+    const __grid_constant__ SyTensorMap c_map) {
+  bf16_gemm_ws<false, true, true, false, false, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale,
+                                                      b_group_rows, &b_map, &c_map);
 }
 // And with A by TMA (TA above): one more parameter, A's tensor map ([rows, K] bf16, 128 × 64 boxes, 128-byte
 // swizzle; rows: at least the last position any group holds); the gather, when given, affine inside each group.

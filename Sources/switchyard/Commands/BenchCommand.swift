@@ -210,6 +210,7 @@ struct BenchCommand: AsyncParsableCommand {
         let layer = try GPUMoELayer(kernels: kernels, config: config, router: router.address,
                                     routerBias: [Float](repeating: 0, count: E), w1: w1.address, w2: w2.address)
         let workspace = try GPUWorkspace(layer: layer, capacity: T, chunkColumns: chunkColumns)
+        if !workspace.keepsActivation { note("\(shape.name): the forward keeps no A (SWITCHYARD_A_FROM_H=1, experimental)") }
         let stream = try CUDAStream(context: context)
         let start = try CUDAEvent(context: context), stop = try CUDAEvent(context: context)
         try warmUp(stream) { try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream) }
