@@ -464,21 +464,16 @@ public final class GPUWorkspace: @unchecked Sendable {
         self.capacity = capacity
         chunkColumns = ColumnChunks.columns(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
         columnChunks = ColumnChunks.ranges(hidden: c.hidden, columns: chunkColumns)
-        let allowed = columnChunks.allSatisfy {
-            BF16GEMMChoice.automatic.kernel(n: $0.count, k: c.intermediate, groups: c.experts,
-                                            tmaWeights: layer.kernels.tmaWeights) == .cooperativeMulticastStoreTMAA
-        }
-        let asked = ProcessInfo.processInfo.environment["SWITCHYARD_A_FROM_H"] == "1"
-        keepsActivation = keeps ?? !(asked && allowed)
+        keepsActivation = keeps ?? !(ProcessInfo.processInfo.environment["SWITCHYARD_A_FROM_H"] == "1"
+            && columnChunks.allSatisfy {  // the shapes the multicast kernel (and so its A-from-H twin) takes
+                BF16GEMMChoice.automatic.kernel(n: $0.count, k: c.intermediate, groups: c.experts,
+                                                tmaWeights: layer.kernels.tmaWeights) == .cooperativeMulticastStoreTMAA
+            })
         // The sizes come from ForwardWorkspaceLayout, which memory budgets (ColumnChunks) are planned with.
         let layout = ForwardWorkspaceLayout(hidden: c.hidden, intermediate: c.intermediate, experts: c.experts,
                                             topK: c.topK, capacity: capacity, chunkColumns: chunkColumns,
                                             keepsActivation: keepsActivation)
-        var total = 0
-        func allocate(_ bytes: Int) throws -> DeviceBuffer {
-            total += max(bytes, 1)
-            return try ctx.allocate(bytes: max(bytes, 1))
-        }
+        func allocate(_ bytes: Int) throws -> DeviceBuffer { try ctx.allocate(bytes: max(bytes, 1)) }
         logits = try allocate(layout.logits)
         expertIndex = try allocate(layout.expertIndex)
         scores = try allocate(layout.scores)
@@ -497,7 +492,7 @@ public final class GPUWorkspace: @unchecked Sendable {
         activation = try allocate(layout.activation)
         expertOutput = try allocate(layout.expertOutput)
         output = try allocate(layout.output)
-        byteCount = total
+        byteCount = layout.total
     }
 
     /// Every output buffer filled with 0xFF bytes (NaN in bf16 and fp32, −1 in int32), so an unwritten element shows.

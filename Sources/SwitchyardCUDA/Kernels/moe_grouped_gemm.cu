@@ -590,11 +590,10 @@ template <int H, int N> SY_DEVICE void fence_accumulators(float (&acc)[H][N]) {
 // passes none: its column chunks read A by position). A tile's rows past its group's end load the next rows (or the map's zeros): they only reach output rows
 // that are not stored.
 // The warp-specialized producers' A gather (cp.async): thread (row0, chunk) copies 16-byte chunk `chunk` of the
-// tile's rows row0 + 16 i (i < 8), from row gather[r] (r itself without a gather) of `a` [·, K]. Rows past the
-// tile's group copy 0 bytes (zero-filled).
-SY_DEVICE void producer_a_rows(const bf16_t *__restrict__ a, const int *__restrict__ gather, int K, const TileCoord &tc,
-                               int row0, int chunk, const bf16_t *(&src)[8], u32 (&bytes)[8], int row_stride = 0) {
-  const long long stride = row_stride > 0 ? row_stride : K;
+// tile's rows row0 + 16 i (i < 8), from row gather[r] (r itself without a gather) of `a`, whose rows are `stride`
+// elements apart (K; AH: 2K, H's gate and up halves). Rows past the tile's group copy 0 bytes (zero-filled).
+SY_DEVICE void producer_a_rows(const bf16_t *__restrict__ a, const int *__restrict__ gather, const TileCoord &tc,
+                               int row0, int chunk, const bf16_t *(&src)[8], u32 (&bytes)[8], long long stride) {
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
     const int r = tc.row_begin + row0 + 16 * i;
@@ -746,7 +745,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
       const TileCoord tc = tile_of(item);
       const bf16_t *src[8];
       u32 bytes[8];
-      producer_a_rows(a, gather, K, tc, row0, chunk, src, bytes, AH ? 2 * K : K);
+      producer_a_rows(a, gather, tc, row0, chunk, src, bytes, AH ? 2 * K : K);
       const int b_row = tc.group * b_group_rows + tc.n0;
       for (int kb = 0; kb < num_k; ++kb, ++pos) {
         const int s = pos % STAGES;
@@ -1087,7 +1086,7 @@ extern "C" __global__ void __launch_bounds__(384, 1) sy_gemm_dswiglu_ws(
       const TileCoord tc = locate_tile<BN>(tile, num_n_tiles, offsets, tile_offsets, groups);
       const bf16_t *src[8];
       u32 bytes[8];
-      producer_a_rows(d_out, gather, K, tc, row0, chunk, src, bytes);
+      producer_a_rows(d_out, gather, tc, row0, chunk, src, bytes, K);
       const int b_row = tc.group * N + tc.n0;
       for (int kb = 0; kb < num_k; ++kb, ++pos) {
         const int s = pos % STAGES;
