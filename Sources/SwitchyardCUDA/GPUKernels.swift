@@ -55,6 +55,10 @@ public final class GPUKernels: @unchecked Sendable {
     /// (`sy_gemm_bf16_coop_mc_ts_ah`): the down-projection of a workspace that keeps no A
     /// (``GPUWorkspace/keepsActivation``; experimental, not yet run on a GPU).
     let gemmBF16CooperativeMCStoreAH: CUDAFunction
+    /// Its twin whose producer loads H one k-step ahead (`sy_gemm_bf16_coop_mc_ts_ahp`), taken when
+    /// `SWITCHYARD_A_FROM_H=prefetch` (experimental, for the two to be compared).
+    let gemmBF16CooperativeMCStoreAHPrefetch: CUDAFunction
+    let activationFromHiddenPrefetch: Bool
     let overlappedEpilogue: Bool
     /// At most this many blocks in the persistent grids of the layer's grouped GEMMs (up- and down-projection, dH,
     /// dX rows) and of the weight-gradient GEMMs; nil: one per SM. `switchyard check` caps it in some cases, so that
@@ -183,6 +187,8 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16CooperativeMCStoreTMAA = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta")
         gemmBF16CooperativeMCStoreTMAAOverlap = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta_ov")
         gemmBF16CooperativeMCStoreAH = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ah")
+        gemmBF16CooperativeMCStoreAHPrefetch = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ahp")
+        activationFromHiddenPrefetch = ProcessInfo.processInfo.environment["SWITCHYARD_A_FROM_H"] == "prefetch"
         overlappedEpilogue = ProcessInfo.processInfo.environment["SWITCHYARD_BF16_EPILOGUE"] != "serial"
         gemmDSwiGLUWS = try warpSpecialized("sy_gemm_dswiglu_ws")
         dHiddenWarpSpecialized = ProcessInfo.processInfo.environment["SWITCHYARD_DH_KERNEL"] != "onerole"
@@ -308,7 +314,8 @@ public final class GPUKernels: @unchecked Sendable {
                     "a forward that keeps no A needs column chunks of a multiple of 256, at most "
                         + "\(GPUKernels.multicastMaxGroups) experts and weights by TMA; got \(range.count) columns, \(groups) experts")
             }
-            var gemm = GroupedGEMM(function: gemmBF16CooperativeMCStoreAH,
+            var gemm = GroupedGEMM(function: activationFromHiddenPrefetch
+                                       ? gemmBF16CooperativeMCStoreAHPrefetch : gemmBF16CooperativeMCStoreAH,
                                    sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
                                    threads: GPUKernels.warpSpecializedThreads,
                                    map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: 128,

@@ -630,7 +630,7 @@ SY_DEVICE uint4 ld_global_nc_v4(const bf16_t *p) {
 SY_DEVICE void setmaxnreg_dec_40() { asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory"); }
 SY_DEVICE void setmaxnreg_inc_232() { asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory"); }
 
-template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false, bool OV = false, bool AH = false>
+template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false, bool OV = false, int AH = 0>
 SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict__ gather, int N, int K,
                             const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
                             bf16_t *__restrict__ c, const float *__restrict__ row_scale, int b_group_rows,
@@ -640,7 +640,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
   static_assert(!(PINGPONG && TS), "TMA stores are for the cooperative kernel");
   static_assert(!TA || (MC && TS), "A by TMA is for the multicast kernel with TMA stores");
   static_assert(!OV || TA, "the overlapped epilogue is for the multicast kernel with TMA stores and A by TMA");
-  static_assert(!AH || (MC && TS && !TA), "A from H is for the multicast kernel with TMA stores, A by the producer");
+  static_assert(AH == 0 || (MC && TS && !TA), "A from H is for the multicast kernel with TMA stores, A by the producer");
   using Shape = WsShape<PINGPONG>;
   constexpr int BN = Shape::bn, STAGES = Shape::stages, STAGE_BYTES = Shape::stage_bytes;
   extern __shared__ unsigned char smem_raw_ws[];
@@ -736,6 +736,64 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
         }
       }
     }
+  } else if (AH == 2 && warpgroup == 0) {
+    // Producer, A = SwiGLU(H), its loads one k-step ahead (across tiles too): thread t computes 16-byte chunk t % 8
+    // of A rows t / 8 + 16 i (i < 8); as soon as row i's A is in the stage, its registers take the loads of g and u
+    // for the next step, which stay in flight while the producer waits for that step's stage. No gather: A's rows are
+    // the tile's positions.
+    const int chunk = tid & 7, row0 = tid >> 3;
+    ITEMS
+    int pos = 0, item = first_item, kb = 0;
+    int b_row = 0;           // the step's first row of B (this CTA's half: + rank · BN / 2)
+    const bf16_t *base = a;  // the loads' row row0 of H, at column chunk * 8
+    u32 valid = 0;           // bit i: row row0 + 16 i lies inside the tile's group
+    auto start_tile = [&](int it) {
+      const TileCoord t = tile_of(it);
+      base = a + (long long)(t.row_begin + row0) * (2 * K) + chunk * 8;
+      valid = 0;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) valid |= (t.row_begin + row0 + 16 * i < t.row_end ? 1u : 0u) << i;
+      return t.group * b_group_rows + t.n0 + (int)rank * (BN / 2);
+    };
+    auto load = [&](uint4 &g, uint4 &u, int i, int k) {
+      g = make_uint4(0u, 0u, 0u, 0u);
+      u = g;
+      if (valid >> i & 1u) {
+        g = ld_global_nc_v4(base + (long long)(16 * i) * (2 * K) + k * SY_BK);
+        u = ld_global_nc_v4(base + (long long)(16 * i) * (2 * K) + K + k * SY_BK);
+      }
+    };
+    uint4 g[8], u[8];
+    if (item < total_items) {
+      b_row = start_tile(item);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) load(g[i], u[i], i, 0);
+    }
+    while (item < total_items) {
+      int next_kb = kb + 1, next_item = item, next_b_row = b_row;
+      if (next_kb == num_k) { next_kb = 0; next_item += item_stride; }
+      const bool more = next_item < total_items;
+      if (more && next_kb == 0) next_b_row = start_tile(next_item);
+      const int s = pos % STAGES;
+      mbar_wait_cluster(smem_addr(&empty_bar[s]), ((pos / STAGES) & 1) ^ 1);
+      const u32 stage = smem_base + s * STAGE_BYTES;
+      const u32 full = smem_addr(&full_bar[s]);
+      if (tid == 0) {
+        mbar_expect_tx(full, BN * SY_BK * 2);  // half from this CTA's copy, half from the peer's
+        tma_load_2d_multicast2(stage + SY_TILE_BYTES + rank * (BN / 2) * 128, b_map, kb * SY_BK, b_row, full);
+      }
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const u32 x = swiglu_pair(g[i].x, u[i].x), y = swiglu_pair(g[i].y, u[i].y);
+        const u32 z = swiglu_pair(g[i].z, u[i].z), w = swiglu_pair(g[i].w, u[i].w);
+        asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
+                     ::"r"(stage + swizzle128(row0 + 16 * i, chunk)), "r"(x), "r"(y), "r"(z), "r"(w) : "memory");
+        if (more) load(g[i], u[i], i, next_kb);
+      }
+      fence_proxy_async();  // the generic-proxy stores, before wgmma reads them through the async proxy
+      mbar_arrive(full);
+      ++pos; kb = next_kb; item = next_item; b_row = next_b_row;
+    }
   } else if (warpgroup == 0) {
     // Producer. Thread t copies 16-byte chunk t % 8 of A rows t / 8 + 16 i (i < 8).
     const int chunk = tid & 7, row0 = tid >> 3;
@@ -763,7 +821,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
           else
             tma_load_2d(stage + SY_TILE_BYTES, b_map, kb * SY_BK, b_row, full);
         }
-        if constexpr (AH) {
+        if constexpr (AH == 1) {
           uint4 g[8], u[8];
 #pragma unroll
           for (int i = 0; i < 8; ++i) {  // every load in flight before the first is used
@@ -1013,8 +1071,17 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) s
     const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
     const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map,
     const __grid_constant__ SyTensorMap c_map) {
-  bf16_gemm_ws<false, true, true, false, false, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale,
-                                                      b_group_rows, &b_map, &c_map);
+  bf16_gemm_ws<false, true, true, false, false, 1>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale,
+                                                   b_group_rows, &b_map, &c_map);
+}
+// And with the producer's loads of H one k-step ahead (AH == 2; `gather` must be null).
+extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_ahp(
+    const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
+    const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
+    const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map,
+    const __grid_constant__ SyTensorMap c_map) {
+  bf16_gemm_ws<false, true, true, false, false, 2>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale,
+                                                   b_group_rows, &b_map, &c_map);
 }
 // And with A by TMA (TA above): one more parameter, A's tensor map ([rows, K] bf16, 128 × 64 boxes, 128-byte
 // swizzle; rows: at least the last position any group holds); the gather, when given, affine inside each group.
