@@ -16,6 +16,10 @@ public final class GPUBackend: Backend, @unchecked Sendable {
     /// The dtype the backward pass writes dW1 and dW2 in (read back as floats either way); `switchyard check`
     /// alternates it.
     public var weightGradientPrecision: WeightGradientPrecision = .float32
+    /// Whether the forward workspaces keep A (``GPUWorkspace/keepsActivation``); nil: their default.
+    public var keepsActivation: Bool?
+    /// Whether the last forward pass kept A.
+    public private(set) var lastForwardKeptActivation = true
 
     public init(context: CUDAContext, cache: KernelCache) throws {
         kernels = try GPUKernels(context: context, cache: cache)
@@ -41,7 +45,9 @@ public final class GPUBackend: Backend, @unchecked Sendable {
         try input.requireFinite("input X")
         let layer = try layer(for: weights)
         let context = kernels.context
-        let workspace = try GPUWorkspace(layer: layer, capacity: tokens, chunkColumns: chunkColumns)
+        let workspace = try GPUWorkspace(layer: layer, capacity: tokens, chunkColumns: chunkColumns,
+                                         keepsActivation: keepsActivation)
+        lastForwardKeptActivation = workspace.keepsActivation
         if poison { try workspace.poison() }
         let x = try context.allocate(bytes: max(input.count, 1) * 2)
         try x.upload(input.scalars.map { BFloat16($0).bitPattern })
@@ -68,7 +74,8 @@ public final class GPUBackend: Backend, @unchecked Sendable {
         try outputGradient.requireFinite("output gradient dO")
         let layer = try layer(for: weights)
         let context = kernels.context
-        let workspace = try GPUWorkspace(layer: layer, capacity: tokens, chunkColumns: chunkColumns)
+        let workspace = try GPUWorkspace(layer: layer, capacity: tokens, chunkColumns: chunkColumns,
+                                         keepsActivation: keepsActivation)
         let gradients = try GPUGradients(layer: layer, capacity: tokens, chunkColumns: chunkColumns,
                                          weightPrecision: weightGradientPrecision)
         try workspace.poison()

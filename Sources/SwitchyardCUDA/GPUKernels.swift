@@ -35,7 +35,7 @@ public final class GPUKernels: @unchecked Sendable {
     /// weight-gradient GEMMs load the operands they do not gather so (both the default). For A/B runs,
     /// `SWITCHYARD_TMA=0` in the environment keeps every operand on cp.async, `SWITCHYARD_TMA=grouped` uses TMA in
     /// the grouped GEMMs only.
-    let tmaWeights: Bool
+    public let tmaWeights: Bool
     let tmaWeightGradients: Bool
     /// The warp-specialized bf16 GEMMs (384 threads, B by TMA) for the down-projection and the dX rows:
     /// ping-pong (128 × 128 tiles) and cooperative (128 × 256); see ``bf16GEMM(weights:groups:n:k:)``.
@@ -58,7 +58,10 @@ public final class GPUKernels: @unchecked Sendable {
     /// Its twin whose producer loads H one k-step ahead (`sy_gemm_bf16_coop_mc_ts_ahp`), taken when
     /// `SWITCHYARD_A_FROM_H=prefetch` (experimental, for the two to be compared).
     let gemmBF16CooperativeMCStoreAHPrefetch: CUDAFunction
-    let activationFromHiddenPrefetch: Bool
+    /// And that with σ by tanh.approx (`sy_gemm_bf16_coop_mc_ts_aht`, `SWITCHYARD_A_FROM_H=tanh`): one MUFU op an
+    /// element instead of two; its A differs from the up-projection's in the last bits.
+    let gemmBF16CooperativeMCStoreAHTanh: CUDAFunction
+    let activationFromHiddenKernel: String?
     let overlappedEpilogue: Bool
     /// At most this many blocks in the persistent grids of the layer's grouped GEMMs (up- and down-projection, dH,
     /// dX rows) and of the weight-gradient GEMMs; nil: one per SM. `switchyard check` caps it in some cases, so that
@@ -188,7 +191,8 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16CooperativeMCStoreTMAAOverlap = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta_ov")
         gemmBF16CooperativeMCStoreAH = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ah")
         gemmBF16CooperativeMCStoreAHPrefetch = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ahp")
-        activationFromHiddenPrefetch = ProcessInfo.processInfo.environment["SWITCHYARD_A_FROM_H"] == "prefetch"
+        gemmBF16CooperativeMCStoreAHTanh = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_aht")
+        activationFromHiddenKernel = ProcessInfo.processInfo.environment["SWITCHYARD_A_FROM_H"]
         overlappedEpilogue = ProcessInfo.processInfo.environment["SWITCHYARD_BF16_EPILOGUE"] != "serial"
         gemmDSwiGLUWS = try warpSpecialized("sy_gemm_dswiglu_ws")
         dHiddenWarpSpecialized = ProcessInfo.processInfo.environment["SWITCHYARD_DH_KERNEL"] != "onerole"
@@ -314,8 +318,12 @@ public final class GPUKernels: @unchecked Sendable {
                     "a forward that keeps no A needs column chunks of a multiple of 256, at most "
                         + "\(GPUKernels.multicastMaxGroups) experts and weights by TMA; got \(range.count) columns, \(groups) experts")
             }
-            var gemm = GroupedGEMM(function: activationFromHiddenPrefetch
-                                       ? gemmBF16CooperativeMCStoreAHPrefetch : gemmBF16CooperativeMCStoreAH,
+            let function = switch activationFromHiddenKernel {
+            case "simple": gemmBF16CooperativeMCStoreAH
+            case "tanh": gemmBF16CooperativeMCStoreAHTanh
+            default: gemmBF16CooperativeMCStoreAHPrefetch
+            }
+            var gemm = GroupedGEMM(function: function,
                                    sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
                                    threads: GPUKernels.warpSpecializedThreads,
                                    map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: 128,

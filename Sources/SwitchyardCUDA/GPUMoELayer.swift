@@ -456,7 +456,7 @@ public final class GPUWorkspace: @unchecked Sendable {
     /// - Parameter keepsActivation: false: no A buffer; the up-projection writes H only and the down-projection
     ///   computes A from H as it loads it (experimental, not yet run on a GPU). It needs column chunks of a multiple
     ///   of 256, at most 256 experts and weights by TMA; the forward pass throws ``SwitchyardError`` otherwise.
-    ///   nil: true, unless `SWITCHYARD_A_FROM_H` is 1 or prefetch and the shape allows it.
+    ///   nil: true, unless `SWITCHYARD_A_FROM_H` is 1 (prefetch), simple, prefetch or tanh and the shape allows it.
     public init(layer: GPUMoELayer, capacity: Int, chunkColumns requested: Int? = nil,
                 keepsActivation keeps: Bool? = nil) throws {
         let c = layer.config
@@ -464,7 +464,7 @@ public final class GPUWorkspace: @unchecked Sendable {
         self.capacity = capacity
         chunkColumns = ColumnChunks.columns(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
         columnChunks = ColumnChunks.ranges(hidden: c.hidden, columns: chunkColumns)
-        keepsActivation = keeps ?? !(["1", "prefetch"].contains(ProcessInfo.processInfo.environment["SWITCHYARD_A_FROM_H"])
+        keepsActivation = keeps ?? !(["1", "simple", "prefetch", "tanh"].contains(ProcessInfo.processInfo.environment["SWITCHYARD_A_FROM_H"])
             && columnChunks.allSatisfy {  // the shapes the multicast kernel (and so its A-from-H twin) takes
                 BF16GEMMChoice.automatic.kernel(n: $0.count, k: c.intermediate, groups: c.experts,
                                                 tmaWeights: layer.kernels.tmaWeights) == .cooperativeMulticastStoreTMAA

@@ -109,4 +109,35 @@ struct ColumnChunksTests {
             #expect("\(error)".contains("0.250 GiB is below the 0.595 GiB"), "\(error)")
         }
     }
+
+    @Test("a budget plan keeps A in whole granules first, then drops A, then narrows the chunks below a granule")
+    func budgetPlanWithoutA() throws {
+        let gib = Double(1 << 30)
+        func plan(_ budget: Double, free: Bool = true) throws -> ColumnChunks.BudgetPlan {
+            try ColumnChunks.plan(hidden: 768, intermediate: 256, experts: 128, topK: 8, capacity: 40960,
+                                  activationBudget: Int(budget * gib), activationFree: free)
+        }
+        // 1.4B-n256 under SonicMoE's 0.57 GiB: only without A, in chunks of 256 (0.556 GiB).
+        let sonic = try plan(0.57)
+        #expect(sonic == ColumnChunks.BudgetPlan(
+            columns: 256, keepsActivation: false,
+            bytes: ForwardWorkspaceLayout(hidden: 768, intermediate: 256, experts: 128, topK: 8, capacity: 40960,
+                                          chunkColumns: 256, keepsActivation: false).total))
+        #expect(Double(sonic.bytes) <= 0.57 * gib)
+        // 0.75 GiB: A kept, in chunks of 256 (0.71 GiB), before any chunk without A.
+        #expect(try plan(0.75).keepsActivation && plan(0.75).columns == 256)
+        // 0.60 GiB: without A in 256 rather than A kept in 64 (0.595 GiB, whose narrow GEMMs are slowest).
+        #expect(try plan(0.60) == ColumnChunks.BudgetPlan(columns: 256, keepsActivation: false, bytes: sonic.bytes))
+        #expect(try plan(0.60, free: false).columns == 64)
+        // Below the least without A: the error names it.
+        do {
+            _ = try plan(0.5)
+            Issue.record("0.5 GiB cannot hold 1.4B-n256's forward")
+        } catch let error as SwitchyardError {
+            #expect("\(error)".contains("0.500 GiB is below the 0.556 GiB this shape needs without A"), "\(error)")
+        }
+        // More than 256 experts: no A-free plan.
+        #expect(try ColumnChunks.plan(hidden: 768, intermediate: 256, experts: 512, topK: 8, capacity: 40960,
+                                      activationBudget: 1 << 30, activationFree: true).keepsActivation)
+    }
 }

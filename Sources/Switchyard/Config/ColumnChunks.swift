@@ -112,29 +112,63 @@ extension ColumnChunks {
         return "\(whole)." + String(repeating: "0", count: 3 - digits.count) + digits
     }
 
-    /// The widest column chunks whose forward workspace (``ForwardWorkspaceLayout``) takes at most `budget` bytes:
-    /// whole granules (``granule(hidden:)``: 256 columns where d allows, so the chunks' GEMMs keep their widest
-    /// tiles), or multiples of 64 below one granule; then made as equal as that unit allows over the same number of
-    /// chunks. Throws ``SwitchyardError`` when even 64 columns do not fit, naming the least the shape needs (H, A, O
-    /// and the routing buffers do not shrink with chunks).
-    public static func columns(
-        hidden d: Int, intermediate n: Int, experts E: Int, topK K: Int, capacity: Int, activationBudget budget: Int
-    ) throws -> Int {
-        func bytes(_ columns: Int) -> Int {
+    /// How a forward pass fits an activation budget: its column chunks, and whether it keeps A.
+    public struct BudgetPlan: Sendable, Equatable {
+        public let columns: Int
+        /// false: the down-projection computes A = SwiGLU(H) as it loads H, and no A is stored.
+        public let keepsActivation: Bool
+        public let bytes: Int
+
+        public init(columns: Int, keepsActivation: Bool, bytes: Int) {
+            self.columns = columns
+            self.keepsActivation = keepsActivation
+            self.bytes = bytes
+        }
+    }
+
+    /// The fastest forward whose workspace (``ForwardWorkspaceLayout``) takes at most `budget` bytes, in this order
+    /// of preference (measured on an H200, docs/kernel-notes.md, "What is left", item 8):
+    /// 1. A kept, chunks of whole granules (``granule(hidden:)``: 256 columns where d allows, so the chunks' GEMMs
+    ///    keep their widest tiles), the widest that fit;
+    /// 2. no A (when `activationFree`: the device has the A-free down-projection, which needs chunks of a multiple of
+    ///    256 and at most 256 experts), chunks of whole granules, the widest that fit;
+    /// 3. A kept, chunks of a multiple of 64 below one granule, the widest that fit (narrow tiles: the slowest).
+    /// The chunks are then made as equal as their unit allows over the same number of chunks. Throws
+    /// ``SwitchyardError`` when nothing fits, naming the least the shape needs (H, O and the routing buffers do not
+    /// shrink with chunks).
+    public static func plan(
+        hidden d: Int, intermediate n: Int, experts E: Int, topK K: Int, capacity: Int, activationBudget budget: Int,
+        activationFree: Bool = false
+    ) throws -> BudgetPlan {
+        func bytes(_ columns: Int, _ keeps: Bool) -> Int {
             ForwardWorkspaceLayout(hidden: d, intermediate: n, experts: E, topK: K, capacity: capacity,
-                                   chunkColumns: min(columns, d)).total
+                                   chunkColumns: min(columns, d), keepsActivation: keeps).total
         }
         let g = granule(hidden: d)
-        let candidates = Array(stride(from: (d + g - 1) / g * g, through: g, by: -g))
-            + Array(stride(from: g - 64, through: 64, by: -64))
-        guard let fit = candidates.first(where: { bytes($0) <= budget }) else {
-            let asked = Self.gibibytes(budget), least = Self.gibibytes(bytes(64))
-            let message = "an activation budget of \(asked) GiB is below the \(least) GiB this shape needs with chunks "
-                + "of 64 columns (H, A, O and the routing buffers do not shrink with chunks)"
+        let wide = Array(stride(from: (d + g - 1) / g * g, through: g, by: -g))
+        let narrow = Array(stride(from: g - 64, through: 64, by: -64))
+        let freeAllowed = activationFree && g == 256 && E <= 256
+        var candidates = wide.map { ($0, true) }
+        if freeAllowed { candidates += wide.map { ($0, false) } }
+        candidates += narrow.map { ($0, true) }
+        guard let (fit, keeps) = candidates.first(where: { bytes($0.0, $0.1) <= budget }) else {
+            let least = candidates.map { bytes($0.0, $0.1) }.min() ?? 0
+            let how = freeAllowed ? "without A, in chunks of \(g) columns" : "with chunks of 64 columns"
+            let message = "an activation budget of \(Self.gibibytes(budget)) GiB is below the \(Self.gibibytes(least)) GiB "
+                + "this shape needs \(how) (H, O and the routing buffers do not shrink with chunks)"
             throw SwitchyardError(.invalidConfiguration, message)
         }
         let unit = fit >= g ? g : 64
         let chunks = (d + fit - 1) / fit
-        return min(d, ((d + chunks - 1) / chunks + unit - 1) / unit * unit)
+        let columns = min(d, ((d + chunks - 1) / chunks + unit - 1) / unit * unit)
+        return BudgetPlan(columns: columns, keepsActivation: keeps, bytes: bytes(columns, keeps))
+    }
+
+    /// The widest column chunks with A kept that fit `budget` (``plan(hidden:intermediate:experts:topK:capacity:activationBudget:activationFree:)``
+    /// without the A-free forward).
+    public static func columns(
+        hidden d: Int, intermediate n: Int, experts E: Int, topK K: Int, capacity: Int, activationBudget budget: Int
+    ) throws -> Int {
+        try plan(hidden: d, intermediate: n, experts: E, topK: K, capacity: capacity, activationBudget: budget).columns
     }
 }

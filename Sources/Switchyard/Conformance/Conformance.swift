@@ -229,7 +229,7 @@ public enum Conformance {
     }
 
     /// Whether two tensors hold the same bytes (NaN payloads included).
-    static func sameBits(_ a: Tensor<Float>, _ b: Tensor<Float>) -> Bool {
+    public static func sameBits(_ a: Tensor<Float>, _ b: Tensor<Float>) -> Bool {
         a.shape == b.shape && a.scalars.elementsEqual(b.scalars) { $0.bitPattern == $1.bitPattern }
     }
 

@@ -615,6 +615,20 @@ SY_DEVICE u32 swiglu_pair(u32 g, u32 u) {
   const float u0 = __uint_as_float(u << 16), u1 = __uint_as_float(u & 0xffff0000u);
   return pack_bf16x2(g0 * sigmoidf_(g0) * u0, g1 * sigmoidf_(g1) * u1);
 }
+// The same with σ(g) = ½ + ½·tanh(g / 2) by tanh.approx.f32: one MUFU op an element instead of two (ex2 and rcp),
+// so that the producer's 128 threads keep pace with the consumers' wgmmas (AH == 3). Its A differs from the
+// up-projection's in the last bits (tanh.approx's relative error is about 2^-11, a quarter of a bf16 ulp).
+SY_DEVICE float tanh_approx(float x) {
+  float y;
+  asm("tanh.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+SY_DEVICE u32 swiglu_pair_tanh(u32 g, u32 u) {
+  const float g0 = __uint_as_float(g << 16), g1 = __uint_as_float(g & 0xffff0000u);
+  const float u0 = __uint_as_float(u << 16), u1 = __uint_as_float(u & 0xffff0000u);
+  const float s0 = fmaf(0.5f, tanh_approx(0.5f * g0), 0.5f), s1 = fmaf(0.5f, tanh_approx(0.5f * g1), 0.5f);
+  return pack_bf16x2(g0 * s0 * u0, g1 * s1 * u1);
+}
 SY_DEVICE uint4 ld_global_nc_v4(const bf16_t *p) {
   uint4 v;
   asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];\n"
@@ -736,7 +750,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
         }
       }
     }
-  } else if (AH == 2 && warpgroup == 0) {
+  } else if (AH >= 2 && warpgroup == 0) {
     // Producer, A = SwiGLU(H), its loads one k-step ahead (across tiles too): thread t computes 16-byte chunk t % 8
     // of A rows t / 8 + 16 i (i < 8); as soon as row i's A is in the stage, its registers take the loads of g and u
     // for the next step, which stay in flight while the producer waits for that step's stage. No gather: A's rows are
@@ -784,8 +798,11 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
       }
 #pragma unroll
       for (int i = 0; i < 8; ++i) {
-        const u32 x = swiglu_pair(g[i].x, u[i].x), y = swiglu_pair(g[i].y, u[i].y);
-        const u32 z = swiglu_pair(g[i].z, u[i].z), w = swiglu_pair(g[i].w, u[i].w);
+        auto f = [](u32 gp, u32 up) {
+          if constexpr (AH == 3) return swiglu_pair_tanh(gp, up);
+          else return swiglu_pair(gp, up);
+        };
+        const u32 x = f(g[i].x, u[i].x), y = f(g[i].y, u[i].y), z = f(g[i].z, u[i].z), w = f(g[i].w, u[i].w);
         asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
                      ::"r"(stage + swizzle128(row0 + 16 * i, chunk)), "r"(x), "r"(y), "r"(z), "r"(w) : "memory");
         if (more) load(g[i], u[i], i, next_kb);
@@ -1074,7 +1091,16 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) s
   bf16_gemm_ws<false, true, true, false, false, 1>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale,
                                                    b_group_rows, &b_map, &c_map);
 }
-// And with the producer's loads of H one k-step ahead (AH == 2; `gather` must be null).
+// And with the producer's loads of H one k-step ahead (AH == 2; `gather` must be null), and that with σ by
+// tanh.approx (AH == 3).
+extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_aht(
+    const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
+    const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
+    const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map,
+    const __grid_constant__ SyTensorMap c_map) {
+  bf16_gemm_ws<false, true, true, false, false, 3>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale,
+                                                   b_group_rows, &b_map, &c_map);
+}
 extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_ahp(
     const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
     const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,

@@ -40,7 +40,7 @@ struct BenchCommand: AsyncParsableCommand {
             help: "GPU: columns of d per chunk of the down-projection/combine and dX, a multiple of 64 (default: the fewest chunks with Y ≤ 1 GiB each); smaller saves activation memory and costs some speed.")
     var chunkColumns: Int?
     @Option(name: .customLong("activation-budget"),
-            help: "GPU: the forward's activation memory allowed, in GiB (the \"act GiB\" column): each shape runs in the widest column chunks that fit (instead of --chunk-columns); an error names the least a shape needs.")
+            help: "GPU: the forward's activation memory allowed, in GiB (the \"act GiB\" column): each shape runs in the widest column chunks of 256 that fit with A kept, else without A (the down-projection computes it from H), else in narrower chunks (instead of --chunk-columns); an error names the least a shape needs.")
     var activationBudget: Double?
     @Option(name: .customLong("weight-gradients"),
             help: """
@@ -192,11 +192,15 @@ struct BenchCommand: AsyncParsableCommand {
         let context = kernels.context
         let T = shape.tokens, d = shape.hidden, n = shape.intermediate, E = shape.experts
         var chunkColumns = chunkColumns
+        var keepsActivation: Bool? = nil  // nil: GPUWorkspace's default (A kept unless SWITCHYARD_A_FROM_H is set)
         if let budget = activationBudget {
-            let columns = try ColumnChunks.columns(hidden: d, intermediate: n, experts: E, topK: shape.topK, capacity: T,
-                                                   activationBudget: Int(budget * Double(1 << 30)))
-            note("\(shape.name): column chunks of \(columns) for an activation budget of \(budget) GiB")
-            chunkColumns = columns
+            let plan = try ColumnChunks.plan(hidden: d, intermediate: n, experts: E, topK: shape.topK, capacity: T,
+                                             activationBudget: Int(budget * Double(1 << 30)),
+                                             activationFree: kernels.tmaWeights)
+            let how = plan.keepsActivation ? "" : ", A not kept (computed from H by the down-projection)"
+            note("\(shape.name): column chunks of \(plan.columns)\(how) for an activation budget of \(budget) GiB")
+            chunkColumns = plan.columns
+            keepsActivation = plan.keepsActivation
         }
         // Weights and X in the canonical layout, made on the device (seeded), then packed.
         let router = try context.allocate(bytes: d * E * 2)
@@ -209,8 +213,11 @@ struct BenchCommand: AsyncParsableCommand {
         try kernels.fillRandomBF16(address: x.address, count: T * d, seed: 4, scale: 1)
         let layer = try GPUMoELayer(kernels: kernels, config: config, router: router.address,
                                     routerBias: [Float](repeating: 0, count: E), w1: w1.address, w2: w2.address)
-        let workspace = try GPUWorkspace(layer: layer, capacity: T, chunkColumns: chunkColumns)
-        if !workspace.keepsActivation { note("\(shape.name): the forward keeps no A (SWITCHYARD_A_FROM_H=1, experimental)") }
+        let workspace = try GPUWorkspace(layer: layer, capacity: T, chunkColumns: chunkColumns,
+                                         keepsActivation: keepsActivation)
+        if !workspace.keepsActivation && keepsActivation == nil {
+            note("\(shape.name): the forward keeps no A (SWITCHYARD_A_FROM_H)")
+        }
         let stream = try CUDAStream(context: context)
         let start = try CUDAEvent(context: context), stop = try CUDAEvent(context: context)
         try warmUp(stream) { try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream) }

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import Switchyard
 import SwitchyardCUDA
@@ -63,9 +64,18 @@ struct CheckCommand: AsyncParsableCommand {
             var chunks = gpu?.chunkColumns.map { " column chunks of \($0)" } ?? ""
             if gpu?.kernels.persistentGridLimit != nil { chunks += " grid 4" }
             if backward, gpu?.weightGradientPrecision == .bfloat16 { chunks += " dW bf16" }
-            let result = backward
+            var result = backward
                 ? Conformance.runBackward(c, on: backend, storage: storage)
                 : Conformance.run(c, on: backend, storage: storage)
+            if let gpu, !backward, !gpu.lastForwardKeptActivation {
+                // The A-free forward (SWITCHYARD_A_FROM_H): the same bytes as the forward that keeps A, except with
+                // σ by tanh.approx, whose A differs in the last bits (the comparison above bounds it).
+                chunks += " A from H"
+                if ProcessInfo.processInfo.environment["SWITCHYARD_A_FROM_H"] != "tanh" {
+                    result.failures += sameBytesAsKeptActivation(c, gpu)
+                    if result.failures.isEmpty { chunks += " (same bytes as A kept)" }
+                }
+            }
             let errors = result.errors.map { "\($0.name) \(format($0.value))" }.joined(separator: " ")
             let routing = result.routingMismatches > 0 ? " routing-near-ties \(result.routingMismatches)" : ""
             print("\(result.passed ? "PASS" : "FAIL") \(i + 1)/\(cases) \(c)\(chunks)  \(errors)\(routing)")
@@ -78,6 +88,23 @@ struct CheckCommand: AsyncParsableCommand {
 }
 
 extension CheckCommand {
+    /// The case's forward run again with A kept: O and H must have the bytes the A-free forward gave.
+    func sameBytesAsKeptActivation(_ c: ConformanceCase, _ gpu: GPUBackend) -> [String] {
+        do {
+            let (x, weights) = Conformance.inputs(for: c)
+            let free = try gpu.forward(x, weights: weights)
+            gpu.keepsActivation = true
+            defer { gpu.keepsActivation = nil }
+            let kept = try gpu.forward(x, weights: weights)
+            var failures: [String] = []
+            if !Conformance.sameBits(free.output, kept.output) { failures.append("O differs from the forward that keeps A") }
+            if !Conformance.sameBits(free.hidden, kept.hidden) { failures.append("H differs from the forward that keeps A") }
+            return failures
+        } catch {
+            return ["threw: \(error)"]
+        }
+    }
+
     /// `check --ranks R`: the conformance cases through ``GPUExpertParallelGroup``.
     func runExpertParallel(ranks: Int) throws {
         guard devices.device != .cpu else { throw ValidationError("--ranks checks the GPU expert-parallel layer; use --device cuda") }
