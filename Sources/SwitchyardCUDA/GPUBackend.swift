@@ -16,10 +16,9 @@ public final class GPUBackend: Backend, @unchecked Sendable {
     /// The dtype the backward pass writes dW1 and dW2 in (read back as floats either way); `switchyard check`
     /// alternates it.
     public var weightGradientPrecision: WeightGradientPrecision = .float32
-    /// Whether the forward workspaces keep A (``GPUWorkspace/keepsActivation``); nil: their default.
-    public var keepsActivation: Bool?
-    /// Whether the last forward pass kept A.
-    public private(set) var lastForwardKeptActivation = true
+    /// Whether the forward workspaces keep A (``GPUWorkspace/keepsActivation``); false needs
+    /// ``supportsActivationFree(weights:tokens:)``. `switchyard check` clears it where the shape allows.
+    public var keepsActivation = true
 
     public init(context: CUDAContext, cache: KernelCache) throws {
         kernels = try GPUKernels(context: context, cache: cache)
@@ -31,6 +30,11 @@ public final class GPUBackend: Backend, @unchecked Sendable {
         let layer = try GPUMoELayer(kernels: kernels, weights: weights)
         layerCache = (weights, layer)
         return layer
+    }
+
+    /// Whether a forward of `tokens` tokens in the current ``chunkColumns`` can keep no A.
+    public func supportsActivationFree(weights: MoEWeights<Float>, tokens: Int) throws -> Bool {
+        GPUWorkspace.supportsActivationFree(layer: try layer(for: weights), capacity: tokens, chunkColumns: chunkColumns)
     }
 
     public func forward(_ input: HostTensor, weights: MoEWeights<Float>) throws -> LayerForward<Float> {
@@ -47,7 +51,6 @@ public final class GPUBackend: Backend, @unchecked Sendable {
         let context = kernels.context
         let workspace = try GPUWorkspace(layer: layer, capacity: tokens, chunkColumns: chunkColumns,
                                          keepsActivation: keepsActivation)
-        lastForwardKeptActivation = workspace.keepsActivation
         if poison { try workspace.poison() }
         let x = try context.allocate(bytes: max(input.count, 1) * 2)
         try x.upload(input.scalars.map { BFloat16($0).bitPattern })

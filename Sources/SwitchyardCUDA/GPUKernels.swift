@@ -51,17 +51,10 @@ public final class GPUKernels: @unchecked Sendable {
     /// `SWITCHYARD_BF16_EPILOGUE=serial` is set (``overlappedEpilogue``).
     let gemmBF16CooperativeMCStoreTMAA: CUDAFunction
     let gemmBF16CooperativeMCStoreTMAAOverlap: CUDAFunction
-    /// The multicast kernel with TMA stores whose A is SwiGLU(H), computed by its producer as it loads H
-    /// (`sy_gemm_bf16_coop_mc_ts_ah`): the down-projection of a workspace that keeps no A
-    /// (``GPUWorkspace/keepsActivation``; experimental, not yet run on a GPU).
+    /// The multicast kernel with TMA stores whose A is SwiGLU(H), computed by its producer warps as they load H
+    /// one k-step ahead (`sy_gemm_bf16_coop_mc_ts_ah`): the down-projection of a workspace that keeps no A
+    /// (``GPUWorkspace/keepsActivation``).
     let gemmBF16CooperativeMCStoreAH: CUDAFunction
-    /// Its twin whose producer loads H one k-step ahead (`sy_gemm_bf16_coop_mc_ts_ahp`), taken when
-    /// `SWITCHYARD_A_FROM_H=prefetch` (experimental, for the two to be compared).
-    let gemmBF16CooperativeMCStoreAHPrefetch: CUDAFunction
-    /// And that with σ by tanh.approx (`sy_gemm_bf16_coop_mc_ts_aht`, `SWITCHYARD_A_FROM_H=tanh`): one MUFU op an
-    /// element instead of two; its A differs from the up-projection's in the last bits.
-    let gemmBF16CooperativeMCStoreAHTanh: CUDAFunction
-    let activationFromHiddenKernel: String?
     let overlappedEpilogue: Bool
     /// At most this many blocks in the persistent grids of the layer's grouped GEMMs (up- and down-projection, dH,
     /// dX rows) and of the weight-gradient GEMMs; nil: one per SM. `switchyard check` caps it in some cases, so that
@@ -190,9 +183,6 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16CooperativeMCStoreTMAA = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta")
         gemmBF16CooperativeMCStoreTMAAOverlap = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta_ov")
         gemmBF16CooperativeMCStoreAH = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ah")
-        gemmBF16CooperativeMCStoreAHPrefetch = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ahp")
-        gemmBF16CooperativeMCStoreAHTanh = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_aht")
-        activationFromHiddenKernel = ProcessInfo.processInfo.environment["SWITCHYARD_A_FROM_H"]
         overlappedEpilogue = ProcessInfo.processInfo.environment["SWITCHYARD_BF16_EPILOGUE"] != "serial"
         gemmDSwiGLUWS = try warpSpecialized("sy_gemm_dswiglu_ws")
         dHiddenWarpSpecialized = ProcessInfo.processInfo.environment["SWITCHYARD_DH_KERNEL"] != "onerole"
@@ -318,12 +308,7 @@ public final class GPUKernels: @unchecked Sendable {
                     "a forward that keeps no A needs column chunks of a multiple of 256, at most "
                         + "\(GPUKernels.multicastMaxGroups) experts and weights by TMA; got \(range.count) columns, \(groups) experts")
             }
-            let function = switch activationFromHiddenKernel {
-            case "simple": gemmBF16CooperativeMCStoreAH
-            case "tanh": gemmBF16CooperativeMCStoreAHTanh
-            default: gemmBF16CooperativeMCStoreAHPrefetch
-            }
-            var gemm = GroupedGEMM(function: function,
+            var gemm = GroupedGEMM(function: gemmBF16CooperativeMCStoreAH,
                                    sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
                                    threads: GPUKernels.warpSpecializedThreads,
                                    map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: 128,

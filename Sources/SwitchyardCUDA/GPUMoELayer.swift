@@ -454,21 +454,24 @@ public final class GPUWorkspace: @unchecked Sendable {
     /// - Parameter chunkColumns: columns of d per chunk of Y (nil: ``ColumnChunks``' default, ≤ 1 GiB of Y; else
     ///   rounded up to a multiple of 64).
     /// - Parameter keepsActivation: false: no A buffer; the up-projection writes H only and the down-projection
-    ///   computes A from H as it loads it (experimental, not yet run on a GPU). It needs column chunks of a multiple
-    ///   of 256, at most 256 experts and weights by TMA; the forward pass throws ``SwitchyardError`` otherwise.
-    ///   nil: true, unless `SWITCHYARD_A_FROM_H` is 1 (prefetch), simple, prefetch or tanh and the shape allows it.
+    ///   computes A from H as it loads it (`sy_gemm_bf16_coop_mc_ts_ah`), for ≈ 14–35% more forward time
+    ///   (bench/results/2026-12-05-H100-a-from-h-bbf5b28). Only where ``supportsActivationFree(layer:capacity:chunkColumns:)``;
+    ///   throws ``SwitchyardError`` otherwise.
     public init(layer: GPUMoELayer, capacity: Int, chunkColumns requested: Int? = nil,
-                keepsActivation keeps: Bool? = nil) throws {
+                keepsActivation: Bool = true) throws {
         let c = layer.config
         let ctx = layer.kernels.context
         self.capacity = capacity
         chunkColumns = ColumnChunks.columns(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
         columnChunks = ColumnChunks.ranges(hidden: c.hidden, columns: chunkColumns)
-        keepsActivation = keeps ?? !(["1", "simple", "prefetch", "tanh"].contains(ProcessInfo.processInfo.environment["SWITCHYARD_A_FROM_H"])
-            && columnChunks.allSatisfy {  // the shapes the multicast kernel (and so its A-from-H twin) takes
-                BF16GEMMChoice.automatic.kernel(n: $0.count, k: c.intermediate, groups: c.experts,
-                                                tmaWeights: layer.kernels.tmaWeights) == .cooperativeMulticastStoreTMAA
-            })
+        self.keepsActivation = keepsActivation
+        guard keepsActivation || Self.activationFree(layer: layer, columnChunks: columnChunks) else {
+            throw SwitchyardError(
+                .unsupported,
+                "a forward that keeps no A needs column chunks of a multiple of 256, at most "
+                    + "\(GPUKernels.multicastMaxGroups) experts and weights by TMA; got chunks of \(chunkColumns) "
+                    + "columns of d = \(c.hidden), \(c.experts) experts")
+        }
         // The sizes come from ForwardWorkspaceLayout, which memory budgets (ColumnChunks) are planned with.
         let layout = ForwardWorkspaceLayout(hidden: c.hidden, intermediate: c.intermediate, experts: c.experts,
                                             topK: c.topK, capacity: capacity, chunkColumns: chunkColumns,
@@ -493,6 +496,21 @@ public final class GPUWorkspace: @unchecked Sendable {
         expertOutput = try allocate(layout.expertOutput)
         output = try allocate(layout.output)
         byteCount = layout.total
+    }
+
+    /// Whether a workspace of these chunks can keep no A: every chunk's down-projection takes the multicast kernel,
+    /// whose twin computes A from H.
+    public static func supportsActivationFree(layer: GPUMoELayer, capacity: Int, chunkColumns requested: Int? = nil) -> Bool {
+        let c = layer.config
+        let columns = ColumnChunks.columns(topK: c.topK, hidden: c.hidden, capacity: capacity, requested: requested)
+        return activationFree(layer: layer, columnChunks: ColumnChunks.ranges(hidden: c.hidden, columns: columns))
+    }
+
+    private static func activationFree(layer: GPUMoELayer, columnChunks: [Range<Int>]) -> Bool {
+        columnChunks.allSatisfy {
+            BF16GEMMChoice.automatic.kernel(n: $0.count, k: layer.config.intermediate, groups: layer.config.experts,
+                                            tmaWeights: layer.kernels.tmaWeights) == .cooperativeMulticastStoreTMAA
+        }
     }
 
     /// Every output buffer filled with 0xFF bytes (NaN in bf16 and fp32, −1 in int32), so an unwritten element shows.

@@ -591,7 +591,7 @@ template <int H, int N> SY_DEVICE void fence_accumulators(float (&acc)[H][N]) {
 // that are not stored.
 // The warp-specialized producers' A gather (cp.async): thread (row0, chunk) copies 16-byte chunk `chunk` of the
 // tile's rows row0 + 16 i (i < 8), from row gather[r] (r itself without a gather) of `a`, whose rows are `stride`
-// elements apart (K; AH: 2K, H's gate and up halves). Rows past the tile's group copy 0 bytes (zero-filled).
+// elements apart (K). Rows past the tile's group copy 0 bytes (zero-filled).
 SY_DEVICE void producer_a_rows(const bf16_t *__restrict__ a, const int *__restrict__ gather, const TileCoord &tc,
                                int row0, int chunk, const bf16_t *(&src)[8], u32 (&bytes)[8], long long stride) {
 #pragma unroll
@@ -604,30 +604,17 @@ SY_DEVICE void producer_a_rows(const bf16_t *__restrict__ a, const int *__restri
   }
 }
 
-// AH (the multicast kernel with TMA stores, A by the producer threads; experimental, SWITCHYARD_A_FROM_H): the
-// GEMM's A is SwiGLU(H) = silu(g)·u, computed while it is loaded, so the forward pass keeps no A. `a` is H [rows, 2K]
-// (gate columns 0 ..< K, up K ..< 2K); each producer thread loads its 16-byte chunks of g and u, and writes
-// silu(g)·u, rounded to bf16, into the stage where the cp.async copy of A would have gone: the same expression on
-// the same bf16 g and u as the up-projection's epilogue (EPI_SWIGLU), so the same A bits. Rows past the group's end
-// get zeros.
+// AH (the multicast kernel with TMA stores, A by the producer threads; a workspace that keeps no A): the GEMM's A
+// is SwiGLU(H) = silu(g)·u, computed while it is loaded, so the forward pass keeps no A. `a` is H [rows, 2K] (gate
+// columns 0 ..< K, up K ..< 2K); each producer thread loads its 16-byte chunks of g and u, and writes silu(g)·u,
+// rounded to bf16, into the stage where the copy of A would have gone: the same expression on the same bf16 g and u
+// as the up-projection's epilogue (EPI_SWIGLU), so the same A bits. Rows past the group's end get zeros. (Tried and
+// dropped, bench/results/2026-12-05-H100-a-from-h-bbf5b28: loads issued only once the stage is free, 13–16% slower;
+// σ by one tanh.approx instead of ex2 and rcp, 2–3% faster but not the kept-A forward's bits.)
 SY_DEVICE u32 swiglu_pair(u32 g, u32 u) {
   const float g0 = __uint_as_float(g << 16), g1 = __uint_as_float(g & 0xffff0000u);
   const float u0 = __uint_as_float(u << 16), u1 = __uint_as_float(u & 0xffff0000u);
   return pack_bf16x2(g0 * sigmoidf_(g0) * u0, g1 * sigmoidf_(g1) * u1);
-}
-// The same with σ(g) = ½ + ½·tanh(g / 2) by tanh.approx.f32: one MUFU op an element instead of two (ex2 and rcp),
-// so that the producer's 128 threads keep pace with the consumers' wgmmas (AH == 3). Its A differs from the
-// up-projection's in the last bits (tanh.approx's relative error is about 2^-11, a quarter of a bf16 ulp).
-SY_DEVICE float tanh_approx(float x) {
-  float y;
-  asm("tanh.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-SY_DEVICE u32 swiglu_pair_tanh(u32 g, u32 u) {
-  const float g0 = __uint_as_float(g << 16), g1 = __uint_as_float(g & 0xffff0000u);
-  const float u0 = __uint_as_float(u << 16), u1 = __uint_as_float(u & 0xffff0000u);
-  const float s0 = fmaf(0.5f, tanh_approx(0.5f * g0), 0.5f), s1 = fmaf(0.5f, tanh_approx(0.5f * g1), 0.5f);
-  return pack_bf16x2(g0 * s0 * u0, g1 * s1 * u1);
 }
 SY_DEVICE uint4 ld_global_nc_v4(const bf16_t *p) {
   uint4 v;
@@ -644,7 +631,7 @@ SY_DEVICE uint4 ld_global_nc_v4(const bf16_t *p) {
 SY_DEVICE void setmaxnreg_dec_40() { asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory"); }
 SY_DEVICE void setmaxnreg_inc_232() { asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory"); }
 
-template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false, bool OV = false, int AH = 0>
+template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false, bool OV = false, bool AH = false>
 SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict__ gather, int N, int K,
                             const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
                             bf16_t *__restrict__ c, const float *__restrict__ row_scale, int b_group_rows,
@@ -654,7 +641,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
   static_assert(!(PINGPONG && TS), "TMA stores are for the cooperative kernel");
   static_assert(!TA || (MC && TS), "A by TMA is for the multicast kernel with TMA stores");
   static_assert(!OV || TA, "the overlapped epilogue is for the multicast kernel with TMA stores and A by TMA");
-  static_assert(AH == 0 || (MC && TS && !TA), "A from H is for the multicast kernel with TMA stores, A by the producer");
+  static_assert(!AH || (MC && TS && !TA), "A from H is for the multicast kernel with TMA stores, A by the producer");
   using Shape = WsShape<PINGPONG>;
   constexpr int BN = Shape::bn, STAGES = Shape::stages, STAGE_BYTES = Shape::stage_bytes;
   extern __shared__ unsigned char smem_raw_ws[];
@@ -750,7 +737,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
         }
       }
     }
-  } else if (AH >= 2 && warpgroup == 0) {
+  } else if (AH && warpgroup == 0) {
     // Producer, A = SwiGLU(H), its loads one k-step ahead (across tiles too): thread t computes 16-byte chunk t % 8
     // of A rows t / 8 + 16 i (i < 8); as soon as row i's A is in the stage, its registers take the loads of g and u
     // for the next step, which stay in flight while the producer waits for that step's stage. No gather: A's rows are
@@ -798,11 +785,8 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
       }
 #pragma unroll
       for (int i = 0; i < 8; ++i) {
-        auto f = [](u32 gp, u32 up) {
-          if constexpr (AH == 3) return swiglu_pair_tanh(gp, up);
-          else return swiglu_pair(gp, up);
-        };
-        const u32 x = f(g[i].x, u[i].x), y = f(g[i].y, u[i].y), z = f(g[i].z, u[i].z), w = f(g[i].w, u[i].w);
+        const u32 x = swiglu_pair(g[i].x, u[i].x), y = swiglu_pair(g[i].y, u[i].y);
+        const u32 z = swiglu_pair(g[i].z, u[i].z), w = swiglu_pair(g[i].w, u[i].w);
         asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
                      ::"r"(stage + swizzle128(row0 + 16 * i, chunk)), "r"(x), "r"(y), "r"(z), "r"(w) : "memory");
         if (more) load(g[i], u[i], i, next_kb);
@@ -820,7 +804,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
       const TileCoord tc = tile_of(item);
       const bf16_t *src[8];
       u32 bytes[8];
-      producer_a_rows(a, gather, tc, row0, chunk, src, bytes, AH ? 2 * K : K);
+      producer_a_rows(a, gather, tc, row0, chunk, src, bytes, K);
       const int b_row = tc.group * b_group_rows + tc.n0;
       for (int kb = 0; kb < num_k; ++kb, ++pos) {
         const int s = pos % STAGES;
@@ -838,31 +822,9 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
           else
             tma_load_2d(stage + SY_TILE_BYTES, b_map, kb * SY_BK, b_row, full);
         }
-        if constexpr (AH == 1) {
-          uint4 g[8], u[8];
 #pragma unroll
-          for (int i = 0; i < 8; ++i) {  // every load in flight before the first is used
-            g[i] = make_uint4(0u, 0u, 0u, 0u);
-            u[i] = g[i];
-            if (bytes[i]) {
-              g[i] = ld_global_nc_v4(src[i] + kb * SY_BK);
-              u[i] = ld_global_nc_v4(src[i] + K + kb * SY_BK);
-            }
-          }
-#pragma unroll
-          for (int i = 0; i < 8; ++i) {
-            const u32 x = swiglu_pair(g[i].x, u[i].x), y = swiglu_pair(g[i].y, u[i].y);
-            const u32 z = swiglu_pair(g[i].z, u[i].z), w = swiglu_pair(g[i].w, u[i].w);
-            asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
-                         ::"r"(stage + swizzle128(row0 + 16 * i, chunk)), "r"(x), "r"(y), "r"(z), "r"(w) : "memory");
-          }
-          fence_proxy_async();  // (the consumers fence too, as for cp.async's copies)
-          mbar_arrive(full);
-        } else {
-#pragma unroll
-          for (int i = 0; i < 8; ++i) cp_async_16(stage + swizzle128(row0 + 16 * i, chunk), src[i] + kb * SY_BK, bytes[i]);
-          cp_async_mbar_arrive_noinc(full);
-        }
+        for (int i = 0; i < 8; ++i) cp_async_16(stage + swizzle128(row0 + 16 * i, chunk), src[i] + kb * SY_BK, bytes[i]);
+        cp_async_mbar_arrive_noinc(full);
       }
     }
     cp_async_wait<0>();
@@ -1082,32 +1044,15 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) s
   bf16_gemm_ws<false, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale, b_group_rows, &b_map,
                                   &c_map);
 }
-// And with A = SwiGLU(H) computed by the producer (AH above): `a` is H [rows, 2K]; the rest as sy_gemm_bf16_coop_mc_ts.
+// And with A = SwiGLU(H) computed by the producer (AH above): `a` is H [rows, 2K], `gather` must be null; the rest as
+// sy_gemm_bf16_coop_mc_ts.
 extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_ah(
     const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
     const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
     const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map,
     const __grid_constant__ SyTensorMap c_map) {
-  bf16_gemm_ws<false, true, true, false, false, 1>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale,
-                                                   b_group_rows, &b_map, &c_map);
-}
-// And with the producer's loads of H one k-step ahead (AH == 2; `gather` must be null), and that with σ by
-// tanh.approx (AH == 3).
-extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_aht(
-    const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
-    const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
-    const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map,
-    const __grid_constant__ SyTensorMap c_map) {
-  bf16_gemm_ws<false, true, true, false, false, 3>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale,
-                                                   b_group_rows, &b_map, &c_map);
-}
-extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_ahp(
-    const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
-    const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
-    const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map,
-    const __grid_constant__ SyTensorMap c_map) {
-  bf16_gemm_ws<false, true, true, false, false, 2>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale,
-                                                   b_group_rows, &b_map, &c_map);
+  bf16_gemm_ws<false, true, true, false, false, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale,
+                                                      b_group_rows, &b_map, &c_map);
 }
 // And with A by TMA (TA above): one more parameter, A's tensor map ([rows, K] bf16, 128 × 64 boxes, 128-byte
 // swizzle; rows: at least the last position any group holds); the gather, when given, affine inside each group.

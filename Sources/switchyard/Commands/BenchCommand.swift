@@ -192,7 +192,7 @@ struct BenchCommand: AsyncParsableCommand {
         let context = kernels.context
         let T = shape.tokens, d = shape.hidden, n = shape.intermediate, E = shape.experts
         var chunkColumns = chunkColumns
-        var keepsActivation: Bool? = nil  // nil: GPUWorkspace's default (A kept unless SWITCHYARD_A_FROM_H is set)
+        var keepsActivation = true
         if let budget = activationBudget {
             let plan = try ColumnChunks.plan(hidden: d, intermediate: n, experts: E, topK: shape.topK, capacity: T,
                                              activationBudget: Int(budget * Double(1 << 30)),
@@ -215,9 +215,6 @@ struct BenchCommand: AsyncParsableCommand {
                                     routerBias: [Float](repeating: 0, count: E), w1: w1.address, w2: w2.address)
         let workspace = try GPUWorkspace(layer: layer, capacity: T, chunkColumns: chunkColumns,
                                          keepsActivation: keepsActivation)
-        if !workspace.keepsActivation && keepsActivation == nil {
-            note("\(shape.name): the forward keeps no A (SWITCHYARD_A_FROM_H)")
-        }
         let stream = try CUDAStream(context: context)
         let start = try CUDAEvent(context: context), stop = try CUDAEvent(context: context)
         try warmUp(stream) { try layer.forward(input: x.address, tokens: T, workspace: workspace, stream: stream) }

@@ -51,7 +51,7 @@ struct CheckCommand: AsyncParsableCommand {
         let storage: StoragePrecision = isGPU ? .bfloat16 : .float32
         let maxT = maxTokens ?? (isGPU ? 65536 : 4096)
         print("check on \(backend.description): \(cases) cases, seed \(seed), tolerance \(Conformance.tolerance(for: storage)) (relative L2)")
-        var passed = 0, failed = 0
+        var passed = 0, failed = 0, activationFree = 0
         let gpu = backend as? GPUBackend
         for (i, c) in Conformance.randomCases(count: cases, seed: seed, maxTokens: maxT, gpuShapes: isGPU).enumerated() {
             // Odd cases run the chunked path: column chunks of d (Conformance.checkChunkColumns).
@@ -61,20 +61,22 @@ struct CheckCommand: AsyncParsableCommand {
             // Cases 1, 4, 7, ... run the grouped and weight-gradient GEMMs on a persistent grid of 4 blocks, so
             // that each block takes several tiles in a row (full grids give small cases one tile a block).
             gpu?.kernels.persistentGridLimit = i % 3 == 0 ? 4 : nil
+            // Every case whose chunks allow it runs the forward that keeps no A (the down-projection computes A from
+            // H); the forward check then runs it again with A kept: O and H must have the same bytes.
+            if let gpu {
+                gpu.keepsActivation = try !gpu.supportsActivationFree(weights: Conformance.inputs(for: c).weights,
+                                                                      tokens: c.tokens)
+            }
             var chunks = gpu?.chunkColumns.map { " column chunks of \($0)" } ?? ""
             if gpu?.kernels.persistentGridLimit != nil { chunks += " grid 4" }
             if backward, gpu?.weightGradientPrecision == .bfloat16 { chunks += " dW bf16" }
+            if gpu?.keepsActivation == false { chunks += " A from H"; activationFree += 1 }
             var result = backward
                 ? Conformance.runBackward(c, on: backend, storage: storage)
                 : Conformance.run(c, on: backend, storage: storage)
-            if let gpu, !backward, !gpu.lastForwardKeptActivation {
-                // The A-free forward (SWITCHYARD_A_FROM_H): the same bytes as the forward that keeps A, except with
-                // σ by tanh.approx, whose A differs in the last bits (the comparison above bounds it).
-                chunks += " A from H"
-                if ProcessInfo.processInfo.environment["SWITCHYARD_A_FROM_H"] != "tanh" {
-                    result.failures += sameBytesAsKeptActivation(c, gpu)
-                    if result.failures.isEmpty { chunks += " (same bytes as A kept)" }
-                }
+            if let gpu, !backward, !gpu.keepsActivation {
+                result.failures += sameBytesAsKeptActivation(c, gpu)
+                if result.failures.isEmpty { chunks += " (same bytes as A kept)" }
             }
             let errors = result.errors.map { "\($0.name) \(format($0.value))" }.joined(separator: " ")
             let routing = result.routingMismatches > 0 ? " routing-near-ties \(result.routingMismatches)" : ""
@@ -82,6 +84,7 @@ struct CheckCommand: AsyncParsableCommand {
             for failure in result.failures { print("     \(failure)") }
             if result.passed { passed += 1 } else { failed += 1 }
         }
+        if gpu != nil { print("\(activationFree) of the cases ran the forward that keeps no A (A from H)") }
         print("\(passed) passed, \(failed) failed")
         if failed > 0 { throw ExitCode.failure }
     }
@@ -94,7 +97,7 @@ extension CheckCommand {
             let (x, weights) = Conformance.inputs(for: c)
             let free = try gpu.forward(x, weights: weights)
             gpu.keepsActivation = true
-            defer { gpu.keepsActivation = nil }
+            defer { gpu.keepsActivation = false }
             let kept = try gpu.forward(x, weights: weights)
             var failures: [String] = []
             if !Conformance.sameBits(free.output, kept.output) { failures.append("O differs from the forward that keeps A") }
