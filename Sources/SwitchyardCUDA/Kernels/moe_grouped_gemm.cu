@@ -616,13 +616,6 @@ SY_DEVICE u32 swiglu_pair(u32 g, u32 u) {
   const float u0 = __uint_as_float(u << 16), u1 = __uint_as_float(u & 0xffff0000u);
   return pack_bf16x2(g0 * sigmoidf_(g0) * u0, g1 * sigmoidf_(g1) * u1);
 }
-// L2_AHEAD > 0 (SY_AH_L2_AHEAD; SWITCHYARD_KERNEL_DEFINES sets it for experiments): each producer thread also asks
-// L2 for row `tid` of the tile's g and u (one 128-byte line each) at the k-step L2_AHEAD steps past the one its
-// registers load next, so that those loads find their lines in L2.
-#ifndef SY_AH_L2_AHEAD
-#define SY_AH_L2_AHEAD 4
-#endif
-SY_DEVICE void prefetch_l2(const void *p) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p)); }
 SY_DEVICE uint4 ld_global_nc_v4(const bf16_t *p) {
   uint4 v;
   asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];\n"
@@ -638,8 +631,7 @@ SY_DEVICE uint4 ld_global_nc_v4(const bf16_t *p) {
 SY_DEVICE void setmaxnreg_dec_40() { asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory"); }
 SY_DEVICE void setmaxnreg_inc_232() { asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory"); }
 
-template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false, bool OV = false, bool AH = false,
-          int L2_AHEAD = SY_AH_L2_AHEAD>
+template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false, bool OV = false, bool AH = false>
 SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict__ gather, int N, int K,
                             const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
                             bf16_t *__restrict__ c, const float *__restrict__ row_scale, int b_group_rows,
@@ -772,39 +764,13 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
         u = ld_global_nc_v4(base + (long long)(16 * i) * (2 * K) + K + k * SY_BK);
       }
     };
-    // The L2 prefetch's cursor (L2_AHEAD > 0): work item pf_item, k-step pf_kb; pf_row is row `tid` of its tile in H,
-    // null past the group's end.
-    int pf_item = item, pf_kb = 0;
-    const bf16_t *pf_row = nullptr;
-    auto pf_start = [&](int it) {
-      const TileCoord t = tile_of(it);
-      const int r = t.row_begin + tid;
-      pf_row = r < t.row_end ? a + (long long)r * (2 * K) : nullptr;
-    };
-    auto pf_step = [&](bool issue) {  // prefetch the cursor's step (if `issue`), then move it on by one
-      if (issue && pf_item < total_items && pf_row != nullptr) {
-        prefetch_l2(pf_row + pf_kb * SY_BK);
-        prefetch_l2(pf_row + K + pf_kb * SY_BK);
-      }
-      if (++pf_kb == num_k) {
-        pf_kb = 0;
-        pf_item += item_stride;
-        if (pf_item < total_items) pf_start(pf_item);
-      }
-    };
     uint4 g[8], u[8];
     if (item < total_items) {
       b_row = start_tile(item);
 #pragma unroll
       for (int i = 0; i < 8; ++i) load(g[i], u[i], i, 0);
-      if constexpr (L2_AHEAD > 0) {
-        pf_start(item);
-        pf_step(false);  // step 0: loaded above
-        for (int d = 0; d < L2_AHEAD; ++d) pf_step(true);
-      }
     }
     while (item < total_items) {
-      if constexpr (L2_AHEAD > 0) pf_step(true);  // the step L2_AHEAD past the next one
       int next_kb = kb + 1, next_item = item, next_b_row = b_row;
       if (next_kb == num_k) { next_kb = 0; next_item += item_stride; }
       const bool more = next_item < total_items;
