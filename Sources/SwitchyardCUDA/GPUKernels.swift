@@ -57,9 +57,12 @@ public final class GPUKernels: @unchecked Sendable {
     let gemmBF16CooperativeMCStoreAH: CUDAFunction
     /// The same with H by TMA (`sy_gemm_bf16_coop_mc_ts_aht_ov`): the producer's thread 0 loads each k-step's gate
     /// and up boxes of H into the ring, its warps 1–3 write silu(g)·u over the gate box, and the consumers run the
-    /// overlapped epilogue. The one launched unless `SWITCHYARD_AH_KERNEL=loads` (``activationFromHiddenByTMA``).
+    /// overlapped epilogue; `sy_gemm_bf16_coop_mc_ts_aht` the same without the overlapped epilogue. Which of the
+    /// three a workspace without A gets: ``activationFromHiddenKernel`` (`SWITCHYARD_AH_KERNEL=loads`, `tma-serial`;
+    /// unset: the overlapped one).
     let gemmBF16CooperativeMCStoreAHT: CUDAFunction
-    let activationFromHiddenByTMA: Bool
+    let gemmBF16CooperativeMCStoreAHTSerial: CUDAFunction
+    let activationFromHiddenKernel: String
     let overlappedEpilogue: Bool
     /// At most this many blocks in the persistent grids of the layer's grouped GEMMs (up- and down-projection, dH,
     /// dX rows) and of the weight-gradient GEMMs; nil: one per SM. `switchyard check` caps it in some cases, so that
@@ -189,7 +192,8 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16CooperativeMCStoreTMAAOverlap = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta_ov")
         gemmBF16CooperativeMCStoreAH = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ah")
         gemmBF16CooperativeMCStoreAHT = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_aht_ov")
-        activationFromHiddenByTMA = ProcessInfo.processInfo.environment["SWITCHYARD_AH_KERNEL"] != "loads"
+        gemmBF16CooperativeMCStoreAHTSerial = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_aht")
+        activationFromHiddenKernel = ProcessInfo.processInfo.environment["SWITCHYARD_AH_KERNEL"] ?? "tma"
         overlappedEpilogue = ProcessInfo.processInfo.environment["SWITCHYARD_BF16_EPILOGUE"] != "serial"
         gemmDSwiGLUWS = try warpSpecialized("sy_gemm_dswiglu_ws")
         dHiddenWarpSpecialized = ProcessInfo.processInfo.environment["SWITCHYARD_DH_KERNEL"] != "onerole"
@@ -316,8 +320,11 @@ public final class GPUKernels: @unchecked Sendable {
                     "a forward that keeps no A needs column chunks of a multiple of 256, at most "
                         + "\(GPUKernels.multicastMaxGroups) experts and weights by TMA; got \(range.count) columns, \(groups) experts")
             }
-            let byTMA = activationFromHiddenByTMA && input != nil
-            var gemm = GroupedGEMM(function: byTMA ? gemmBF16CooperativeMCStoreAHT : gemmBF16CooperativeMCStoreAH,
+            let byTMA = activationFromHiddenKernel != "loads" && input != nil
+            let function = !byTMA ? gemmBF16CooperativeMCStoreAH
+                : activationFromHiddenKernel == "tma-serial" ? gemmBF16CooperativeMCStoreAHTSerial
+                : gemmBF16CooperativeMCStoreAHT
+            var gemm = GroupedGEMM(function: function,
                                    sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
                                    threads: GPUKernels.warpSpecializedThreads,
                                    map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: 128,

@@ -631,6 +631,11 @@ SY_DEVICE uint4 ld_global_nc_v4(const bf16_t *p) {
 SY_DEVICE void setmaxnreg_dec_40() { asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory"); }
 SY_DEVICE void setmaxnreg_inc_232() { asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory"); }
 
+// AHT's transform with the overlapped epilogue: 16-byte chunks per batch of shared-memory loads (the producer's
+// registers after setmaxnreg are 40: 3 spill). Without it, one batch of all 11.
+#ifndef SY_AHT_BATCH
+#define SY_AHT_BATCH 2
+#endif
 template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false, bool OV = false, bool AH = false,
           bool AHT = false>
 SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict__ gather, int N, int K,
@@ -781,18 +786,29 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
           const int s = pos % STAGES;
           mbar_wait(smem_addr(&loaded_bar[s]), (pos / STAGES) & 1);
           const u32 stage = smem_base + s * STAGE_BYTES;
+          // In batches of BATCH chunks: a batch's loads are issued together, so each batch waits on shared memory
+          // once (one warp per scheduler does this work: nothing else hides the latency).
+          constexpr int ITERS = (SY_TILE_BYTES / 16 + 95) / 96, BATCH = OV ? SY_AHT_BATCH : ITERS;
 #pragma unroll
-          for (int i = 0; i < (SY_TILE_BYTES / 16 + 95) / 96; ++i) {
-            const int off = (i * 96 + t) * 16;
-            if (off < SY_TILE_BYTES) {
-              uint4 g, u;
-              asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-                           : "=r"(g.x), "=r"(g.y), "=r"(g.z), "=r"(g.w) : "r"(stage + off));
-              asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-                           : "=r"(u.x), "=r"(u.y), "=r"(u.z), "=r"(u.w) : "r"(stage + U_OFFSET + off));
-              asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
-                           ::"r"(stage + off), "r"(swiglu_pair(g.x, u.x)), "r"(swiglu_pair(g.y, u.y)),
-                           "r"(swiglu_pair(g.z, u.z)), "r"(swiglu_pair(g.w, u.w)) : "memory");
+          for (int i0 = 0; i0 < ITERS; i0 += BATCH) {
+            uint4 g[BATCH], u[BATCH];
+#pragma unroll
+            for (int j = 0; j < BATCH; ++j) {
+              const int off = ((i0 + j) * 96 + t) * 16;
+              if (i0 + j < ITERS && off < SY_TILE_BYTES) {
+                asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                             : "=r"(g[j].x), "=r"(g[j].y), "=r"(g[j].z), "=r"(g[j].w) : "r"(stage + off));
+                asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                             : "=r"(u[j].x), "=r"(u[j].y), "=r"(u[j].z), "=r"(u[j].w) : "r"(stage + U_OFFSET + off));
+              }
+            }
+#pragma unroll
+            for (int j = 0; j < BATCH; ++j) {
+              const int off = ((i0 + j) * 96 + t) * 16;
+              if (i0 + j < ITERS && off < SY_TILE_BYTES)
+                asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
+                             ::"r"(stage + off), "r"(swiglu_pair(g[j].x, u[j].x)), "r"(swiglu_pair(g[j].y, u[j].y)),
+                             "r"(swiglu_pair(g[j].z, u[j].z)), "r"(swiglu_pair(g[j].w, u[j].w)) : "memory");
             }
           }
           fence_proxy_async();  // the generic-proxy stores, before wgmma reads them through the async proxy
@@ -1126,6 +1142,15 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) s
     const __grid_constant__ SyTensorMap c_map, const __grid_constant__ SyTensorMap h_map) {
   bf16_gemm_ws<false, true, true, false, true, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c,
                                                            row_scale, b_group_rows, &b_map, &c_map, &h_map);
+}
+// The same without the overlapped epilogue (the producer keeps its registers: one batch of loads a k-step).
+extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_aht(
+    const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
+    const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
+    const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map,
+    const __grid_constant__ SyTensorMap c_map, const __grid_constant__ SyTensorMap h_map) {
+  bf16_gemm_ws<false, true, true, false, false, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c,
+                                                            row_scale, b_group_rows, &b_map, &c_map, &h_map);
 }
 // And with A by TMA (TA above): one more parameter, A's tensor map ([rows, K] bf16, 128 × 64 boxes, 128-byte
 // swizzle; rows: at least the last position any group holds); the gather, when given, affine inside each group.
