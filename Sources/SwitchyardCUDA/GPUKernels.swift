@@ -58,8 +58,8 @@ public final class GPUKernels: @unchecked Sendable {
     /// The same with H by TMA (`sy_gemm_bf16_coop_mc_ts_aht_ov`): the producer's thread 0 loads each k-step's gate
     /// and up boxes of H into the ring, its warps 1–3 write silu(g)·u over the gate box, and the consumers run the
     /// overlapped epilogue; `sy_gemm_bf16_coop_mc_ts_aht` the same without the overlapped epilogue. Which of the
-    /// three a workspace without A gets: ``activationFromHiddenKernel`` (`SWITCHYARD_AH_KERNEL=loads`, `tma-serial`;
-    /// unset: the overlapped one).
+    /// three a workspace without A gets: ``activationFromHiddenKernel`` (`SWITCHYARD_AH_KERNEL=tma`, `tma-serial`;
+    /// unset or `loads`: ``gemmBF16CooperativeMCStoreAH``, the fastest measured, bench/results/2026-12-06-H100-*).
     let gemmBF16CooperativeMCStoreAHT: CUDAFunction
     let gemmBF16CooperativeMCStoreAHTSerial: CUDAFunction
     let activationFromHiddenKernel: String
@@ -193,7 +193,7 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16CooperativeMCStoreAH = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ah")
         gemmBF16CooperativeMCStoreAHT = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_aht_ov")
         gemmBF16CooperativeMCStoreAHTSerial = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_aht")
-        activationFromHiddenKernel = ProcessInfo.processInfo.environment["SWITCHYARD_AH_KERNEL"] ?? "tma"
+        activationFromHiddenKernel = ProcessInfo.processInfo.environment["SWITCHYARD_AH_KERNEL"] ?? "loads"
         overlappedEpilogue = ProcessInfo.processInfo.environment["SWITCHYARD_BF16_EPILOGUE"] != "serial"
         gemmDSwiGLUWS = try warpSpecialized("sy_gemm_dswiglu_ws")
         dHiddenWarpSpecialized = ProcessInfo.processInfo.environment["SWITCHYARD_DH_KERNEL"] != "onerole"
@@ -320,7 +320,7 @@ public final class GPUKernels: @unchecked Sendable {
                     "a forward that keeps no A needs column chunks of a multiple of 256, at most "
                         + "\(GPUKernels.multicastMaxGroups) experts and weights by TMA; got \(range.count) columns, \(groups) experts")
             }
-            let byTMA = activationFromHiddenKernel != "loads" && input != nil
+            let byTMA = ["tma", "tma-serial"].contains(activationFromHiddenKernel) && input != nil
             let function = !byTMA ? gemmBF16CooperativeMCStoreAH
                 : activationFromHiddenKernel == "tma-serial" ? gemmBF16CooperativeMCStoreAHTSerial
                 : gemmBF16CooperativeMCStoreAHT
