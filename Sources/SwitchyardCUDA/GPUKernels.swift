@@ -55,14 +55,6 @@ public final class GPUKernels: @unchecked Sendable {
     /// one k-step ahead (`sy_gemm_bf16_coop_mc_ts_ah`): the down-projection of a workspace that keeps no A
     /// (``GPUWorkspace/keepsActivation``).
     let gemmBF16CooperativeMCStoreAH: CUDAFunction
-    /// The same with H by TMA (`sy_gemm_bf16_coop_mc_ts_aht_ov`): the producer's thread 0 loads each k-step's gate
-    /// and up boxes of H into the ring, its warps 1–3 write silu(g)·u over the gate box, and the consumers run the
-    /// overlapped epilogue; `sy_gemm_bf16_coop_mc_ts_aht` the same without the overlapped epilogue. Which of the
-    /// three a workspace without A gets: ``activationFromHiddenKernel`` (`SWITCHYARD_AH_KERNEL=tma`, `tma-serial`;
-    /// unset or `loads`: ``gemmBF16CooperativeMCStoreAH``, the fastest measured, bench/results/2026-12-06-H100-*).
-    let gemmBF16CooperativeMCStoreAHT: CUDAFunction
-    let gemmBF16CooperativeMCStoreAHTSerial: CUDAFunction
-    let activationFromHiddenKernel: String
     let overlappedEpilogue: Bool
     /// At most this many blocks in the persistent grids of the layer's grouped GEMMs (up- and down-projection, dH,
     /// dX rows) and of the weight-gradient GEMMs; nil: one per SM. `switchyard check` caps it in some cases, so that
@@ -191,9 +183,6 @@ public final class GPUKernels: @unchecked Sendable {
         gemmBF16CooperativeMCStoreTMAA = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta")
         gemmBF16CooperativeMCStoreTMAAOverlap = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ta_ov")
         gemmBF16CooperativeMCStoreAH = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_ah")
-        gemmBF16CooperativeMCStoreAHT = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_aht_ov")
-        gemmBF16CooperativeMCStoreAHTSerial = try warpSpecialized("sy_gemm_bf16_coop_mc_ts_aht")
-        activationFromHiddenKernel = ProcessInfo.processInfo.environment["SWITCHYARD_AH_KERNEL"] ?? "loads"
         overlappedEpilogue = ProcessInfo.processInfo.environment["SWITCHYARD_BF16_EPILOGUE"] != "serial"
         gemmDSwiGLUWS = try warpSpecialized("sy_gemm_dswiglu_ws")
         dHiddenWarpSpecialized = ProcessInfo.processInfo.environment["SWITCHYARD_DH_KERNEL"] != "onerole"
@@ -302,9 +291,8 @@ public final class GPUKernels: @unchecked Sendable {
     /// (no gather, in the layer; see `sy_gemm_bf16_coop_mc_ts_ta`). nil: A by cp.async.
     ///
     /// `activationFromHidden`: A is SwiGLU(H) of an H [rows, 2k] passed in its place, computed as it is loaded
-    /// (``gemmBF16CooperativeMCStoreAHT``, H by TMA, where `input` gives H's address and rows; else
-    /// ``gemmBF16CooperativeMCStoreAH``); needs the multicast kernel's shapes (n % 256 == 0, groups ≤ 256, B by TMA)
-    /// and throws ``SwitchyardError`` for others.
+    /// (`sy_gemm_bf16_coop_mc_ts_ah`); needs the multicast kernel's shapes (n % 256 == 0, groups ≤ 256, B by TMA) and
+    /// throws ``SwitchyardError`` for others.
     func bf16GEMM(weights: UInt64, groups: Int, n: Int, k: Int, columns: Range<Int>? = nil,
                   output: (address: UInt64, rows: Int), input: (address: UInt64, rows: Int)? = nil,
                   activationFromHidden: Bool = false) throws -> GroupedGEMM
@@ -320,23 +308,13 @@ public final class GPUKernels: @unchecked Sendable {
                     "a forward that keeps no A needs column chunks of a multiple of 256, at most "
                         + "\(GPUKernels.multicastMaxGroups) experts and weights by TMA; got \(range.count) columns, \(groups) experts")
             }
-            let byTMA = ["tma", "tma-serial"].contains(activationFromHiddenKernel) && input != nil
-            let function = !byTMA ? gemmBF16CooperativeMCStoreAH
-                : activationFromHiddenKernel == "tma-serial" ? gemmBF16CooperativeMCStoreAHTSerial
-                : gemmBF16CooperativeMCStoreAHT
-            var gemm = GroupedGEMM(function: function,
+            var gemm = GroupedGEMM(function: gemmBF16CooperativeMCStoreAH,
                                    sharedBytes: GPUKernels.warpSpecializedSharedMemoryBytes,
                                    threads: GPUKernels.warpSpecializedThreads,
                                    map: try weightMap(weights: weights, groups: groups, n: n, k: k, boxRows: 128,
                                                       firstRow: range.lowerBound))
             gemm.clusterSize = 2
-            // (The H-by-TMA kernel has the resources of the A-by-TMA one: 384 threads, the same shared memory.)
-            gemm.maxClusters = byTMA ? multicastClusters.tmaLoadsAndStores : multicastClusters.tmaStores
-            if byTMA, let input {
-                gemm.inputMap = try TensorMap.tiled2D(
-                    context: context, address: input.address, dtype: .bf16, rows: max(input.rows, 1), columns: 2 * k,
-                    rowStrideBytes: 2 * k * 2, boxRows: GPUKernels.tileRows, boxColumns: 64, swizzle128B: true)
-            }
+            gemm.maxClusters = multicastClusters.tmaStores
             gemm.outputMap = try TensorMap.tiled2D(
                 context: context, address: output.address, dtype: .bf16, rows: output.rows, columns: range.count,
                 rowStrideBytes: range.count * 2, boxRows: 64, boxColumns: 64, swizzle128B: true)

@@ -200,8 +200,7 @@ public final class GPUMoELayer: @unchecked Sendable {
             // A workspace without A: the down-projection computes A = SwiGLU(H) as it loads H (the same bits).
             let down = try kernels.bf16GEMM(weights: w2.address, groups: E, n: d, k: n, columns: columns,
                                             output: (w.expertOutput.address, tokens * K),
-                                            input: w.keepsActivation ? (w.activation.address, tokens * K)
-                                                                     : (w.hidden.address, tokens * K),
+                                            input: w.keepsActivation ? (w.activation.address, tokens * K) : nil,
                                             activationFromHidden: !w.keepsActivation)
             a = KernelArguments()
             a.append(w.keepsActivation ? w.activation : w.hidden); a.append(UInt64(0))

@@ -631,13 +631,7 @@ SY_DEVICE uint4 ld_global_nc_v4(const bf16_t *p) {
 SY_DEVICE void setmaxnreg_dec_40() { asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory"); }
 SY_DEVICE void setmaxnreg_inc_232() { asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory"); }
 
-// AHT's transform with the overlapped epilogue: 16-byte chunks per batch of shared-memory loads (the producer's
-// registers after setmaxnreg are 40: 3 spill). Without it, one batch of all 11.
-#ifndef SY_AHT_BATCH
-#define SY_AHT_BATCH 2
-#endif
-template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false, bool OV = false, bool AH = false,
-          bool AHT = false>
+template <bool PINGPONG, bool MC = false, bool TS = false, bool TA = false, bool OV = false, bool AH = false>
 SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict__ gather, int N, int K,
                             const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups,
                             bf16_t *__restrict__ c, const float *__restrict__ row_scale, int b_group_rows,
@@ -646,21 +640,14 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
   static_assert(!(PINGPONG && MC), "multicast is for the cooperative kernel");
   static_assert(!(PINGPONG && TS), "TMA stores are for the cooperative kernel");
   static_assert(!TA || (MC && TS), "A by TMA is for the multicast kernel with TMA stores");
-  static_assert(!OV || TA || AHT, "the overlapped epilogue is for the multicast kernel with TMA stores, A by TMA");
+  static_assert(!OV || TA, "the overlapped epilogue is for the multicast kernel with TMA stores and A by TMA");
   static_assert(!AH || (MC && TS && !TA), "A from H is for the multicast kernel with TMA stores, A by the producer");
-  static_assert(!AHT || AH, "A from H by TMA is a kind of A from H");
   using Shape = WsShape<PINGPONG>;
-  constexpr int BN = Shape::bn;
-  // AHT: three stages of A (g, then A in its place), B and u: the same ring bytes as four stages of A and B.
-  constexpr int STAGES = AHT ? 3 : Shape::stages;
-  constexpr int STAGE_BYTES = AHT ? 2 * SY_TILE_BYTES + BN * SY_BK * 2 : Shape::stage_bytes;
-  constexpr int U_OFFSET = SY_TILE_BYTES + BN * SY_BK * 2;  // AHT: u's box in a stage
-  static_assert(STAGES * STAGE_BYTES == Shape::stages * Shape::stage_bytes, "the staging buffers stay in place");
+  constexpr int BN = Shape::bn, STAGES = Shape::stages, STAGE_BYTES = Shape::stage_bytes;
   extern __shared__ unsigned char smem_raw_ws[];
   unsigned char *smem = (unsigned char *)(((unsigned long long)smem_raw_ws + 1023) & ~1023ull);
   const u32 smem_base = smem_addr(smem);
   __shared__ alignas(8) u64 full_bar[STAGES], empty_bar[STAGES];
-  __shared__ alignas(8) u64 loaded_bar[AHT ? STAGES : 1];  // AHT: the stage's g, u and B have landed
   __shared__ int pair_offsets[MC ? SY_MC_MAX_GROUPS + 1 : 1];
 
   const int tid = threadIdx.x;
@@ -678,9 +665,7 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
 
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
-      // 128 producer threads' copies (not TA) + the expect_tx; AHT: the 96 threads that write A.
-      mbar_init(smem_addr(&full_bar[s]), TA ? 1 : AHT ? 96 : 128 + 1);
-      if (AHT) mbar_init(smem_addr(&loaded_bar[s]), 1);
+      mbar_init(smem_addr(&full_bar[s]), TA ? 1 : 128 + 1);  // 128 producer threads' copies (not TA) + the expect_tx
       // One arrival per consuming warp (MC: of both CTAs, whose B halves this CTA's producer multicasts into).
       mbar_init(smem_addr(&empty_bar[s]), PINGPONG ? 4 : MC ? 16 : 8);
     }
@@ -749,70 +734,6 @@ SY_DEVICE void bf16_gemm_ws(const bf16_t *__restrict__ a, const int *__restrict_
           tma_load_2d(stage, a_map, kb * SY_BK, a_row, full);
           tma_load_2d_multicast2(stage + SY_TILE_BYTES + rank * (BN / 2) * 128, b_map, kb * SY_BK,
                                  b_row + (int)rank * (BN / 2), full);
-        }
-      }
-    }
-  } else if (AHT && warpgroup == 0) {
-    // Producer, A = SwiGLU(H) with H by TMA (`a_map`: H as [rows, 2K], 128 × 64 boxes, 128-byte swizzle). Thread 0
-    // loads each k-step's g box where A goes, its u box after B, and this CTA's half of B, onto the stage's `loaded`
-    // barrier, as far ahead as the ring's empty barriers let it. Warps 1–3 wait for each stage's boxes, write
-    // silu(g)·u over g (the three boxes share one layout, swizzle included, so A's element at a byte offset is a
-    // function of g's and u's at that offset) and hand the stage to the consumers. Rows past the group's end hold the
-    // next rows (or the map's zeros): they reach only output rows that are not stored.
-    if (OV) setmaxnreg_dec_40();
-    ITEMS
-    if (tid == 0) {
-      int pos = 0;
-      for (int item = first_item; item < total_items; item += item_stride) {
-        const TileCoord tc = tile_of(item);
-        const int a_row = tc.row_begin < tc.row_end ? tc.row_begin : 0;  // (the odd last pair's empty CTA: unread)
-        const int b_row = tc.group * b_group_rows + tc.n0 + (int)rank * (BN / 2);
-        for (int kb = 0; kb < num_k; ++kb, ++pos) {
-          const int s = pos % STAGES;
-          mbar_wait_cluster(smem_addr(&empty_bar[s]), ((pos / STAGES) & 1) ^ 1);
-          const u32 stage = smem_base + s * STAGE_BYTES;
-          const u32 loaded = smem_addr(&loaded_bar[s]);
-          mbar_expect_tx(loaded, 2 * SY_TILE_BYTES + BN * SY_BK * 2);  // g, u, and both CTAs' halves of B
-          tma_load_2d(stage, a_map, kb * SY_BK, a_row, loaded);
-          tma_load_2d(stage + U_OFFSET, a_map, K + kb * SY_BK, a_row, loaded);
-          tma_load_2d_multicast2(stage + SY_TILE_BYTES + rank * (BN / 2) * 128, b_map, kb * SY_BK, b_row, loaded);
-        }
-      }
-    } else if (tid >= 32) {
-      const int t = tid - 32;
-      int pos = 0;
-      for (int item = first_item; item < total_items; item += item_stride) {
-        for (int kb = 0; kb < num_k; ++kb, ++pos) {
-          const int s = pos % STAGES;
-          mbar_wait(smem_addr(&loaded_bar[s]), (pos / STAGES) & 1);
-          const u32 stage = smem_base + s * STAGE_BYTES;
-          // In batches of BATCH chunks: a batch's loads are issued together, so each batch waits on shared memory
-          // once (one warp per scheduler does this work: nothing else hides the latency).
-          constexpr int ITERS = (SY_TILE_BYTES / 16 + 95) / 96, BATCH = OV ? SY_AHT_BATCH : ITERS;
-#pragma unroll
-          for (int i0 = 0; i0 < ITERS; i0 += BATCH) {
-            uint4 g[BATCH], u[BATCH];
-#pragma unroll
-            for (int j = 0; j < BATCH; ++j) {
-              const int off = ((i0 + j) * 96 + t) * 16;
-              if (i0 + j < ITERS && off < SY_TILE_BYTES) {
-                asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-                             : "=r"(g[j].x), "=r"(g[j].y), "=r"(g[j].z), "=r"(g[j].w) : "r"(stage + off));
-                asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-                             : "=r"(u[j].x), "=r"(u[j].y), "=r"(u[j].z), "=r"(u[j].w) : "r"(stage + U_OFFSET + off));
-              }
-            }
-#pragma unroll
-            for (int j = 0; j < BATCH; ++j) {
-              const int off = ((i0 + j) * 96 + t) * 16;
-              if (i0 + j < ITERS && off < SY_TILE_BYTES)
-                asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n"
-                             ::"r"(stage + off), "r"(swiglu_pair(g[j].x, u[j].x)), "r"(swiglu_pair(g[j].y, u[j].y)),
-                             "r"(swiglu_pair(g[j].z, u[j].z)), "r"(swiglu_pair(g[j].w, u[j].w)) : "memory");
-            }
-          }
-          fence_proxy_async();  // the generic-proxy stores, before wgmma reads them through the async proxy
-          mbar_arrive(smem_addr(&full_bar[s]));
         }
       }
     }
@@ -1132,25 +1053,6 @@ extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) s
     const __grid_constant__ SyTensorMap c_map) {
   bf16_gemm_ws<false, true, true, false, false, true>(a, gather, N, K, offsets, tile_offsets, groups, c, row_scale,
                                                       b_group_rows, &b_map, &c_map);
-}
-// And with H by TMA (AHT above), with the overlapped epilogue: one more parameter, H's tensor map ([rows, 2K] bf16,
-// 128 × 64 boxes, 128-byte swizzle); `a` is not read.
-extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_aht_ov(
-    const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
-    const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
-    const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map,
-    const __grid_constant__ SyTensorMap c_map, const __grid_constant__ SyTensorMap h_map) {
-  bf16_gemm_ws<false, true, true, false, true, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c,
-                                                           row_scale, b_group_rows, &b_map, &c_map, &h_map);
-}
-// The same without the overlapped epilogue (the producer keeps its registers: one batch of loads a k-step).
-extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(384, 1) sy_gemm_bf16_coop_mc_ts_aht(
-    const bf16_t *__restrict__ a, const int *__restrict__ gather, const bf16_t *__restrict__ b, int N, int K,
-    const int *__restrict__ offsets, const int *__restrict__ tile_offsets, int groups, bf16_t *__restrict__ c,
-    const float *__restrict__ row_scale, int b_group_rows, const __grid_constant__ SyTensorMap b_map,
-    const __grid_constant__ SyTensorMap c_map, const __grid_constant__ SyTensorMap h_map) {
-  bf16_gemm_ws<false, true, true, false, false, true, true>(a, gather, N, K, offsets, tile_offsets, groups, c,
-                                                            row_scale, b_group_rows, &b_map, &c_map, &h_map);
 }
 // And with A by TMA (TA above): one more parameter, A's tensor map ([rows, K] bf16, 128 × 64 boxes, 128-byte
 // swizzle; rows: at least the last position any group holds); the gather, when given, affine inside each group.
