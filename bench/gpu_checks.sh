@@ -3,8 +3,8 @@
 # on one fresh seed (the backward cases include bf16 dW, column chunks and 4-block persistent grids; their counts are
 # reported), the expert-parallel backward at R = 2, and the sanitizers (SANITIZE=0 skips them). Writes
 # check-fwd.txt and check-bwd.txt (the full logs) and appends a summary to check.txt, all in OUT_DIR. The forward's
-# limit is 150 s: on a fresh machine it compiles every kernel first, and 100 s stopped a run at 13 of 16 cases
-# (bench/results/2026-12-06-H100-a-free-h-by-tma-batched-77c7dc6/).
+# limit is 150 s: a fresh machine compiles every kernel first, and 100 s once stopped a run at 13 of 16 cases, of an
+# experimental kernel, for a reason not found (slow or hung; bench/results/2026-12-06-H100-a-free-h-by-tma-batched-77c7dc6/).
 # usage: bench/gpu_checks.sh BINARY OUT_DIR [SEED]   (FWD_CASES, BWD_CASES, EP_CASES override 16, 24, 8)
 set -uo pipefail
 bin=$1; out=$2; seed=${3:-$RANDOM}
